@@ -1,0 +1,124 @@
+/** A scheduled callback; keep it to cancel it. */
+export interface Deadline {
+  /** Epoch ms at which it fires. */
+  readonly at: number;
+  /** @internal position in the heap, -1 once fired or cancelled. */
+  index: number;
+  /** @internal */
+  readonly fire: () => void;
+}
+
+// setTimeout clamps larger delays to 1 ms; longer deadlines re-arm when the timer fires early.
+const MAX_DELAY = 2_147_483_647;
+
+/**
+ * Many deadlines on one timer: a binary min-heap by time, with the single `setTimeout` armed
+ * for the earliest. Adding and cancelling are O(log n); a cancelled deadline leaves the heap at
+ * once, so settled waits retain nothing, and the timer is cleared when the heap is empty.
+ * (One `setTimeout` per wait costs a timer object and a slot in the runtime's timer list each.)
+ */
+export class DeadlineQueue {
+  #heap: Deadline[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #armedAt = Infinity;
+
+  /** How many deadlines are waiting. */
+  get size(): number {
+    return this.#heap.length;
+  }
+
+  /** Whether a timer is armed (for leak checks). */
+  get armed(): boolean {
+    return this.#timer !== undefined;
+  }
+
+  /** Calls `fire` at `at` (epoch ms), unless cancelled first. */
+  add(at: number, fire: () => void): Deadline {
+    const deadline: Deadline = { at, index: this.#heap.length, fire };
+    this.#heap.push(deadline);
+    this.#up(deadline.index);
+    if (at < this.#armedAt) this.#arm();
+    return deadline;
+  }
+
+  /** Removes a deadline that has not fired; a no-op for one that has. */
+  cancel(deadline: Deadline): void {
+    const i = deadline.index;
+    if (i < 0) return;
+    deadline.index = -1;
+    const last = this.#heap.pop()!;
+    if (i < this.#heap.length) {
+      this.#heap[i] = last;
+      last.index = i;
+      this.#down(i);
+      this.#up(last.index);
+    }
+    if (this.#heap.length === 0) this.#disarm();
+  }
+
+  #arm(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    const first = this.#heap[0];
+    if (first === undefined) {
+      this.#timer = undefined;
+      this.#armedAt = Infinity;
+      return;
+    }
+    this.#armedAt = first.at;
+    this.#timer = setTimeout(() => this.#expire(), Math.min(MAX_DELAY, Math.max(0, first.at - Date.now())));
+  }
+
+  #disarm(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#armedAt = Infinity;
+  }
+
+  #expire(): void {
+    this.#timer = undefined;
+    this.#armedAt = Infinity;
+    const now = Date.now();
+    const due: Deadline[] = [];
+    while (this.#heap.length > 0 && this.#heap[0]!.at <= now) {
+      const first = this.#heap[0]!;
+      this.cancel(first);
+      due.push(first);
+    }
+    if (this.#heap.length > 0) this.#arm();
+    // Fired after the heap is consistent, so a callback may add or cancel deadlines freely.
+    for (const deadline of due) deadline.fire();
+  }
+
+  #up(i: number): void {
+    const heap = this.#heap;
+    const item = heap[i]!;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const p = heap[parent]!;
+      if (p.at <= item.at) break;
+      heap[i] = p;
+      p.index = i;
+      i = parent;
+    }
+    heap[i] = item;
+    item.index = i;
+  }
+
+  #down(i: number): void {
+    const heap = this.#heap;
+    const n = heap.length;
+    const item = heap[i]!;
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= n) break;
+      if (child + 1 < n && heap[child + 1]!.at < heap[child]!.at) child++;
+      const c = heap[child]!;
+      if (c.at >= item.at) break;
+      heap[i] = c;
+      c.index = i;
+      i = child;
+    }
+    heap[i] = item;
+    item.index = i;
+  }
+}

@@ -1,0 +1,466 @@
+import { Observable, Subject, type Subscription } from 'rxjs';
+import { checkMilliseconds, checkOptionBag, checkSignal } from '../internal/options.js';
+import { InvalidEventError, TimeoutError } from './errors.js';
+import { isFinalPhase, type TaskEvent } from './events.js';
+import { DeadlineQueue, type Deadline } from './internal/deadline-queue.js';
+import { initialSnapshot, advance } from './internal/advance.js';
+import { parseTaskEvent } from './parse-task-event.js';
+import { parseSnapshot } from './parse-snapshot.js';
+import type { ExportTaskSnapshot } from './snapshot.js';
+
+/** Options of a {@link TaskStore}. */
+export interface TaskStoreOptions {
+  /**
+   * How many early events (with a gap before them) one task may hold. Past that, the event is
+   * dropped and a {@link ResyncRequest} asks the source for a snapshot.
+   * @defaultValue 1024
+   */
+  readonly maxHeld?: number;
+}
+
+/** Options of {@link TaskStore.settled}. */
+export interface SettledOptions {
+  /**
+   * How long to wait, in ms, before rejecting with {@link TimeoutError}. `0` still makes the
+   * last check. Unlimited when absent.
+   * @defaultValue undefined (no limit)
+   */
+  readonly timeout?: number | undefined;
+  /** Aborts the wait (rejecting with the signal's reason). The task itself is not touched. */
+  readonly signal?: AbortSignal | undefined;
+  /**
+   * Called once at the deadline, before giving up, to look one last time (for example a
+   * request for the task's status that feeds the store). The wait resolves if the task is
+   * final once it settles; a rejection of it rejects the wait.
+   */
+  readonly beforeTimeout?: (() => Promise<unknown>) | undefined;
+}
+
+/** Something the store noticed and ignored: kept apart from the snapshots. */
+export interface TaskDiagnostic {
+  /**
+   * `duplicate`: an event whose seq was already applied or held; `stale-snapshot`: a snapshot
+   * older than what is known; `conflict`: a terminal event (or final snapshot) that disagrees
+   * with the task's final outcome; `after-final`: any other event after the task was final;
+   * `overflow`: an early event dropped because the task held too many.
+   */
+  readonly kind: 'duplicate' | 'stale-snapshot' | 'conflict' | 'after-final' | 'overflow';
+  readonly productId: string;
+  readonly exportId: string;
+  readonly seq: number;
+  readonly type: TaskEvent['type'];
+}
+
+/** The store asks its source for a snapshot of a task whose gap it cannot fill by holding. */
+export interface ResyncRequest {
+  readonly productId: string;
+  readonly exportId: string;
+  /** The task's cursor: every event up to it is applied. */
+  readonly seq: number;
+}
+
+interface Waiter {
+  readonly resolve: (snapshot: ExportTaskSnapshot) => void;
+  readonly reject: (reason: unknown) => void;
+  deadline: Deadline | undefined;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+type Listener<T> = (value: T) => void;
+
+const SETTLED_OPTIONS = ['timeout', 'signal', 'beforeTimeout'] as const;
+
+/**
+ * Many tasks folded from one multiplexed stream of backend events.
+ *
+ * Each event is validated ({@link parseTaskEvent}), put in its task's `seq` order (duplicates
+ * dropped, early events held until the gap fills or a snapshot covers it) and folded by the
+ * task's state machine. Tasks are kept as plain snapshots; subscriptions and waits are routed
+ * by export id, so an event costs the same whatever the number of tasks.
+ *
+ * @example
+ * ```ts
+ * const store = new TaskStore();
+ * store.apply({ type: 'queued', product_id: 'roads', export_id: 'e1', seq: 1, time: '2026-01-01T00:00:00Z' });
+ * store.get('e1')?.phase; // 'pending'
+ * const final = await store.settled('e1', { timeout: 60_000 });
+ * ```
+ */
+export class TaskStore {
+  readonly #maxHeld: number;
+  readonly #tasks = new Map<string, ExportTaskSnapshot>();
+  readonly #held = new Map<string, Map<number, TaskEvent>>();
+  readonly #resyncAsked = new Set<string>();
+  readonly #watchers = new Map<string, Set<Listener<ExportTaskSnapshot>>>();
+  readonly #eventListeners = new Map<string, Set<Listener<TaskEvent>>>();
+  readonly #waiters = new Map<string, Waiter[]>();
+  readonly #deadlines = new DeadlineQueue();
+  readonly #errors = new Subject<Error>();
+  readonly #diagnostics = new Subject<TaskDiagnostic>();
+  readonly #resync = new Subject<ResyncRequest>();
+  readonly #changes = new Subject<ExportTaskSnapshot>();
+
+  /**
+   * Rejected input from {@link TaskStore.connect}ed sources ({@link InvalidEventError}s: the
+   * stream goes on), and errors of the sources themselves.
+   */
+  readonly errors$: Observable<Error> = this.#errors.asObservable();
+  /** What was ignored: duplicates, stale snapshots, conflicting terminal events, overflow. */
+  readonly diagnostics$: Observable<TaskDiagnostic> = this.#diagnostics.asObservable();
+  /** Tasks whose gap could not be held: a source should answer with a `snapshot` event. */
+  readonly resyncRequests$: Observable<ResyncRequest> = this.#resync.asObservable();
+  /** Every task's snapshot each time it changes. */
+  readonly changes$: Observable<ExportTaskSnapshot> = this.#changes.asObservable();
+
+  /**
+   * @param options - See {@link TaskStoreOptions}.
+   * @throws TypeError for an unknown option or a `maxHeld` that is not a positive integer.
+   */
+  constructor(options?: TaskStoreOptions) {
+    checkOptionBag('new TaskStore()', options, ['maxHeld']);
+    const maxHeld = options?.maxHeld ?? 1024;
+    if (!Number.isSafeInteger(maxHeld) || maxHeld < 1) {
+      throw new TypeError(`new TaskStore(): expected \`maxHeld\` to be a positive integer, got ${String(maxHeld)}`);
+    }
+    this.#maxHeld = maxHeld;
+  }
+
+  /** How many tasks the store knows. */
+  get size(): number {
+    return this.#tasks.size;
+  }
+
+  /**
+   * Validates one wire event and folds it into its task.
+   *
+   * @param input - An event object or its JSON text.
+   * @returns The task's snapshot after the event (unchanged when the event was a duplicate or held).
+   * @throws {@link InvalidEventError} when the input is malformed; nothing changes.
+   */
+  apply(input: unknown): ExportTaskSnapshot {
+    return this.applyEvent(parseTaskEvent(input));
+  }
+
+  /**
+   * Folds an event that is already validated (by {@link parseTaskEvent}); {@link TaskStore.apply}
+   * is the entry point for untrusted input.
+   */
+  applyEvent(event: TaskEvent): ExportTaskSnapshot {
+    const id = event.export_id;
+    const before = this.#tasks.get(id) ?? initialSnapshot(event.product_id, id);
+    if (before.productId !== event.product_id) {
+      throw new InvalidEventError(
+        'product_id',
+        event.product_id,
+        `"${before.productId}", the product this export belongs to (export ${id})`,
+      );
+    }
+    let snapshot = before;
+    if (event.type === 'snapshot' ? event.seq <= snapshot.seq : event.seq <= snapshot.seq || this.#held.get(id)?.has(event.seq)) {
+      this.#diagnose(event.type === 'snapshot' ? 'stale-snapshot' : 'duplicate', event);
+    } else if (event.type !== 'snapshot' && event.seq > snapshot.seq + 1) {
+      this.#hold(snapshot, event);
+    } else {
+      snapshot = this.#advance(snapshot, event);
+      const held = this.#held.get(id);
+      if (held !== undefined) snapshot = this.#drain(snapshot, held);
+    }
+    if (snapshot !== before || !this.#tasks.has(id)) this.#commit(snapshot);
+    return snapshot;
+  }
+
+  /** The task's snapshot, or `undefined` when the store has not seen it. */
+  get(exportId: string): ExportTaskSnapshot | undefined {
+    return this.#tasks.get(exportId);
+  }
+
+  /** Every task's snapshot. */
+  snapshots(): IterableIterator<ExportTaskSnapshot> {
+    return this.#tasks.values();
+  }
+
+  /**
+   * Makes sure the store knows a task (pending at seq 0 when new) and answers its snapshot.
+   * Used when a task is created before any of its events arrive.
+   */
+  track(productId: string, exportId: string): ExportTaskSnapshot {
+    const known = this.#tasks.get(exportId);
+    if (known !== undefined) return known;
+    const snapshot = initialSnapshot(productId, exportId);
+    this.#tasks.set(exportId, snapshot);
+    return snapshot;
+  }
+
+  /**
+   * Restores a persisted snapshot (for example `JSON.parse` of a stored `JSON.stringify`), so
+   * the task resumes from its cursor: later events with a higher `seq` fold onto it. A snapshot
+   * older than what the store knows is ignored.
+   *
+   * @throws TypeError when `input` is not a valid snapshot; nothing changes.
+   */
+  restore(input: unknown): ExportTaskSnapshot {
+    const snapshot = parseSnapshot(input);
+    const known = this.#tasks.get(snapshot.exportId);
+    if (known !== undefined && known.seq >= snapshot.seq) return known;
+    this.#commit(snapshot);
+    return snapshot;
+  }
+
+  /**
+   * The task's snapshot now (when known), then each change; completes once the task is final.
+   * Routed by export id: one subscriber costs nothing to the others.
+   */
+  watch(exportId: string): Observable<ExportTaskSnapshot> {
+    return new Observable<ExportTaskSnapshot>((subscriber) => {
+      const current = this.#tasks.get(exportId);
+      if (current !== undefined) {
+        subscriber.next(current);
+        if (isFinalPhase(current.phase)) {
+          subscriber.complete();
+          return undefined;
+        }
+      }
+      const listener: Listener<ExportTaskSnapshot> = (snapshot) => {
+        subscriber.next(snapshot);
+        if (isFinalPhase(snapshot.phase)) subscriber.complete();
+      };
+      addTo(this.#watchers, exportId, listener);
+      return () => removeFrom(this.#watchers, exportId, listener);
+    });
+  }
+
+  /**
+   * The task's events as they are applied, in `seq` order without duplicates (what its machine
+   * receives). Completes once the task is final. For feeding an XState actor of the task.
+   */
+  appliedEvents(exportId: string): Observable<TaskEvent> {
+    return new Observable<TaskEvent>((subscriber) => {
+      const current = this.#tasks.get(exportId);
+      if (current !== undefined && isFinalPhase(current.phase)) {
+        subscriber.complete();
+        return undefined;
+      }
+      const listener: Listener<TaskEvent> = (event) => subscriber.next(event);
+      addTo(this.#eventListeners, exportId, listener);
+      const done = this.watch(exportId).subscribe({ complete: () => subscriber.complete() });
+      return () => {
+        removeFrom(this.#eventListeners, exportId, listener);
+        done.unsubscribe();
+      };
+    });
+  }
+
+  /**
+   * Resolves with the task's final snapshot once it is final.
+   *
+   * All waits of a store share one timer. A settled, timed-out or aborted wait leaves no timer,
+   * listener or subscription behind.
+   *
+   * @example
+   * ```ts
+   * const final = await store.settled('e1', { timeout: 30_000 });
+   * ```
+   * @throws TypeError at once for an unknown option, a negative or non-numeric `timeout`, a bad `signal`.
+   * @throws {@link TimeoutError} (rejection) when `timeout` passes first; it carries the last snapshot.
+   */
+  settled(exportId: string, options?: SettledOptions): Promise<ExportTaskSnapshot> {
+    const where = 'TaskStore.settled()';
+    try {
+      checkOptionBag(where, options, SETTLED_OPTIONS);
+      const timeout = checkMilliseconds(where, 'timeout', options?.timeout);
+      const signal = checkSignal(where, options?.signal);
+      const beforeTimeout = options?.beforeTimeout;
+      if (beforeTimeout !== undefined && typeof beforeTimeout !== 'function') {
+        throw new TypeError(`${where}: expected \`beforeTimeout\` to be a function returning a promise`);
+      }
+      return this.#settled(exportId, timeout, signal, beforeTimeout);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+
+  /**
+   * Folds every event of `source` into the store. Malformed events go to {@link TaskStore.errors$}
+   * and the stream goes on; so does a source's own error (the subscription then ends).
+   *
+   * @returns The subscription; unsubscribe to stop.
+   */
+  connect(source: Observable<unknown>): Subscription {
+    return source.subscribe({
+      next: (input) => {
+        try {
+          this.apply(input);
+        } catch (error) {
+          if (!(error instanceof InvalidEventError)) throw error;
+          this.#errors.next(error);
+        }
+      },
+      error: (error: unknown) => this.#errors.next(error instanceof Error ? error : new Error(String(error))),
+    });
+  }
+
+  /** Reports an error to {@link TaskStore.errors$} (for sources that apply events themselves). */
+  reportError(error: Error): void {
+    this.#errors.next(error);
+  }
+
+  /** Whether any wait is pending on any task, and how many (for leak checks and sources that poll). */
+  get pendingWaits(): number {
+    let n = 0;
+    for (const waiters of this.#waiters.values()) n += waiters.length;
+    return n;
+  }
+
+  /** Whether the store's shared wait timer is armed (for leak checks). */
+  get timerArmed(): boolean {
+    return this.#deadlines.armed;
+  }
+
+  #settled(
+    exportId: string,
+    timeout: number | undefined,
+    signal: AbortSignal | undefined,
+    beforeTimeout: (() => Promise<unknown>) | undefined,
+  ): Promise<ExportTaskSnapshot> {
+    const current = this.#tasks.get(exportId);
+    if (current !== undefined && isFinalPhase(current.phase)) return Promise.resolve(current);
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<ExportTaskSnapshot>((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject, deadline: undefined, signal, onAbort: undefined };
+      addWaiter(this.#waiters, exportId, waiter);
+      if (signal !== undefined) {
+        // The store does not own the signal, so it rejects with the signal's own reason.
+        waiter.onAbort = () => this.#release(exportId, waiter, () => reject(signal.reason));
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      if (timeout !== undefined) {
+        waiter.deadline = this.#deadlines.add(Date.now() + timeout, () => {
+          waiter.deadline = undefined;
+          void this.#lastCheck(exportId, waiter, timeout, beforeTimeout);
+        });
+      }
+    });
+  }
+
+  async #lastCheck(
+    exportId: string,
+    waiter: Waiter,
+    timeout: number,
+    beforeTimeout: (() => Promise<unknown>) | undefined,
+  ): Promise<void> {
+    if (beforeTimeout !== undefined) {
+      try {
+        await beforeTimeout();
+      } catch (error) {
+        this.#release(exportId, waiter, () => waiter.reject(error));
+        return;
+      }
+    }
+    // Settled meanwhile (by the last check or by the stream): the waiter is already released.
+    this.#release(exportId, waiter, () => waiter.reject(new TimeoutError(timeout, this.#tasks.get(exportId))));
+  }
+
+  /** Detaches a waiter from everything it holds, then settles it; a no-op once released. */
+  #release(exportId: string, waiter: Waiter, settle: () => void): void {
+    const waiters = this.#waiters.get(exportId);
+    const i = waiters?.indexOf(waiter) ?? -1;
+    if (i < 0) return;
+    waiters!.splice(i, 1);
+    if (waiters!.length === 0) this.#waiters.delete(exportId);
+    this.#detach(waiter);
+    settle();
+  }
+
+  #detach(waiter: Waiter): void {
+    if (waiter.deadline !== undefined) this.#deadlines.cancel(waiter.deadline);
+    if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener('abort', waiter.onAbort);
+  }
+
+  #advance(snapshot: ExportTaskSnapshot, event: TaskEvent): ExportTaskSnapshot {
+    if (isFinalPhase(snapshot.phase)) {
+      const terminal = event.type === 'succeeded' || event.type === 'failed' || (event.type === 'snapshot' && isFinalPhase(event.phase));
+      const outcome = event.type === 'succeeded' ? 'success' : event.type === 'failed' ? 'failure' : event.type === 'snapshot' ? event.phase : undefined;
+      this.#diagnose(terminal && outcome !== snapshot.phase ? 'conflict' : 'after-final', event);
+    }
+    const next = advance(snapshot, event);
+    if (event.type === 'snapshot') {
+      const held = this.#held.get(event.export_id);
+      if (held !== undefined) for (const seq of held.keys()) if (seq <= event.seq) held.delete(seq);
+    }
+    const listeners = this.#eventListeners.get(event.export_id);
+    if (listeners !== undefined) for (const listener of [...listeners]) listener(event);
+    return next;
+  }
+
+  #hold(snapshot: ExportTaskSnapshot, event: TaskEvent): void {
+    const id = event.export_id;
+    let held = this.#held.get(id);
+    if (held === undefined) this.#held.set(id, (held = new Map()));
+    if (held.size < this.#maxHeld) {
+      held.set(event.seq, event);
+      return;
+    }
+    this.#diagnose('overflow', event);
+    if (!this.#resyncAsked.has(id)) {
+      this.#resyncAsked.add(id);
+      this.#resync.next({ productId: snapshot.productId, exportId: id, seq: snapshot.seq });
+    }
+  }
+
+  #drain(snapshot: ExportTaskSnapshot, held: Map<number, TaskEvent>): ExportTaskSnapshot {
+    let next = held.get(snapshot.seq + 1);
+    while (next !== undefined) {
+      held.delete(next.seq);
+      snapshot = this.#advance(snapshot, next);
+      next = held.get(snapshot.seq + 1);
+    }
+    if (held.size === 0) {
+      this.#held.delete(snapshot.exportId);
+      this.#resyncAsked.delete(snapshot.exportId);
+    }
+    return snapshot;
+  }
+
+  #commit(snapshot: ExportTaskSnapshot): void {
+    const id = snapshot.exportId;
+    this.#tasks.set(id, snapshot);
+    if (this.#changes.observed) this.#changes.next(snapshot);
+    const watchers = this.#watchers.get(id);
+    if (watchers !== undefined) for (const listener of [...watchers]) listener(snapshot);
+    if (!isFinalPhase(snapshot.phase)) return;
+    this.#held.delete(id);
+    this.#resyncAsked.delete(id);
+    const waiters = this.#waiters.get(id);
+    if (waiters === undefined) return;
+    this.#waiters.delete(id);
+    for (const waiter of waiters) {
+      this.#detach(waiter);
+      waiter.resolve(snapshot);
+    }
+  }
+
+  #diagnose(kind: TaskDiagnostic['kind'], event: TaskEvent): void {
+    if (!this.#diagnostics.observed) return;
+    this.#diagnostics.next({ kind, productId: event.product_id, exportId: event.export_id, seq: event.seq, type: event.type });
+  }
+}
+
+function addTo<T>(map: Map<string, Set<Listener<T>>>, id: string, listener: Listener<T>): void {
+  let set = map.get(id);
+  if (set === undefined) map.set(id, (set = new Set()));
+  set.add(listener);
+}
+
+function removeFrom<T>(map: Map<string, Set<Listener<T>>>, id: string, listener: Listener<T>): void {
+  const set = map.get(id);
+  if (set === undefined) return;
+  set.delete(listener);
+  if (set.size === 0) map.delete(id);
+}
+
+function addWaiter(map: Map<string, Waiter[]>, id: string, waiter: Waiter): void {
+  const list = map.get(id);
+  if (list === undefined) map.set(id, [waiter]);
+  else list.push(waiter);
+}
