@@ -1,0 +1,130 @@
+import { Sha256 } from '../internal/sha256.js';
+
+/** Where {@link ExportTask.getFile} writes: a path, a Node writable stream or a WHATWG `WritableStream`. */
+export type FileTarget = string | NodeJS.WritableStream | WritableStream<Uint8Array>;
+
+/** What the backend said of the file, to verify against. */
+export interface ExpectedFile {
+  readonly size: number | null;
+  readonly sha256: string | null;
+  readonly signal: AbortSignal | undefined;
+  readonly key: string;
+}
+
+/** Where downloaded bytes go; `abort` undoes what it can (a path target deletes its temporary file). */
+export interface ByteSink {
+  write(chunk: Uint8Array): Promise<void>;
+  close(): Promise<void>;
+  abort(reason: unknown): Promise<void>;
+}
+
+/** The downloaded file does not match what the backend reported. */
+export class DownloadVerificationError extends Error {
+  override readonly name = 'DownloadVerificationError' as const;
+}
+
+/**
+ * Streams `body` into `target`, hashing and counting as it goes, and fails (undoing what the
+ * target allows) when the bytes do not match the expected size and SHA-256 or the signal aborts.
+ * @internal
+ */
+export async function downloadTo(body: ReadableStream<Uint8Array>, target: FileTarget, expected: ExpectedFile): Promise<void> {
+  const sink = typeof target === 'string' ? await openPathSink(target) : isWebWritable(target) ? webSink(target) : nodeSink(target);
+  const reader = body.getReader();
+  const hash = expected.sha256 === null ? undefined : new Sha256();
+  let size = 0;
+  const onAbort = (): void => void reader.cancel(expected.signal?.reason).catch(() => undefined);
+  expected.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    for (;;) {
+      expected.signal?.throwIfAborted();
+      const { done, value } = await reader.read();
+      expected.signal?.throwIfAborted();
+      if (done) break;
+      size += value.byteLength;
+      if (expected.size !== null && size > expected.size) {
+        throw new DownloadVerificationError(`Download of ${expected.key} is larger than the ${expected.size} bytes the export reported`);
+      }
+      hash?.update(value);
+      await sink.write(value);
+    }
+    if (expected.size !== null && size !== expected.size) {
+      throw new DownloadVerificationError(`Download of ${expected.key} has ${size} bytes; the export reported ${expected.size}`);
+    }
+    const digest = hash?.digest();
+    if (digest !== undefined && digest !== expected.sha256) {
+      throw new DownloadVerificationError(`Download of ${expected.key} has SHA-256 ${digest}; the export reported ${expected.sha256}`);
+    }
+    await sink.close();
+  } catch (error) {
+    await reader.cancel(error).catch(() => undefined);
+    await sink.abort(error).catch(() => undefined);
+    throw error;
+  } finally {
+    expected.signal?.removeEventListener('abort', onAbort);
+    reader.releaseLock();
+  }
+}
+
+function isWebWritable(target: object): target is WritableStream<Uint8Array> {
+  return typeof (target as WritableStream).getWriter === 'function';
+}
+
+async function openPathSink(path: string): Promise<ByteSink> {
+  // Node-only: loaded only when a path is given, so browsers never pull in the file system.
+  const { openAtomicFile } = await import('./node/atomic-file.js');
+  return openAtomicFile(path);
+}
+
+function webSink(target: WritableStream<Uint8Array>): ByteSink {
+  const writer = target.getWriter();
+  return {
+    write: (chunk) => writer.write(chunk),
+    close: async () => {
+      await writer.close();
+      writer.releaseLock();
+    },
+    abort: async (reason) => {
+      await writer.abort(reason);
+      writer.releaseLock();
+    },
+  };
+}
+
+function nodeSink(target: NodeJS.WritableStream): ByteSink {
+  const stream = target as NodeJS.WritableStream & { destroy?: (error?: Error) => void };
+  let failure: Error | undefined;
+  const onError = (error: Error): void => {
+    failure = error;
+  };
+  stream.on('error', onError);
+  return {
+    write: (chunk) =>
+      new Promise<void>((resolve, reject) => {
+        if (failure) return reject(failure);
+        // Respect backpressure: wait for 'drain' when the stream's buffer is full.
+        if (stream.write(chunk)) resolve();
+        else {
+          const done = (error?: Error): void => {
+            stream.off('drain', done);
+            stream.off('error', done);
+            if (error) reject(error);
+            else resolve();
+          };
+          stream.once('drain', done);
+          stream.once('error', done);
+        }
+      }),
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        stream.off('error', onError);
+        if (failure) return reject(failure);
+        stream.end(() => resolve());
+      }),
+    abort: (reason) => {
+      stream.off('error', onError);
+      stream.destroy?.(reason instanceof Error ? reason : new Error(String(reason)));
+      return Promise.resolve();
+    },
+  };
+}

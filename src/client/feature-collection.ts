@@ -1,0 +1,111 @@
+import { describeValue } from '../core/errors.js';
+import { parseTaskEvent } from '../core/parse-task-event.js';
+import { checkStorageKey } from '../internal/storage-key.js';
+import { checkNonEmptyString, checkOptionBag } from '../internal/options.js';
+import type { ExportLimits } from './backend.js';
+import type { ClientRuntime } from './client-runtime.js';
+import { ExportTask } from './export-task.js';
+import type { ExportQuery, Feature, FeatureCollectionJson } from './geojson.js';
+
+/** Options of {@link FeatureCollection.export}. */
+export interface ExportOptions {
+  /**
+   * What to export: `geometry` (features intersecting it), `query_expr` (DL's forms) and
+   * `query_limit`.
+   * @defaultValue `{}`: the whole product
+   */
+  readonly query?: ExportQuery | undefined;
+  /** Limits for this export's job (the backend's defaults otherwise). */
+  readonly limits?: ExportLimits | undefined;
+  /**
+   * Makes the request safe to retry: the same key again answers the same export instead of
+   * starting another.
+   */
+  readonly idempotencyKey?: string | undefined;
+}
+
+/**
+ * A product of the Vector service: GeoJSON features you can add to and export.
+ *
+ * @example
+ * ```ts
+ * const roads = await client.createFeatureCollection('roads', { title: 'Roads' });
+ * await roads.add(features);
+ * const task = await roads.export('exports/highways.ndjson', { query: { query_expr: { eq: { kind: 'highway' } } } });
+ * ```
+ */
+export class FeatureCollection {
+  /** The product id. */
+  readonly id: string;
+  readonly #runtime: ClientRuntime;
+
+  /** @internal */
+  constructor(runtime: ClientRuntime, id: string) {
+    this.#runtime = runtime;
+    this.id = id;
+  }
+
+  /**
+   * Adds GeoJSON features (an array of Features or a FeatureCollection).
+   * @returns How many were added.
+   * @throws TypeError at once when `features` is neither; `BadRequestError` naming the first bad feature.
+   */
+  async add(features: readonly Feature[] | FeatureCollectionJson): Promise<number> {
+    const list = Array.isArray(features)
+      ? (features as readonly Feature[])
+      : (features as FeatureCollectionJson | undefined)?.type === 'FeatureCollection' && Array.isArray((features as FeatureCollectionJson).features)
+        ? (features as FeatureCollectionJson).features
+        : undefined;
+    if (list === undefined) {
+      throw new TypeError(`FeatureCollection.add(): expected an array of GeoJSON Features or a FeatureCollection, got ${describeValue(features)}`);
+    }
+    this.#runtime.assertOpen();
+    const { added } = await this.#runtime.backend.addFeatures(this.id, list);
+    return added;
+  }
+
+  /**
+   * Starts an export of the features the query selects to the storage `key`, as
+   * newline-delimited GeoJSON, and answers its task at once (pending).
+   *
+   * @throws TypeError at once for an empty or unsafe key or an unknown option.
+   */
+  async export(key: string, options?: ExportOptions): Promise<ExportTask> {
+    const where = 'FeatureCollection.export()';
+    checkNonEmptyString(where, 'key', key);
+    checkStorageKey(key);
+    checkOptionBag(where, options, ['query', 'limits', 'idempotencyKey']);
+    checkOptionBag(`${where} limits`, options?.limits, ['timeoutMs', 'memoryMb']);
+    const query = options?.query ?? {};
+    if (typeof query !== 'object' || query === null || Array.isArray(query)) {
+      throw new TypeError(`${where}: expected \`query\` to be an object such as { query_expr, geometry, query_limit }, got ${describeValue(query)}`);
+    }
+    this.#runtime.assertOpen();
+    // Subscribe before the export exists, so that its first event cannot be missed.
+    this.#runtime.watchProduct(this.id);
+    const { exportId } = await this.#runtime.backend.startExport(
+      this.id,
+      { key, query, ...(options?.limits === undefined ? {} : { limits: options.limits }) },
+      { idempotencyKey: options?.idempotencyKey },
+    );
+    this.#runtime.store.track(this.id, exportId);
+    return new ExportTask(this.#runtime, this.id, exportId, key);
+  }
+
+  /** Every completed export of the product (all pages), as final tasks. */
+  async listExports(): Promise<ExportTask[]> {
+    this.#runtime.assertOpen();
+    const tasks: ExportTask[] = [];
+    let token: string | null = null;
+    do {
+      const page = await this.#runtime.backend.listExports(this.id, token);
+      for (const snapshot of page.data) {
+        const event = parseTaskEvent(snapshot);
+        this.#runtime.store.applyEvent(event);
+        tasks.push(new ExportTask(this.#runtime, this.id, event.export_id, undefined));
+      }
+      token = page.continuationToken;
+    } while (token !== null);
+    return tasks;
+  }
+}
