@@ -63,11 +63,22 @@ export interface ExportBackend {
    * {@link BackendEvent.cursor}; from the start when absent), then each new one. Never completes
    * on its own; unsubscribe to stop.
    */
-  events(productId: string, options?: { readonly after?: string | undefined }): Observable<BackendEvent>;
+  events(productId: string, options?: EventsOptions): Observable<BackendEvent>;
   /** The stored file at `key`. Rejects with `NotFoundError` when there is none, `BadRequestError` for an unsafe key. */
   readFile(key: string, options?: { readonly signal?: AbortSignal | undefined }): Promise<ReadableStream<Uint8Array>>;
   /** Stops everything the backend runs (jobs, timers, streams). */
   close(): Promise<void>;
+}
+
+/** Options of {@link ExportBackend.events}. */
+export interface EventsOptions {
+  /** Resume after this cursor (from {@link BackendEvent.cursor}); from the start when absent. */
+  readonly after?: string | undefined;
+  /**
+   * Called each time a stream that was cut is connected again (it resumes by cursor), so
+   * the caller can reconcile anything a cursor cannot vouch for with one status request.
+   */
+  readonly onReconnect?: (() => void) | undefined;
 }
 
 /** An event with the stream cursor that resumes right after it. */

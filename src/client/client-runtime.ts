@@ -3,7 +3,16 @@ import type { InspectionEvent } from 'xstate';
 import { parseTaskEvent } from '../core/parse-task-event.js';
 import type { ExportTaskSnapshot } from '../core/snapshot.js';
 import type { TaskStore } from '../core/task-store.js';
+import { isFinalPhase } from '../core/events.js';
+import { PollSource, type PollSourceOptions } from '../sources/poll-source.js';
 import type { ExportBackend } from './backend.js';
+import { NotFoundError } from './http-errors.js';
+
+/** How a client learns of its tasks' events. @internal */
+export interface TransportOptions extends PollSourceOptions {
+  /** `push`: the backend's event stream (falling back to polling where it has none); `poll`: polling only. */
+  readonly transport: 'push' | 'poll';
+}
 
 /**
  * What every task and feature collection of one client shares: the backend, the store its
@@ -16,11 +25,20 @@ export class ClientRuntime {
   readonly waitTimeout: number | undefined;
   readonly inspect: ((event: InspectionEvent) => void) | undefined;
   readonly #streams = new Map<string, Subscription>();
+  readonly #pollers = new Map<string, PollSource>();
+  readonly #transport: TransportOptions;
   readonly #resync: Subscription;
   #closed = false;
 
-  constructor(backend: ExportBackend, store: TaskStore, waitTimeout: number | undefined, inspect: ((event: InspectionEvent) => void) | undefined) {
+  constructor(
+    backend: ExportBackend,
+    store: TaskStore,
+    waitTimeout: number | undefined,
+    inspect: ((event: InspectionEvent) => void) | undefined,
+    transport: TransportOptions = { transport: 'push', pollInterval: 1_000, maxPollInterval: 30_000 },
+  ) {
     this.backend = backend;
+    this.#transport = transport;
     this.store = store;
     this.waitTimeout = waitTimeout;
     this.inspect = inspect;
@@ -44,8 +62,13 @@ export class ClientRuntime {
    * up to date by push. Called before an export starts, so its first event is not missed.
    */
   watchProduct(productId: string): void {
-    if (this.#closed || this.#streams.has(productId)) return;
-    const subscription = this.backend.events(productId).subscribe({
+    if (this.#closed) return;
+    const poller = this.#pollers.get(productId);
+    if (poller !== undefined) return poller.wake();
+    if (this.#transport.transport === 'poll') return this.#poll(productId);
+    if (this.#streams.has(productId)) return;
+    const options = { onReconnect: () => this.#reconcile(productId) };
+    const subscription = this.backend.events(productId, options).subscribe({
       next: ({ event }) => {
         try {
           this.store.applyEvent(parseTaskEvent(event));
@@ -55,10 +78,41 @@ export class ClientRuntime {
       },
       error: (error: unknown) => {
         this.#streams.delete(productId);
+        // A server without an events route (a DL server) is polled instead.
+        if (error instanceof NotFoundError) return this.#poll(productId);
         this.store.reportError(error instanceof Error ? error : new Error(String(error)));
       },
     });
     if (!subscription.closed) this.#streams.set(productId, subscription);
+  }
+
+  #poll(productId: string): void {
+    let poller = this.#pollers.get(productId);
+    if (poller === undefined) {
+      poller = new PollSource(this.store, this.backend, productId, this.#transport);
+      this.#pollers.set(productId, poller);
+    }
+    poller.wake();
+  }
+
+  /** After a reconnection: one status request for every task of the product not yet final. */
+  #reconcile(productId: string): void {
+    const ids: string[] = [];
+    for (const snapshot of this.store.snapshots()) {
+      if (snapshot.productId === productId && !isFinalPhase(snapshot.phase)) ids.push(snapshot.exportId);
+    }
+    if (ids.length === 0) return;
+    this.backend.status(productId, ids).then(
+      (snapshots) => {
+        for (const snapshot of snapshots) this.store.applyEvent(parseTaskEvent(snapshot));
+      },
+      (error: unknown) => this.store.reportError(error as Error),
+    );
+  }
+
+  /** Status requests sent by polling, per product (for tests and metrics). */
+  pollRequests(productId: string): number {
+    return this.#pollers.get(productId)?.requests ?? 0;
   }
 
   /** Asks the backend once for a task's state and folds the answer. */
@@ -76,6 +130,8 @@ export class ClientRuntime {
     this.#resync.unsubscribe();
     for (const subscription of this.#streams.values()) subscription.unsubscribe();
     this.#streams.clear();
+    for (const poller of this.#pollers.values()) poller.stop();
+    this.#pollers.clear();
     await this.backend.close();
   }
 }

@@ -5,9 +5,34 @@ import type { ExportBackend } from './backend.js';
 import { ClientRuntime } from './client-runtime.js';
 import { FeatureCollection } from './feature-collection.js';
 import { createEmbeddedBackend, type EmbeddedBackendOptions } from '../server/embedded/create-embedded-backend.js';
+import { createHttpBackend } from './http/http-backend.js';
 
 /** Options of {@link createClient}. */
 export interface ClientOptions {
+  /**
+   * The export service's base URL: the Vector API is under `/vector/v2` and Storage under
+   * `/storage/v1` (override each with `vectorUrl` / `storageUrl`). Without it, the client
+   * runs the embedded service.
+   */
+  readonly url?: string | undefined;
+  /** Sent as `Authorization: Bearer <token>`; it never appears in an error, a log or a snapshot. */
+  readonly token?: string | undefined;
+  /** @defaultValue `${url}/vector/v2` */
+  readonly vectorUrl?: string | undefined;
+  /** @defaultValue `${url}/storage/v1` */
+  readonly storageUrl?: string | undefined;
+  /** The fetch to use (for proxies, custom agents or tests). @defaultValue `globalThis.fetch` */
+  readonly fetch?: typeof fetch | undefined;
+  /**
+   * `'sse'`: one Server-Sent Events stream per product, falling back to polling where the
+   * server has no events route (a DL server); `'poll'`: polling only.
+   * @defaultValue 'sse'
+   */
+  readonly transport?: 'sse' | 'poll' | undefined;
+  /** First (and shortest) delay between polls, ms. @defaultValue 1000 */
+  readonly pollInterval?: number | undefined;
+  /** Longest delay between polls, ms. @defaultValue 30000 */
+  readonly maxPollInterval?: number | undefined;
   /** Options of the embedded service, used when no other backend is given. */
   readonly embedded?: EmbeddedBackendOptions | undefined;
   /** A backend of your own (for example one made by `createEmbeddedBackend()` and shared by several clients). */
@@ -38,7 +63,60 @@ export interface ExportClient extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-const CLIENT_OPTIONS = ['embedded', 'backend', 'waitTimeout', 'inspect', 'store'] as const;
+const CLIENT_OPTIONS = [
+  'url',
+  'token',
+  'vectorUrl',
+  'storageUrl',
+  'fetch',
+  'transport',
+  'pollInterval',
+  'maxPollInterval',
+  'embedded',
+  'backend',
+  'waitTimeout',
+  'inspect',
+  'store',
+] as const;
+
+function checkUrl(where: string, name: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(typeof value === 'string' ? value : '');
+  } catch {
+    throw new TypeError(`${where}: expected \`${name}\` to be an absolute http(s) URL such as "http://127.0.0.1:8080", got ${JSON.stringify(value)}`);
+  }
+  if (typeof value !== 'string' || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new TypeError(`${where}: expected \`${name}\` to be an absolute http(s) URL such as "http://127.0.0.1:8080", got ${JSON.stringify(value)}`);
+  }
+  return value.replace(/\/+$/, '');
+}
+
+function httpBackendFrom(where: string, options: ClientOptions): ExportBackend | undefined {
+  const url = checkUrl(where, 'url', options.url);
+  const vectorUrl = checkUrl(where, 'vectorUrl', options.vectorUrl) ?? (url === undefined ? undefined : `${url}/vector/v2`);
+  const storageUrl = checkUrl(where, 'storageUrl', options.storageUrl) ?? (url === undefined ? undefined : `${url}/storage/v1`);
+  if (vectorUrl === undefined && storageUrl === undefined) {
+    for (const name of ['token', 'fetch'] as const) {
+      if (options[name] !== undefined) throw new TypeError(`${where}: \`${name}\` is for a server over HTTP; give \`url\` too`);
+    }
+    return undefined;
+  }
+  if (vectorUrl === undefined || storageUrl === undefined) {
+    throw new TypeError(`${where}: give \`url\`, or both \`vectorUrl\` and \`storageUrl\``);
+  }
+  if (options.backend !== undefined || options.embedded !== undefined) {
+    throw new TypeError(`${where}: \`url\` cannot be combined with \`backend\` or \`embedded\``);
+  }
+  if (options.token !== undefined && (typeof options.token !== 'string' || options.token === '')) {
+    throw new TypeError(`${where}: expected \`token\` to be a non-empty string`);
+  }
+  if (options.fetch !== undefined && typeof options.fetch !== 'function') {
+    throw new TypeError(`${where}: expected \`fetch\` to be a fetch function`);
+  }
+  return createHttpBackend({ vectorUrl, storageUrl, token: options.token, fetch: options.fetch });
+}
 
 /**
  * Creates a client. With no backend, it runs the embedded export service in-process (its jobs
@@ -68,8 +146,21 @@ export function createClient(options?: ClientOptions): ExportClient {
   if (options?.store !== undefined && !(options.store instanceof TaskStore)) {
     throw new TypeError(`${where}: expected \`store\` to be a TaskStore`);
   }
-  const backend = options?.backend ?? createEmbeddedBackend(options?.embedded);
-  const runtime = new ClientRuntime(backend, options?.store ?? new TaskStore(), waitTimeout, options?.inspect);
+  const transport = options?.transport ?? 'sse';
+  if (transport !== 'sse' && transport !== 'poll') {
+    throw new TypeError(`${where}: expected \`transport\` to be 'sse' or 'poll', got ${JSON.stringify(transport)}`);
+  }
+  const pollInterval = checkPositiveMilliseconds(where, 'pollInterval', options?.pollInterval) ?? 1_000;
+  const maxPollInterval = checkPositiveMilliseconds(where, 'maxPollInterval', options?.maxPollInterval) ?? Math.max(30_000, pollInterval);
+  if (maxPollInterval < pollInterval) {
+    throw new TypeError(`${where}: expected \`maxPollInterval\` (${maxPollInterval}) to be at least \`pollInterval\` (${pollInterval})`);
+  }
+  const backend = (options === undefined ? undefined : httpBackendFrom(where, options)) ?? options?.backend ?? createEmbeddedBackend(options?.embedded);
+  const runtime = new ClientRuntime(backend, options?.store ?? new TaskStore(), waitTimeout, options?.inspect, {
+    transport: transport === 'sse' ? 'push' : 'poll',
+    pollInterval,
+    maxPollInterval,
+  });
   const client: ExportClient = {
     store: runtime.store,
     backend,

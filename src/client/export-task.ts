@@ -1,5 +1,5 @@
 import type { Observable } from 'rxjs';
-import { createActor, type Actor } from 'xstate';
+import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import { exportTaskMachine, type ExportTaskMachine } from '../../machines/export-task.js';
 import { NoResultError, TransientResultError } from '../core/errors.js';
 import { isFinalPhase } from '../core/events.js';
@@ -35,7 +35,7 @@ export interface GetFileOptions {
 /** Options of {@link ExportTask.actor}. */
 export interface TaskActorOptions {
   /** XState inspection, as `createActor`'s `inspect` (the client's `inspect` by default). */
-  readonly inspect?: ((event: import('xstate').InspectionEvent) => void) | undefined;
+  readonly inspect?: ((event: InspectionEvent) => void) | undefined;
 }
 
 const GET_RESULT_OPTIONS = ['wait', 'timeout', 'signal'] as const;
@@ -97,7 +97,7 @@ export class ExportTask {
   /** The current snapshot, then each change; completes once the task is final. */
   get state$(): Observable<ExportTaskSnapshot> {
     this.#runtime.watchProduct(this.guid);
-    this.snapshot;
+    this.#runtime.store.track(this.guid, this.tuid);
     return this.#runtime.store.watch(this.tuid);
   }
 

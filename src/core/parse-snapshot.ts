@@ -32,7 +32,15 @@ const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isS
  * @throws TypeError naming the field, what was expected and what came.
  */
 export function parseSnapshot(input: unknown): ExportTaskSnapshot {
-  const value: unknown = typeof input === 'string' ? JSON.parse(input) : input;
+  let value: unknown = input;
+  if (typeof input === 'string') {
+    try {
+      value = JSON.parse(input);
+    } catch (error) {
+      // A persisted snapshot that is not even JSON is as invalid as one with a bad field.
+      fail('snapshot', input, `JSON text of a snapshot (${(error as Error).message})`);
+    }
+  }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('snapshot', value, 'an object');
   const o = value as Record<string, unknown>;
   const phase = o['phase'];

@@ -235,10 +235,10 @@ export function parseTaskEvent(input: unknown): TaskEvent {
         ...base,
         phase: phase as TaskPhase,
         progress: c.fraction('progress'),
-        attributes: final ? c.attributes('attributes', attributes, phase as TaskPhase) : null,
+        attributes: final ? c.attributes('attributes', attributes, phase) : null,
         ...(lines === undefined ? {} : { log: lines }),
         ...(message === undefined ? {} : { message: c.nullableString('message', EVENT_LIMITS.message, message) }),
-        ...(cancel === undefined ? {} : { cancel_requested: cancel as boolean }),
+        ...(cancel === undefined ? {} : { cancel_requested: cancel }),
         ...(created === undefined || created === null
           ? {}
           : { created: ISO_UTC.test(c.string('created', 64, created)) ? (created as string) : c.fail('created', created, 'an ISO-8601 UTC time') }),

@@ -194,17 +194,39 @@ export class TaskStore {
 
   /**
    * Restores a persisted snapshot (for example `JSON.parse` of a stored `JSON.stringify`), so
-   * the task resumes from its cursor: later events with a higher `seq` fold onto it. A snapshot
-   * older than what the store knows is ignored.
+   * the task resumes from its cursor: later events with a higher `seq` fold onto it, and events
+   * the store already holds above the cursor follow at once. A snapshot older than what the
+   * store knows is ignored, and so is any snapshot of a task the store knows to be final.
    *
-   * @throws TypeError when `input` is not a valid snapshot; nothing changes.
+   * @throws TypeError when `input` is not a valid snapshot, or is one of an export the store
+   * knows under another product; nothing changes.
    */
   restore(input: unknown): ExportTaskSnapshot {
     const snapshot = parseSnapshot(input);
-    const known = this.#tasks.get(snapshot.exportId);
-    if (known !== undefined && known.seq >= snapshot.seq) return known;
-    this.#commit(snapshot);
-    return snapshot;
+    const id = snapshot.exportId;
+    const known = this.#tasks.get(id);
+    if (known !== undefined && known.productId !== snapshot.productId) {
+      throw new TypeError(`TaskStore.restore(): export ${id} belongs to product "${known.productId}", got a snapshot of product "${snapshot.productId}"`);
+    }
+    // A restore resumes a task; it never takes one back, and a final outcome is kept (rule 3).
+    if (known !== undefined && (known.seq >= snapshot.seq || isFinalPhase(known.phase))) return known;
+    // Phase and progress never go back (rule 2), even for a restored snapshot.
+    let next =
+      known !== undefined && (known.phase === 'running' && snapshot.phase === 'pending' || known.progress > snapshot.progress)
+        ? {
+            ...snapshot,
+            phase: snapshot.phase === 'pending' ? known.phase : snapshot.phase,
+            progress: Math.max(known.progress, snapshot.progress),
+          }
+        : snapshot;
+    const held = this.#held.get(id);
+    if (held !== undefined) {
+      // As for a snapshot event: what it covers is dropped, what follows it is applied.
+      for (const seq of held.keys()) if (seq <= snapshot.seq) held.delete(seq);
+      next = this.#drain(next, held);
+    }
+    this.#commit(next);
+    return next;
   }
 
   /**
@@ -276,7 +298,7 @@ export class TaskStore {
       }
       return this.#settled(exportId, timeout, signal, beforeTimeout);
     } catch (error) {
-      return Promise.reject(error as Error);
+      return Promise.reject(error);
     }
   }
 
@@ -310,6 +332,21 @@ export class TaskStore {
     let n = 0;
     for (const waiters of this.#waiters.values()) n += waiters.length;
     return n;
+  }
+
+  /**
+   * The export ids of a product's tasks that are not final and that someone waits for or
+   * watches: what a polling source must ask about, and nothing more. O(observed tasks).
+   */
+  observedPending(productId: string): string[] {
+    const ids = new Set<string>();
+    for (const map of [this.#waiters, this.#watchers] as const) {
+      for (const id of map.keys()) {
+        const snapshot = this.#tasks.get(id);
+        if (snapshot !== undefined && snapshot.productId === productId && !isFinalPhase(snapshot.phase)) ids.add(id);
+      }
+    }
+    return [...ids];
   }
 
   /** Whether the store's shared wait timer is armed (for leak checks). */
@@ -396,7 +433,7 @@ export class TaskStore {
   #hold(snapshot: ExportTaskSnapshot, event: TaskEvent): void {
     const id = event.export_id;
     let held = this.#held.get(id);
-    if (held === undefined) this.#held.set(id, (held = new Map()));
+    if (held === undefined) this.#held.set(id, (held = new Map<number, TaskEvent>()));
     if (held.size < this.#maxHeld) {
       held.set(event.seq, event);
       return;
@@ -429,8 +466,9 @@ export class TaskStore {
     const watchers = this.#watchers.get(id);
     if (watchers !== undefined) for (const listener of [...watchers]) listener(snapshot);
     if (!isFinalPhase(snapshot.phase)) return;
-    this.#held.delete(id);
-    this.#resyncAsked.delete(id);
+    // Held events stay held once final: they no longer change the outcome, but they still move
+    // the cursor when their gap fills (so every order gives the same snapshot) and a conflicting
+    // terminal event among them must still be reported. Holding stays bounded by `maxHeld`.
     const waiters = this.#waiters.get(id);
     if (waiters === undefined) return;
     this.#waiters.delete(id);

@@ -157,7 +157,7 @@ export function createTestBackend(): TestBackend {
         product(productId).features.push(...features);
         return Promise.resolve({ added: features.length });
       } catch (error) {
-        return Promise.reject(error as Error);
+        return Promise.reject(error);
       }
     },
     startExport(productId, request, options) {
@@ -175,7 +175,7 @@ export function createTestBackend(): TestBackend {
         record(exp, { type: 'queued', product_id: productId, export_id: exportId, seq: 1, time: now() });
         return Promise.resolve({ exportId });
       } catch (error) {
-        return Promise.reject(error as Error);
+        return Promise.reject(error);
       }
     },
     status(productId, exportIds) {
@@ -185,7 +185,7 @@ export function createTestBackend(): TestBackend {
         product(productId);
         return Promise.resolve(exportIds.map((id) => snapshotOf(exportOf(id))));
       } catch (error) {
-        return Promise.reject(error as Error);
+        return Promise.reject(error);
       }
     },
     listExports(productId, token) {
@@ -204,7 +204,7 @@ export function createTestBackend(): TestBackend {
         };
         return Promise.resolve(page);
       } catch (error) {
-        return Promise.reject(error as Error);
+        return Promise.reject(error);
       }
     },
     cancel(productId, exportId) {
@@ -217,7 +217,7 @@ export function createTestBackend(): TestBackend {
         backend.emit(exportId, { type: 'cancel_requested' });
         return Promise.resolve();
       } catch (error) {
-        return Promise.reject(error as Error);
+        return Promise.reject(error);
       }
     },
     events(productId, options) {

@@ -98,7 +98,7 @@ describe('ExportTask on the embedded service', () => {
     const ids = (await lines(downloads, task)).map((f) => f.id).sort();
     const expected = Array.from({ length: N }, (_, i) => road(i))
       .filter((f) => {
-        const [x, y] = (f.geometry as { coordinates: number[] }).coordinates as [number, number];
+        const [x, y] = (f.geometry as unknown as { coordinates: [number, number] }).coordinates;
         return x >= -122.505 && x <= -122.455 && y >= 37.495 && y <= 37.525;
       })
       .map((f) => f.id)

@@ -365,7 +365,7 @@ describe('ExportTask', () => {
 
   it('listExports() answers every completed export across pages, with keys from labels[3]', async () => {
     const tasks = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((k) => fc.export(`${k}.ndjson`)));
-    for (const task of tasks.slice(0, 4)) succeed(backend, task, new TextEncoder().encode(task.key!));
+    for (const task of tasks.slice(0, 4)) succeed(backend, task, new TextEncoder().encode(task.key));
     const other = createClient({ backend });
     try {
       const listed = await other.featureCollection('roads').listExports();

@@ -4,7 +4,10 @@ import { INITIAL_PHASE, initialContext, step } from './compiled-machine.js';
 
 /** A task the store has just heard of: the machine's initial state, before any event (seq 0). */
 export function initialSnapshot(productId: string, exportId: string): ExportTaskSnapshot {
-  return { ...initialContext({ productId, exportId }), phase: INITIAL_PHASE, seq: 0 };
+  const snapshot = Object.assign({}, initialContext({ productId, exportId })) as { -readonly [K in keyof ExportTaskSnapshot]: ExportTaskSnapshot[K] };
+  snapshot.phase = INITIAL_PHASE;
+  snapshot.seq = 0;
+  return snapshot;
 }
 
 /**

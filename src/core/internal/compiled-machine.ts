@@ -48,7 +48,7 @@ function resolveAssigner(ref: unknown, impl: Implementations, where: string): As
   return (args) => {
     const partial: Record<string, unknown> = {};
     for (const [key, value] of entries) partial[key] = typeof value === 'function' ? (value as Assigner)(args) : value;
-    return partial as Partial<ExportTaskContext>;
+    return partial;
   };
 }
 
@@ -62,14 +62,30 @@ export function compileMachine(machine: AnyStateMachine): { table: TransitionTab
   const impl = machine.implementations as unknown as Implementations;
   const table: Record<string, Record<string, CompiledTransition[]>> = {};
   const final: Record<string, boolean> = {};
-  for (const [phase, node] of Object.entries(machine.root.states)) {
-    const where = `exportTaskMachine.${phase}`;
-    if (Object.keys(node.states).length > 0 || node.entry.length > 0 || node.exit.length > 0 || node.always || node.after.length > 0) {
-      throw new Error(`${where}: nested states, entry/exit actions, always and after cannot be compiled`);
+  const root = machine.root;
+  // What the root does happens in every state; the table only holds the states' own transitions.
+  if (root.type !== 'compound') throw new Error(`${machine.id}: only a machine of flat, exclusive states can be compiled; its root is ${root.type}`);
+  if (root.entry.length > 0 || root.exit.length > 0 || root.transitions.size > 0 || root.always || root.after.length > 0 || root.invoke.length > 0) {
+    throw new Error(`${machine.id}: root-level transitions, entry/exit actions, always, after and invoke cannot be compiled`);
+  }
+  for (const [phase, node] of Object.entries(root.states)) {
+    const where = `${machine.id}.${phase}`;
+    if (
+      Object.keys(node.states).length > 0 ||
+      node.entry.length > 0 ||
+      node.exit.length > 0 ||
+      node.always ||
+      node.after.length > 0 ||
+      node.invoke.length > 0
+    ) {
+      throw new Error(`${where}: nested states, entry/exit actions, always, after and invoke cannot be compiled`);
     }
+    if (node.type !== 'atomic' && node.type !== 'final') throw new Error(`${where}: a ${node.type} state cannot be compiled`);
     final[phase] = node.type === 'final';
     const row: Record<string, CompiledTransition[]> = {};
     for (const [eventType, transitions] of node.transitions) {
+      // The table is looked up by the event's exact type, so a wildcard would be skipped.
+      if (eventType.includes('*')) throw new Error(`${where}: wildcard event descriptors ("${eventType}") cannot be compiled`);
       row[eventType] = transitions.map((t) => {
         const targets = t.target ?? [];
         if (targets.length > 1 || t.reenter) throw new Error(`${where}.${eventType}: only one target, no reentry`);
@@ -83,7 +99,7 @@ export function compileMachine(machine: AnyStateMachine): { table: TransitionTab
     table[phase] = row;
   }
   const initial = machine.root.initial?.target[0]?.key as TaskPhase | undefined;
-  if (initial === undefined) throw new Error('exportTaskMachine: no initial state');
+  if (initial === undefined) throw new Error(`${machine.id}: no initial state`);
   return { table: table as unknown as TransitionTable, final: final as FinalTable, initial };
 }
 

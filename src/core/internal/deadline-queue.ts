@@ -2,7 +2,7 @@
 export interface Deadline {
   /** Epoch ms at which it fires. */
   readonly at: number;
-  /** @internal position in the heap, -1 once fired or cancelled. */
+  /** @internal position in the heap; -2 while due in the batch being fired, -1 once fired or cancelled. */
   index: number;
   /** @internal */
   readonly fire: () => void;
@@ -10,6 +10,8 @@ export interface Deadline {
 
 // setTimeout clamps larger delays to 1 ms; longer deadlines re-arm when the timer fires early.
 const MAX_DELAY = 2_147_483_647;
+/** Out of the heap, waiting its turn in the batch being fired: it may still be cancelled. */
+const DUE = -2;
 
 /**
  * Many deadlines on one timer: a binary min-heap by time, with the single `setTimeout` armed
@@ -44,8 +46,13 @@ export class DeadlineQueue {
   /** Removes a deadline that has not fired; a no-op for one that has. */
   cancel(deadline: Deadline): void {
     const i = deadline.index;
+    if (i === DUE) deadline.index = -1;
     if (i < 0) return;
+    this.#removeAt(i);
     deadline.index = -1;
+  }
+
+  #removeAt(i: number): void {
     const last = this.#heap.pop()!;
     if (i < this.#heap.length) {
       this.#heap[i] = last;
@@ -81,12 +88,18 @@ export class DeadlineQueue {
     const due: Deadline[] = [];
     while (this.#heap.length > 0 && this.#heap[0]!.at <= now) {
       const first = this.#heap[0]!;
-      this.cancel(first);
+      this.#removeAt(0);
+      first.index = DUE;
       due.push(first);
     }
     if (this.#heap.length > 0) this.#arm();
-    // Fired after the heap is consistent, so a callback may add or cancel deadlines freely.
-    for (const deadline of due) deadline.fire();
+    // Fired after the heap is consistent, so a callback may add or cancel deadlines freely;
+    // one that cancels a later deadline of the same batch stops it from firing.
+    for (const deadline of due) {
+      if (deadline.index !== DUE) continue;
+      deadline.index = -1;
+      deadline.fire();
+    }
   }
 
   #up(i: number): void {

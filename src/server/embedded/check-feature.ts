@@ -1,0 +1,35 @@
+import type { Feature } from '../../client/geojson.js';
+import { describeValue } from '../../core/errors.js';
+import { checkGeometry } from '../../internal/check-geometry.js';
+
+/**
+ * Checks one GeoJSON Feature before it is stored: `type` is `"Feature"`, `geometry` a valid
+ * geometry or null, `properties` an object or null, `id` a string, a finite number or absent.
+ * A missing `geometry` or `properties` member is read as null.
+ *
+ * @param value - The value to check.
+ * @param path - Where it sits, for the message (`features[3]`).
+ * @returns The value, typed as a feature.
+ * @throws TypeError naming the offending member and what was expected.
+ * @internal
+ */
+export function checkFeature(value: unknown, path: string): Feature {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TypeError(`Expected \`${path}\` to be a GeoJSON Feature object, got ${describeValue(value)}`);
+  }
+  const feature = value as Record<string, unknown>;
+  if (feature['type'] !== 'Feature') {
+    throw new TypeError(`Expected \`${path}.type\` to be "Feature", got ${describeValue(feature['type'])}`);
+  }
+  const id = feature['id'];
+  if (!(id === undefined || typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id)))) {
+    throw new TypeError(`Expected \`${path}.id\` to be a string, a finite number or absent, got ${describeValue(id)}`);
+  }
+  const geometry = feature['geometry'];
+  if (geometry !== undefined && geometry !== null) checkGeometry(geometry, `${path}.geometry`);
+  const properties = feature['properties'];
+  if (!(properties === undefined || properties === null || (typeof properties === 'object' && !Array.isArray(properties)))) {
+    throw new TypeError(`Expected \`${path}.properties\` to be an object or null, got ${describeValue(properties)}`);
+  }
+  return value as Feature;
+}

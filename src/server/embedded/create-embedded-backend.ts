@@ -1,0 +1,169 @@
+import { defer, from, switchMap } from 'rxjs';
+import type { Observable } from 'rxjs';
+import type { BackendEvent, ExportBackend, ExportPage, ExportRequest, ProductInfo } from '../../client/backend.js';
+import type { Feature } from '../../client/geojson.js';
+import type { SnapshotEvent } from '../../core/events.js';
+import { describeValue } from '../../core/errors.js';
+import { checkMemoryMb, checkTimeoutMs } from './check-limits.js';
+import type { EmbeddedEngine, EngineOptions } from './engine.js';
+
+/** Options of {@link createEmbeddedBackend}. */
+export interface EmbeddedBackendOptions {
+  /**
+   * The directory holding products (`products/`) and exported files (`storage/`). Products
+   * found there are loaded, so a service can be reopened on the same directory.
+   * @defaultValue a new temporary directory under the OS's temp directory, removed by `close()`
+   * (a directory you give is never removed)
+   */
+  readonly dataDir?: string | undefined;
+  /**
+   * How long one export job may run, in ms, before it fails with `failure_type: "timeout"`.
+   * An export's own `limits.timeoutMs` wins over it.
+   * @defaultValue unlimited
+   */
+  readonly jobTimeoutMs?: number | undefined;
+  /**
+   * How much heap (V8's old generation) one export job may use, in MiB, before it fails with
+   * `failure_type: "oom"`. An export's own `limits.memoryMb` wins over it.
+   * @defaultValue unlimited (no resource limits on the job's worker)
+   */
+  readonly jobMemoryMb?: number | undefined;
+  /**
+   * How many export jobs run at once; the others wait in a first-come, first-served queue.
+   * @defaultValue `os.availableParallelism()`
+   */
+  readonly concurrency?: number | undefined;
+  /**
+   * How many completed exports one page of `listExports` holds.
+   * @defaultValue 100
+   */
+  readonly pageSize?: number | undefined;
+}
+
+const OPTION_KEYS = ['dataDir', 'jobTimeoutMs', 'jobMemoryMb', 'concurrency', 'pageSize'];
+
+/**
+ * Creates the embedded export service: products, export jobs and storage in this process.
+ * Each export runs in its own worker thread, so its time and memory limits are its own and a
+ * failure is real (an exception, a timeout, running out of memory).
+ *
+ * Nothing is loaded or created until the first call: the Node implementation is imported
+ * then, so a browser app importing the package pulls in no Node module (calling the service
+ * in a browser rejects).
+ *
+ * @example
+ * ```ts
+ * const backend = createEmbeddedBackend({ jobTimeoutMs: 60_000 });
+ * await backend.createProduct('roads', { title: 'Roads' });
+ * await backend.addFeatures('roads', features);
+ * const { exportId } = await backend.startExport('roads', { key: 'exports/roads.ndjson', query: {} });
+ * backend.events('roads').subscribe(({ event }) => console.log(event.type));
+ * // ...
+ * await backend.close();
+ * ```
+ * @param options - See {@link EmbeddedBackendOptions}.
+ * @returns The service, as an {@link ExportBackend}. Call `close()` when done with it: it
+ * terminates running jobs and drops queued ones (their exports get no further event, and their
+ * temporary files are removed), completes open `events()` streams, and removes the temporary
+ * data directory; every method rejects afterwards. Exports live in memory: a service reopened
+ * on the same `dataDir` has its products and stored files, not its export history.
+ * @throws TypeError at once for an unknown option or a bad value, saying what was expected.
+ */
+export function createEmbeddedBackend(options: EmbeddedBackendOptions = {}): ExportBackend {
+  return new EmbeddedBackend(checkOptions(options));
+}
+
+/** Loads the engine on first use and forwards to it. */
+class EmbeddedBackend implements ExportBackend {
+  readonly #options: EngineOptions;
+  #engine: Promise<EmbeddedEngine> | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: EngineOptions) {
+    this.#options = options;
+  }
+
+  async createProduct(productId: string, options: { readonly title?: string | undefined }): Promise<ProductInfo> {
+    return (await this.#load()).createProduct(productId, options);
+  }
+
+  async addFeatures(productId: string, features: readonly Feature[]): Promise<{ readonly added: number }> {
+    return (await this.#load()).addFeatures(productId, features);
+  }
+
+  async startExport(
+    productId: string,
+    request: ExportRequest,
+    options?: { readonly idempotencyKey?: string | undefined },
+  ): Promise<{ readonly exportId: string }> {
+    return (await this.#load()).startExport(productId, request, options);
+  }
+
+  async status(productId: string, exportIds: readonly string[]): Promise<SnapshotEvent[]> {
+    return (await this.#load()).status(productId, exportIds);
+  }
+
+  async listExports(productId: string, continuationToken?: string | null): Promise<ExportPage> {
+    return (await this.#load()).listExports(productId, continuationToken);
+  }
+
+  async cancel(productId: string, exportId: string): Promise<void> {
+    return (await this.#load()).cancel(productId, exportId);
+  }
+
+  events(productId: string, options?: { readonly after?: string | undefined }): Observable<BackendEvent> {
+    return defer(() => from(this.#load())).pipe(switchMap((engine) => engine.events(productId, options)));
+  }
+
+  async readFile(key: string, options?: { readonly signal?: AbortSignal | undefined }): Promise<ReadableStream<Uint8Array>> {
+    return (await this.#load()).readFile(key, options);
+  }
+
+  close(): Promise<void> {
+    // A service never used has nothing to close: no engine, no directory.
+    this.#closing ??= this.#engine === undefined ? Promise.resolve() : this.#engine.then((engine) => engine.close(), () => undefined);
+    return this.#closing;
+  }
+
+  #load(): Promise<EmbeddedEngine> {
+    if (this.#closing !== undefined) {
+      return Promise.reject(new Error('This embedded export service is closed: create another one with createEmbeddedBackend()'));
+    }
+    const options = this.#options;
+    this.#engine ??= import('./engine.js').then((engine) => engine.startEngine(options));
+    return this.#engine;
+  }
+}
+
+function checkOptions(options: unknown): EngineOptions {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new TypeError(`Expected the options of createEmbeddedBackend() to be an object, got ${describeValue(options)}`);
+  }
+  const o = options as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (!OPTION_KEYS.includes(key)) {
+      throw new TypeError(
+        `Unknown option \`${key}\` of createEmbeddedBackend(): expected only ${OPTION_KEYS.map((k) => `\`${k}\``).join(', ')}`,
+      );
+    }
+  }
+  const dataDir = o['dataDir'];
+  if (dataDir !== undefined && (typeof dataDir !== 'string' || dataDir === '' || dataDir.includes('\0'))) {
+    throw new TypeError(`Expected \`dataDir\` to be a directory path, got ${describeValue(dataDir)}: leave it out for a temporary directory`);
+  }
+  return {
+    dataDir,
+    jobTimeoutMs: checkTimeoutMs(o['jobTimeoutMs'], 'jobTimeoutMs'),
+    jobMemoryMb: checkMemoryMb(o['jobMemoryMb'], 'jobMemoryMb'),
+    concurrency: checkCount(o['concurrency'], 'concurrency', 'jobs'),
+    pageSize: checkCount(o['pageSize'], 'pageSize', 'exports') ?? 100,
+  };
+}
+
+function checkCount(value: unknown, name: string, what: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isSafeInteger(value) || (value as number) < 1) {
+    throw new TypeError(`Expected \`${name}\` to be a positive integer number of ${what}, got ${describeValue(value)}`);
+  }
+  return value as number;
+}

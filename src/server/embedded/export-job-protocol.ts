@@ -1,0 +1,30 @@
+import type { ExportQuery } from '../../client/geojson.js';
+
+/** What the main thread hands one export job's worker (its `workerData`). @internal */
+export interface ExportJobInput {
+  /** The product's newline-delimited GeoJSON file. */
+  readonly featuresPath: string;
+  /** How many bytes of it to read: the length of the complete lines when the job was started. */
+  readonly featuresBytes: number;
+  /** Where to write; the main thread renames it onto the target once the job succeeded. */
+  readonly tempPath: string;
+  readonly key: string;
+  readonly query: ExportQuery;
+}
+
+/** Measurements every message after `started` carries, so the last one is known if the worker dies. @internal */
+export interface JobUsage {
+  /** CPU seconds the job has used so far. */
+  readonly runtime: number;
+  /** The most heap plus external memory seen so far, in bytes. */
+  readonly peakMemory: number;
+}
+
+/** What an export job's worker posts to the main thread, in this order: `started`, then
+ * `progress` and `log` messages, then `written` or `threw`. @internal */
+export type ExportJobMessage =
+  | ({ readonly type: 'started' } & JobUsage)
+  | ({ readonly type: 'progress'; readonly fraction: number; readonly message: string } & JobUsage)
+  | { readonly type: 'log'; readonly line: string }
+  | ({ readonly type: 'written'; readonly sizeBytes: number; readonly sha256: string } & JobUsage)
+  | ({ readonly type: 'threw'; readonly name: string; readonly message: string; readonly stack: string } & JobUsage);

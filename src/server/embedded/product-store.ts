@@ -1,0 +1,231 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ProductInfo } from '../../client/backend.js';
+import { BadRequestError, ConflictError, NotFoundError } from '../../client/http-errors.js';
+import { describeValue } from '../../core/errors.js';
+import { checkFeature } from './check-feature.js';
+import { checkProductId } from './check-product-id.js';
+
+/** What `product.json` holds. */
+interface ProductMeta {
+  readonly id: string;
+  readonly title: string;
+  readonly featureCount: number;
+  /** Length of the features file up to its last complete, committed line. */
+  readonly byteLength: number;
+}
+
+/** The text of this many characters is turned into bytes and written at once. */
+const WRITE_CHUNK = 4 * 1024 * 1024;
+
+/**
+ * The products on disk: `products/<id>/product.json` (title, counts) and
+ * `products/<id>/features.ndjson` (one GeoJSON Feature per line, appended to). Writes to one
+ * product are serialised; an append is committed only once all its lines are written, so a
+ * job reading up to the committed length never sees half a feature.
+ * @internal
+ */
+export class ProductStore {
+  readonly #dir: string;
+  readonly #products = new Map<string, ProductMeta>();
+  /** The tail of each product's chain of writes. */
+  readonly #writes = new Map<string, Promise<unknown>>();
+
+  private constructor(dir: string) {
+    this.#dir = dir;
+  }
+
+  /** Opens (and creates) the store in `dir`, loading the products already there. */
+  static async open(dir: string): Promise<ProductStore> {
+    const store = new ProductStore(dir);
+    await mkdir(dir, { recursive: true });
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      if (entry.isDirectory()) await store.#load(entry.name);
+    }
+    return store;
+  }
+
+  /** The product, or `undefined` when there is none. */
+  get(productId: string): ProductInfo | undefined {
+    const meta = this.#products.get(productId);
+    return meta && { id: meta.id, title: meta.title, featureCount: meta.featureCount };
+  }
+
+  /** The product's features file and how many bytes of it are committed. */
+  features(productId: string): { readonly path: string; readonly bytes: number } {
+    const meta = this.#require(productId);
+    return { path: this.#featuresPath(productId), bytes: meta.byteLength };
+  }
+
+  /**
+   * Creates an empty product.
+   * @throws BadRequestError for a malformed id or title, ConflictError when the id is taken.
+   */
+  async create(productId: string, title: unknown): Promise<ProductInfo> {
+    try {
+      checkProductId(productId);
+    } catch (error) {
+      throw new BadRequestError((error as Error).message);
+    }
+    if (title !== undefined && typeof title !== 'string') {
+      throw new BadRequestError(`Expected the product's \`title\` to be a string, got ${describeValue(title)}`);
+    }
+    if (this.#products.has(productId) || this.#writes.has(productId)) {
+      throw new ConflictError(`A product with id ${JSON.stringify(productId)} exists already: pick another id, or use the existing product`);
+    }
+    const meta: ProductMeta = { id: productId, title: title ?? productId, featureCount: 0, byteLength: 0 };
+    await this.#exclusive(productId, async () => {
+      await mkdir(join(this.#dir, productId), { recursive: true });
+      await writeFile(this.#featuresPath(productId), '');
+      await this.#saveMeta(meta);
+      this.#products.set(productId, meta);
+    });
+    return this.get(productId)!;
+  }
+
+  /**
+   * Appends features to a product, giving those without an id their rank in the product.
+   * Every feature is checked (and serialised) before anything is written; a failed write is
+   * rolled back, so a rejected call leaves the product as it was.
+   * @returns How many features were added.
+   * @throws NotFoundError for an unknown product, BadRequestError naming the first bad feature.
+   */
+  async add(productId: string, features: unknown): Promise<number> {
+    this.#require(productId);
+    if (!Array.isArray(features)) {
+      throw new BadRequestError(`Expected \`features\` to be an array of GeoJSON Features, got ${describeValue(features)}`);
+    }
+    for (let i = 0; i < features.length; i++) {
+      try {
+        checkFeature(features[i], `features[${i}]`);
+      } catch (error) {
+        throw new BadRequestError(`Feature ${i} was refused, nothing was added: ${(error as Error).message}`);
+      }
+    }
+    return this.#exclusive(productId, async () => {
+      const meta = this.#require(productId);
+      const chunks = serialise(features as readonly Record<string, unknown>[], meta.featureCount);
+      if (chunks.length === 0) return 0;
+      const path = this.#featuresPath(productId);
+      let file: FileHandle | undefined;
+      let byteLength = meta.byteLength;
+      try {
+        file = await open(path, 'a');
+        for (const chunk of chunks) byteLength += await writeAll(file, chunk);
+        await file.sync();
+      } catch (error) {
+        await file?.close().catch(() => undefined);
+        file = undefined;
+        // Undo a partial append so the file ends with the last committed line.
+        await truncate(path, meta.byteLength).catch(() => undefined);
+        throw error;
+      } finally {
+        await file?.close();
+      }
+      const next = { ...meta, featureCount: meta.featureCount + features.length, byteLength };
+      await this.#saveMeta(next);
+      this.#products.set(productId, next);
+      return features.length;
+    });
+  }
+
+  /** Resolves once no write is under way. */
+  async idle(): Promise<void> {
+    while (this.#writes.size > 0) await Promise.allSettled([...this.#writes.values()]);
+  }
+
+  #require(productId: string): ProductMeta {
+    const meta = this.#products.get(productId);
+    if (meta === undefined) {
+      throw new NotFoundError(`No product ${JSON.stringify(productId)}: create it first with createProduct()`);
+    }
+    return meta;
+  }
+
+  #featuresPath(productId: string): string {
+    return join(this.#dir, productId, 'features.ndjson');
+  }
+
+  /** Runs `task` after the product's earlier writes, and before its later ones. */
+  async #exclusive<T>(productId: string, task: () => Promise<T>): Promise<T> {
+    const before = this.#writes.get(productId) ?? Promise.resolve();
+    const run = before.then(task, task);
+    const tail = run.catch(() => undefined);
+    this.#writes.set(productId, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.#writes.get(productId) === tail) this.#writes.delete(productId);
+    }
+  }
+
+  async #saveMeta(meta: ProductMeta): Promise<void> {
+    // Write then rename, so product.json is always whole.
+    const path = join(this.#dir, meta.id, 'product.json');
+    const temp = `${path}.${randomUUID()}.tmp`;
+    try {
+      await writeFile(temp, `${JSON.stringify(meta)}\n`);
+      await rename(temp, path);
+    } finally {
+      await rm(temp, { force: true });
+    }
+  }
+
+  async #load(productId: string): Promise<void> {
+    try {
+      checkProductId(productId);
+      const meta = JSON.parse(await readFile(join(this.#dir, productId, 'product.json'), 'utf8')) as ProductMeta;
+      if (meta.id !== productId || typeof meta.title !== 'string' || !Number.isSafeInteger(meta.featureCount) || !Number.isSafeInteger(meta.byteLength)) {
+        return;
+      }
+      const path = this.#featuresPath(productId);
+      // An append cut short (the process died) left bytes past the committed length: drop them.
+      if ((await stat(path)).size > meta.byteLength) await truncate(path, meta.byteLength);
+      this.#products.set(productId, meta);
+    } catch {
+      // Not a product (no or unreadable product.json): leave it alone.
+    }
+  }
+}
+
+/** The features as newline-terminated JSON lines, in buffers of about {@link WRITE_CHUNK} characters. */
+function serialise(features: readonly Record<string, unknown>[], countBefore: number): Buffer[] {
+  const chunks: Buffer[] = [];
+  let text = '';
+  for (let i = 0; i < features.length; i++) {
+    const feature = features[i]!;
+    const complete = feature['id'] !== undefined && feature['geometry'] !== undefined && feature['properties'] !== undefined;
+    const stored = complete
+      ? feature
+      : {
+          ...feature,
+          id: feature['id'] ?? countBefore + i + 1,
+          geometry: feature['geometry'] ?? null,
+          properties: feature['properties'] ?? null,
+        };
+    let line: string;
+    try {
+      line = JSON.stringify(stored);
+    } catch (error) {
+      throw new BadRequestError(`Feature ${i} was refused, nothing was added: it cannot be written as JSON (${(error as Error).message})`);
+    }
+    text += `${line}\n`;
+    if (text.length >= WRITE_CHUNK) {
+      chunks.push(Buffer.from(text, 'utf8'));
+      text = '';
+    }
+  }
+  if (text !== '') chunks.push(Buffer.from(text, 'utf8'));
+  return chunks;
+}
+
+async function writeAll(file: FileHandle, data: Buffer): Promise<number> {
+  let offset = 0;
+  while (offset < data.length) {
+    const { bytesWritten } = await file.write(data, offset, data.length - offset);
+    offset += bytesWritten;
+  }
+  return data.length;
+}

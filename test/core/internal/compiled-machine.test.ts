@@ -1,0 +1,188 @@
+import fc from 'fast-check';
+import { assign, createMachine, fromPromise, raise, setup, transition, type AnyStateMachine } from 'xstate';
+import { describe, expect, it } from 'vitest';
+import { exportTaskMachine } from '../../../machines/export-task.js';
+import type { TaskPhase } from '../../../src/core/events.js';
+import {
+  FINAL,
+  INITIAL_PHASE,
+  TRANSITIONS,
+  compileMachine,
+  initialContext,
+  step,
+} from '../../../src/core/internal/compiled-machine.js';
+import type { ExportTaskContext } from '../../../src/core/snapshot.js';
+import { taskEventArb } from '../../../src/testing/arbitraries.js';
+
+const PHASES: readonly TaskPhase[] = ['pending', 'running', 'success', 'failure'];
+
+describe('compileMachine', () => {
+  it('reads the export task machine: initial phase, final phases, one row per state', () => {
+    const { table, final, initial } = compileMachine(exportTaskMachine);
+    expect(initial).toBe('pending');
+    expect(final).toEqual({ pending: false, running: false, success: true, failure: true });
+    expect(Object.keys(table).sort()).toEqual([...PHASES].sort());
+    expect(Object.keys(table.success)).toEqual([]);
+    expect(Object.keys(table.pending).sort()).toEqual(['cancel_requested', 'failed', 'log', 'progress', 'queued', 'snapshot', 'started', 'succeeded']);
+    expect(table.pending.snapshot).toHaveLength(4);
+    expect(table.running.snapshot?.map((t) => t.target)).toEqual(['success', 'failure', undefined]);
+    expect(INITIAL_PHASE).toBe('pending');
+    expect(FINAL).toEqual(final);
+    expect(TRANSITIONS.running.queued).toBeUndefined();
+  });
+
+  it('compiles a flat machine of plain guards and assign actions, named or inline', () => {
+    const machine = setup({
+      types: { context: {} as { n: number }, events: {} as { type: 'inc' } | { type: 'stop' } },
+      guards: { small: ({ context }) => context.n < 2 },
+      actions: { inc: assign(({ context }) => ({ n: context.n + 1 })) },
+    }).createMachine({
+      id: 'counter',
+      initial: 'a',
+      context: { n: 0 },
+      states: {
+        a: { on: { inc: [{ guard: 'small', actions: ['inc', assign({ n: ({ context }) => context.n + 10 })] }, { target: 'b' }], stop: 'b' } },
+        b: { type: 'final' },
+      },
+    });
+    const { table, final, initial } = compileMachine(machine);
+    expect(initial).toBe('a');
+    expect(final).toEqual({ a: false, b: true });
+    // The table is typed for the export task machine; this one has other states and events.
+    const row = (table as unknown as Record<string, Record<string, (typeof table.pending)['log']>>)['a']!;
+    expect(row['inc']?.map((t) => [t.guard !== undefined, t.target, t.assigners.length])).toEqual([
+      [true, undefined, 2],
+      [false, 'b', 0],
+    ]);
+    const [inc] = row['inc']!;
+    const args = { context: { n: 1 } as unknown as ExportTaskContext, event: { type: 'inc' } as never };
+    expect(inc!.guard!(args)).toBe(true);
+    expect(inc!.assigners.map((a) => a(args))).toEqual([{ n: 2 }, { n: 11 }]);
+  });
+
+  const context = { n: 0 };
+  it.each<[string, () => AnyStateMachine, RegExp]>([
+    [
+      'an entry action',
+      () => createMachine({ id: 'm', context, initial: 'a', states: { a: { entry: assign({ n: 1 }) } } }),
+      /m\.a: nested states, entry\/exit actions, always, after and invoke cannot be compiled/,
+    ],
+    ['an exit action', () => createMachine({ id: 'm', context, initial: 'a', states: { a: { exit: assign({ n: 1 }) } } }), /m\.a: .*entry\/exit actions/],
+    [
+      'a non-assign action (named)',
+      () =>
+        setup({ actions: { notify: () => undefined } }).createMachine({ id: 'm', context, initial: 'a', states: { a: { on: { go: { actions: 'notify' } } } } }),
+      /m\.a\.go: only assign\(\) actions can be compiled; got notify/,
+    ],
+    [
+      'a non-assign action (inline function)',
+      () => createMachine({ id: 'm', context, initial: 'a', states: { a: { on: { go: { actions: () => undefined } } } } }),
+      /m\.a\.go: only assign\(\) actions can be compiled/,
+    ],
+    [
+      'a raise action',
+      () => createMachine({ id: 'm', context, initial: 'a', states: { a: { on: { go: { actions: raise({ type: 'again' }) } } } } }),
+      /only assign\(\) actions can be compiled/,
+    ],
+    [
+      'nested states',
+      () => createMachine({ id: 'm', context, initial: 'a', states: { a: { initial: 'x', states: { x: {} } } } }),
+      /m\.a: nested states/,
+    ],
+    ['an always transition', () => createMachine({ id: 'm', context, initial: 'a', states: { a: { always: 'b' }, b: {} } }), /always/],
+    ['an after transition', () => createMachine({ id: 'm', context, initial: 'a', states: { a: { after: { 100: 'b' } }, b: {} } }), /after/],
+    [
+      'an invoked actor',
+      () => createMachine({ id: 'm', context, initial: 'a', states: { a: { invoke: { src: fromPromise(() => Promise.resolve(1)) } } } }),
+      /invoke/,
+    ],
+    [
+      'a root-level transition',
+      () => createMachine({ id: 'm', context, initial: 'a', on: { go: { actions: assign({ n: 1 }) } }, states: { a: {} } }),
+      /m: root-level transitions/,
+    ],
+    ['a root entry action', () => createMachine({ id: 'm', context, initial: 'a', entry: assign({ n: 1 }), states: { a: {} } }), /m: root-level/],
+    ['a parallel root', () => createMachine({ id: 'm', context, type: 'parallel', states: { a: {}, b: {} } }), /m: only a machine of flat, exclusive states/],
+    [
+      'a wildcard transition',
+      () => createMachine({ id: 'm', context, initial: 'a', states: { a: { on: { '*': { actions: assign({ n: 1 }) } } } } }),
+      /m\.a: wildcard event descriptors \("\*"\) cannot be compiled/,
+    ],
+    ['a history state', () => createMachine({ id: 'm', context, initial: 'a', states: { a: { on: { back: 'h' } }, h: { type: 'history' } } }), /m\.h: a history state/],
+    [
+      'a reentering transition',
+      () => createMachine({ id: 'm', context, initial: 'a', states: { a: { on: { go: { target: 'a', reenter: true } } } } }),
+      /m\.a\.go: only one target, no reentry/,
+    ],
+    [
+      'a guard with params',
+      () =>
+        setup({ guards: { over: (_, params: { n: number }) => params.n > 1 } }).createMachine({
+          id: 'm',
+          context,
+          initial: 'a',
+          states: { a: { on: { go: { guard: { type: 'over', params: { n: 2 } }, target: 'b' } } }, b: {} },
+        }),
+      /m\.a\.go: only plain guard functions without params can be compiled/,
+    ],
+  ])('rejects a machine with %s, saying why', (_, make, message) => {
+    const machine = make();
+    expect(() => compileMachine(machine)).toThrow(message);
+  });
+});
+
+describe('initialContext', () => {
+  it("is the machine's own initial context", () => {
+    expect(initialContext({ productId: 'roads', exportId: 'e1' })).toEqual({
+      productId: 'roads',
+      exportId: 'e1',
+      progress: 0,
+      message: null,
+      log: [],
+      cancelRequested: false,
+      created: null,
+      attributes: null,
+    });
+  });
+});
+
+describe('step', () => {
+  const input = { productId: 'p', exportId: 'e' };
+
+  it('answers undefined in a final phase and for an event the phase does not handle', () => {
+    const context = initialContext(input);
+    const event = { type: 'queued', product_id: 'p', export_id: 'e', seq: 1, time: '2026-01-01T00:00:00Z' } as const;
+    expect(step('success', context, event)).toBeUndefined();
+    expect(step('failure', context, event)).toBeUndefined();
+    expect(step('running', context, event)).toBeUndefined();
+  });
+
+  it('carries the extra fields of a snapshot-shaped context along', () => {
+    const context = { ...initialContext(input), phase: 'running' as const, seq: 4 };
+    const next = step('running', context, { type: 'log', product_id: 'p', export_id: 'e', seq: 5, time: '2026-01-01T00:00:00Z', line: 'x' });
+    expect(next?.context).toMatchObject({ phase: 'running', seq: 4, log: ['x'] });
+    expect(context.log).toEqual([]);
+  });
+
+  it("agrees with XState's transition() for any phase, context and event", () => {
+    const contextArb = fc.record({
+      productId: fc.constant('p'),
+      exportId: fc.constant('e'),
+      progress: fc.double({ min: 0, max: 1, noNaN: true }).map((x) => x + 0),
+      message: fc.option(fc.string({ maxLength: 5 })),
+      log: fc.array(fc.string({ maxLength: 5 }), { maxLength: 3 }),
+      cancelRequested: fc.boolean(),
+      created: fc.option(fc.constant('2026-01-01T00:00:00.000Z')),
+      attributes: fc.constant(null),
+    });
+    fc.assert(
+      fc.property(fc.constantFrom(...PHASES), contextArb, taskEventArb({ productId: 'p', exportId: 'e' }), (phase, context, event) => {
+        const snapshot = exportTaskMachine.resolveState({ value: phase, context });
+        const [next] = transition(exportTaskMachine, snapshot, event);
+        const compiled = step(phase, context, event);
+        expect(compiled?.phase ?? phase).toBe(next.value);
+        expect(compiled?.context ?? context).toEqual(next.context);
+      }),
+    );
+  });
+});

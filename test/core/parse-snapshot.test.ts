@@ -1,0 +1,99 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { parseSnapshot } from '../../src/core/parse-snapshot.js';
+import { replay } from '../../src/core/replay.js';
+import type { ExportTaskSnapshot } from '../../src/core/snapshot.js';
+import { taskHistoryArb } from '../../src/testing/arbitraries.js';
+
+const T0 = '2026-01-01T00:00:00.000Z';
+
+const running: ExportTaskSnapshot = {
+  productId: 'roads',
+  exportId: 'e1',
+  phase: 'running',
+  seq: 4,
+  progress: 0.5,
+  message: 'half',
+  log: ['a', 'b'],
+  cancelRequested: false,
+  created: T0,
+  attributes: null,
+};
+
+const success: ExportTaskSnapshot = {
+  ...running,
+  phase: 'success',
+  seq: 5,
+  progress: 1,
+  attributes: {
+    status: 'SUCCESS',
+    failureType: null,
+    exceptionName: null,
+    stacktrace: null,
+    runtime: 1,
+    peakMemoryUsage: 2,
+    labels: ['a', 'b', 'c', 'k'],
+    key: 'k',
+    sizeBytes: 3,
+    sha256: 'ab'.repeat(32),
+    created: T0,
+  },
+};
+
+function typeError(input: unknown): TypeError {
+  try {
+    parseSnapshot(input);
+  } catch (error) {
+    expect(error).toBeInstanceOf(TypeError);
+    return error as TypeError;
+  }
+  throw new Error('expected parseSnapshot to throw');
+}
+
+describe('parseSnapshot', () => {
+  it('reads a snapshot, from an object or JSON text', () => {
+    expect(parseSnapshot(running)).toEqual(running);
+    expect(parseSnapshot(JSON.stringify(success))).toEqual(success);
+  });
+
+  it('answers a fresh copy that shares no array with its input', () => {
+    const copy = parseSnapshot(running);
+    expect(copy).not.toBe(running);
+    expect(copy.log).not.toBe(running.log);
+  });
+
+  it('drops unknown fields', () => {
+    expect(parseSnapshot({ ...running, extra: 1 })).toEqual(running);
+  });
+
+  it('reads back every snapshot a fold gives, after JSON', () => {
+    fc.assert(
+      fc.property(taskHistoryArb({ order: 'any' }), (history) => {
+        const snapshot = replay(history);
+        expect(parseSnapshot(JSON.parse(JSON.stringify(snapshot)))).toEqual(snapshot);
+        expect(parseSnapshot(JSON.stringify(snapshot))).toEqual(snapshot);
+      }),
+    );
+  });
+
+  it.each<[string, unknown, RegExp]>([
+    ['text that is not JSON', '{"phase":', /`snapshot` to be JSON text of a snapshot/],
+    ['a number', 5, /`snapshot` to be an object, got 5/],
+    ['an array', [], /`snapshot` to be an object/],
+    ['an unknown phase', { ...running, phase: 'done' }, /`phase` to be one of "pending", "running", "success", "failure", got "done"/],
+    ['a negative seq', { ...running, seq: -1 }, /`seq` to be a non-negative safe integer, got -1/],
+    ['a fractional seq', { ...running, seq: 1.5 }, /`seq` to be a non-negative safe integer/],
+    ['progress above 1', { ...running, progress: 1.5 }, /`progress` to be a number from 0 to 1, got 1.5/],
+    ['a log that is not strings', { ...running, log: ['a', 1] }, /`log` to be an array of strings/],
+    ['a missing cancelRequested', { ...running, cancelRequested: undefined }, /`cancelRequested` to be a boolean, got nothing/],
+    ['attributes on a running task', { ...running, attributes: success.attributes }, /`attributes` to be null \(the phase is running\)/],
+    ['no attributes on a final task', { ...success, attributes: null }, /`attributes` to be an object \(the phase is success\)/],
+    ['a status that disagrees with the phase', { ...success, phase: 'failure' }, /`attributes.status` to be the status of a failure/],
+    ['a negative runtime', { ...success, attributes: { ...success.attributes, runtime: -1 } }, /`attributes.runtime` to be a non-negative number or null/],
+    ['labels that are not strings', { ...success, attributes: { ...success.attributes, labels: [1] } }, /`attributes.labels` to be an array of strings or null/],
+    ['a missing exportId', { ...running, exportId: undefined }, /`exportId` to be a string/],
+    ['a numeric message', { ...running, message: 3 }, /`message` to be a string or null, got 3/],
+  ])('rejects %s with a TypeError naming the field', (_, input, message) => {
+    expect(typeError(input).message).toMatch(message);
+  });
+});

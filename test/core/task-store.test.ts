@@ -1,0 +1,630 @@
+import { Subject, from, throwError } from 'rxjs';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { InvalidEventError, TimeoutError } from '../../src/core/errors.js';
+import type { ExportTaskSnapshot } from '../../src/core/snapshot.js';
+import { TaskStore, type ResyncRequest, type TaskDiagnostic, type TaskStoreOptions } from '../../src/core/task-store.js';
+
+const P = 'roads';
+const T0 = '2026-01-01T00:00:00.000Z';
+const SHA = 'ab'.repeat(32);
+
+function ev(type: string, exportId: string, seq: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { type, product_id: P, export_id: exportId, seq, time: T0, ...extra };
+}
+const queued = (id: string, seq = 1) => ev('queued', id, seq);
+const started = (id: string, seq: number) => ev('started', id, seq);
+const progress = (id: string, seq: number, fraction: number) => ev('progress', id, seq, { fraction });
+const log = (id: string, seq: number, line: string) => ev('log', id, seq, { line });
+const succeeded = (id: string, seq: number) =>
+  ev('succeeded', id, seq, { runtime: 1.5, peak_memory_usage: 2048, key: 'exports/a.ndjson', labels: ['v', P, id, 'exports/a.ndjson'], size_bytes: 10, sha256: SHA });
+const failed = (id: string, seq: number, failureType = 'exception') =>
+  ev('failed', id, seq, { failure_type: failureType, exception_name: 'ValueError', stacktrace: 'Traceback', runtime: 2, peak_memory_usage: 4096 });
+const snapshotEvent = (id: string, seq: number, phase: string, extra: Record<string, unknown> = {}) =>
+  ev('snapshot', id, seq, { phase, progress: 0, ...extra });
+
+// Every store of a test is checked afterwards: a settled wait leaves no waiter and no timer.
+const stores: TaskStore[] = [];
+function newStore(options?: TaskStoreOptions): TaskStore {
+  const store = new TaskStore(options);
+  stores.push(store);
+  return store;
+}
+
+afterEach(() => {
+  for (const store of stores.splice(0)) {
+    expect(store.pendingWaits).toBe(0);
+    expect(store.timerArmed).toBe(false);
+  }
+  vi.useRealTimers();
+});
+
+/** Settles `promise` into a plain record so a rejection is never unhandled while time is advanced. */
+function outcome<T>(promise: Promise<T>): { readonly value: Promise<{ ok: T } | { error: unknown }>; settled: boolean } {
+  const box = {
+    settled: false,
+    value: promise.then(
+      (ok) => ({ ok }),
+      (error: unknown) => ({ error }),
+    ),
+  };
+  void box.value.then(() => {
+    box.settled = true;
+  });
+  return box;
+}
+
+describe('TaskStore', () => {
+  describe('constructor', () => {
+    it.each([0, -1, 1.5, Number.NaN, '3'])('rejects maxHeld %s with a TypeError', (maxHeld) => {
+      expect(() => new TaskStore({ maxHeld } as unknown as TaskStoreOptions)).toThrow(TypeError);
+      expect(() => new TaskStore({ maxHeld } as unknown as TaskStoreOptions)).toThrow(/`maxHeld` to be a positive integer/);
+    });
+
+    it('rejects an unknown option with a TypeError naming it', () => {
+      expect(() => new TaskStore({ maxHold: 3 } as unknown as TaskStoreOptions)).toThrow(/unknown option `maxHold`/);
+    });
+  });
+
+  describe('apply', () => {
+    it('folds an event into its task and answers the snapshot', () => {
+      const store = newStore();
+      const snapshot = store.apply(queued('e1'));
+      expect(snapshot).toEqual({
+        productId: P,
+        exportId: 'e1',
+        phase: 'pending',
+        seq: 1,
+        progress: 0,
+        message: null,
+        log: [],
+        cancelRequested: false,
+        created: T0,
+        attributes: null,
+      });
+      expect(store.get('e1')).toBe(snapshot);
+      expect(store.size).toBe(1);
+    });
+
+    it('folds a whole history to a success', () => {
+      const store = newStore();
+      for (const e of [queued('e1'), started('e1', 2), progress('e1', 3, 0.5), log('e1', 4, 'hello'), succeeded('e1', 5)]) store.apply(e);
+      expect(store.get('e1')).toEqual({
+        productId: P,
+        exportId: 'e1',
+        phase: 'success',
+        seq: 5,
+        progress: 1,
+        message: null,
+        log: ['hello'],
+        cancelRequested: false,
+        created: T0,
+        attributes: {
+          status: 'SUCCESS',
+          failureType: null,
+          exceptionName: null,
+          stacktrace: null,
+          runtime: 1.5,
+          peakMemoryUsage: 2048,
+          labels: ['v', P, 'e1', 'exports/a.ndjson'],
+          key: 'exports/a.ndjson',
+          sizeBytes: 10,
+          sha256: SHA,
+          created: T0,
+        },
+      });
+    });
+
+    it('accepts JSON text', () => {
+      const store = newStore();
+      expect(store.apply(JSON.stringify(started('e1', 1))).phase).toBe('running');
+    });
+
+    it('throws InvalidEventError for a malformed event and changes nothing', () => {
+      const store = newStore();
+      store.apply(queued('e1'));
+      const before = [...store.snapshots()];
+      expect(() => store.apply(ev('progress', 'e1', 2, { fraction: 2 }))).toThrow(InvalidEventError);
+      expect(() => store.apply(ev('progress', 'e2', 1, { fraction: 2 }))).toThrow(InvalidEventError);
+      expect([...store.snapshots()]).toEqual(before);
+      expect(store.get('e2')).toBeUndefined();
+    });
+
+    it('throws InvalidEventError naming product_id for an event of the same export under another product', () => {
+      const store = newStore();
+      store.apply(queued('e1'));
+      const before = store.get('e1');
+      const error = (() => {
+        try {
+          store.apply({ ...started('e1', 2), product_id: 'parcels' });
+        } catch (e) {
+          return e as InvalidEventError;
+        }
+        return undefined;
+      })();
+      expect(error).toBeInstanceOf(InvalidEventError);
+      expect(error?.field).toBe('product_id');
+      expect(store.get('e1')).toBe(before);
+    });
+
+    it('ignores a duplicate: the same snapshot object, no change emitted', () => {
+      const store = newStore();
+      const first = store.apply(queued('e1'));
+      const changes: ExportTaskSnapshot[] = [];
+      const sub = store.changes$.subscribe((s) => changes.push(s));
+      expect(store.apply(queued('e1'))).toBe(first);
+      expect(changes).toEqual([]);
+      sub.unsubscribe();
+    });
+
+    it('holds an early event until the gap is filled', () => {
+      const store = newStore();
+      store.apply(queued('e1'));
+      expect(store.apply(progress('e1', 3, 0.5))).toMatchObject({ seq: 1, phase: 'pending', progress: 0 });
+      expect(store.apply(log('e1', 2, 'a'))).toMatchObject({ seq: 3, phase: 'running', progress: 0.5, log: ['a'] });
+    });
+
+    it('lets a snapshot at or above a gap fill it and then applies the held events above it', () => {
+      const store = newStore();
+      store.apply(queued('e1'));
+      store.apply(log('e1', 4, 'four'));
+      store.apply(log('e1', 5, 'five'));
+      expect(store.get('e1')?.seq).toBe(1);
+      store.apply(snapshotEvent('e1', 3, 'running', { progress: 0.25, log: ['two', 'three'] }));
+      expect(store.get('e1')).toMatchObject({ seq: 5, phase: 'running', progress: 0.25, log: ['two', 'three', 'four', 'five'] });
+    });
+
+    it('drops held events at or below a snapshot', () => {
+      const store = newStore();
+      store.apply(queued('e1'));
+      store.apply(log('e1', 3, 'three'));
+      store.apply(snapshotEvent('e1', 3, 'running', { log: ['two', 'three from snapshot'] }));
+      expect(store.get('e1')).toMatchObject({ seq: 3, log: ['two', 'three from snapshot'] });
+      store.apply(log('e1', 4, 'four'));
+      expect(store.get('e1')?.log).toEqual(['two', 'three from snapshot', 'four']);
+    });
+
+    it('never takes a task back: a pending snapshot of a running task keeps it running', () => {
+      const store = newStore();
+      store.apply(started('e1', 1));
+      store.apply(progress('e1', 2, 0.6));
+      expect(store.apply(snapshotEvent('e1', 5, 'pending', { progress: 0.1 }))).toMatchObject({ phase: 'running', progress: 0.6, seq: 5 });
+    });
+  });
+
+  describe('track', () => {
+    it('makes a new task known as pending at seq 0', () => {
+      const store = newStore();
+      const snapshot = store.track(P, 'e1');
+      expect(snapshot).toMatchObject({ productId: P, exportId: 'e1', phase: 'pending', seq: 0, attributes: null });
+      expect(store.get('e1')).toBe(snapshot);
+      expect(store.track(P, 'e1')).toBe(snapshot);
+    });
+
+    it('answers a known task as it is', () => {
+      const store = newStore();
+      const known = store.apply(started('e1', 1));
+      expect(store.track(P, 'e1')).toBe(known);
+    });
+  });
+
+  describe('restore', () => {
+    it('resumes a persisted snapshot from its cursor', () => {
+      const first = newStore();
+      for (const e of [queued('e1'), started('e1', 2), log('e1', 3, 'a')]) first.apply(e);
+      const persisted = JSON.stringify(first.get('e1'));
+
+      const store = newStore();
+      const restored = store.restore(persisted);
+      expect(restored).toEqual(first.get('e1'));
+      expect(store.apply(log('e1', 3, 'a'))).toBe(restored);
+      expect(store.apply(log('e1', 4, 'b')).log).toEqual(['a', 'b']);
+    });
+
+    it('ignores a snapshot older than what the store knows', () => {
+      const store = newStore();
+      store.apply(queued('e1'));
+      const old = store.get('e1')!;
+      store.apply(started('e1', 2));
+      const known = store.get('e1');
+      expect(store.restore(old)).toBe(known);
+    });
+
+    // Regression: held events above the restored cursor waited for some later event.
+    it('applies the held events that follow the restored cursor at once, and drops those it covers', () => {
+      const first = newStore();
+      for (const e of [queued('e1'), log('e1', 2, 'two'), log('e1', 3, 'three')]) first.apply(e);
+      const store = newStore();
+      store.apply(queued('e1'));
+      store.apply(log('e1', 3, 'held three'));
+      store.apply(log('e1', 4, 'four'));
+      const restored = store.restore(JSON.stringify(first.get('e1')));
+      expect(restored).toMatchObject({ seq: 4, log: ['two', 'three', 'four'] });
+      expect(store.get('e1')).toBe(restored);
+    });
+
+    // Regression: a newer snapshot took a final task back to pending.
+    it('never changes a task that is already final', () => {
+      const store = newStore();
+      const final = store.apply(failed('e1', 1));
+      expect(store.restore({ ...final, seq: 5, phase: 'running', attributes: null })).toBe(final);
+      expect(store.get('e1')).toBe(final);
+    });
+
+    // Regression: a newer pending snapshot took a running task back to pending, and progress back.
+    it('keeps phase and progress from going back when the restored snapshot is behind them', () => {
+      const store = newStore();
+      store.apply(queued('e1'));
+      store.apply(progress('e1', 2, 0.6));
+      const restored = store.restore({ ...store.get('e1')!, seq: 5, phase: 'pending', progress: 0.1 });
+      expect(restored).toMatchObject({ seq: 5, phase: 'running', progress: 0.6 });
+    });
+
+    it('throws a TypeError for a snapshot of an export the store knows under another product', () => {
+      const store = newStore();
+      const known = store.apply(queued('e1'));
+      expect(() => store.restore({ ...known, productId: 'parcels', seq: 3 })).toThrow(/belongs to product "roads"/);
+      expect(store.get('e1')).toBe(known);
+    });
+
+    it('throws a TypeError for an invalid snapshot and changes nothing', () => {
+      const store = newStore();
+      store.apply(queued('e1'));
+      const before = [...store.snapshots()];
+      expect(() => store.restore({ ...store.get('e1'), seq: 5, phase: 'done' })).toThrow(TypeError);
+      expect(() => store.restore('{not json')).toThrow(TypeError);
+      expect([...store.snapshots()]).toEqual(before);
+    });
+  });
+
+  describe('watch', () => {
+    it('emits the current snapshot first, then each change, and completes when final', () => {
+      const store = newStore();
+      store.apply(queued('e1'));
+      const seen: number[] = [];
+      let completed = 0;
+      store.watch('e1').subscribe({ next: (s) => seen.push(s.seq), complete: () => completed++ });
+      expect(seen).toEqual([1]);
+      store.apply(started('e1', 2));
+      store.apply(started('e1', 2)); // a duplicate is no change
+      store.apply(log('e1', 4, 'early')); // held: no change yet
+      expect(seen).toEqual([1, 2]);
+      store.apply(log('e1', 3, 'x'));
+      expect(seen).toEqual([1, 2, 4]);
+      expect(completed).toBe(0);
+      store.apply(succeeded('e1', 5));
+      expect(seen).toEqual([1, 2, 4, 5]);
+      expect(completed).toBe(1);
+      store.apply(failed('e1', 6));
+      expect(seen).toEqual([1, 2, 4, 5]);
+      expect(completed).toBe(1);
+    });
+
+    it('waits for the first event of a task it does not know yet', () => {
+      const store = newStore();
+      const seen: string[] = [];
+      store.watch('e1').subscribe((s) => seen.push(s.phase));
+      expect(seen).toEqual([]);
+      store.apply(started('e1', 1));
+      expect(seen).toEqual(['running']);
+    });
+
+    it('emits a final task once and completes at once', () => {
+      const store = newStore();
+      store.apply(failed('e1', 1));
+      const seen: string[] = [];
+      let completed = false;
+      store.watch('e1').subscribe({ next: (s) => seen.push(s.phase), complete: () => (completed = true) });
+      expect(seen).toEqual(['failure']);
+      expect(completed).toBe(true);
+    });
+
+    it('stops emitting once unsubscribed', () => {
+      const store = newStore();
+      const seen: number[] = [];
+      const sub = store.watch('e1').subscribe((s) => seen.push(s.seq));
+      store.apply(queued('e1'));
+      sub.unsubscribe();
+      store.apply(started('e1', 2));
+      expect(seen).toEqual([1]);
+    });
+  });
+
+  describe('appliedEvents', () => {
+    it('emits the events in seq order without duplicates, and completes when final', () => {
+      const store = newStore();
+      const seqs: number[] = [];
+      let completed = false;
+      store.appliedEvents('e1').subscribe({ next: (e) => seqs.push(e.seq), complete: () => (completed = true) });
+      for (const e of [started('e1', 2), queued('e1'), started('e1', 2), log('e1', 4, 'x'), log('e1', 3, 'y'), succeeded('e1', 5)]) store.apply(e);
+      expect(seqs).toEqual([1, 2, 3, 4, 5]);
+      expect(completed).toBe(true);
+    });
+  });
+
+  describe('diagnostics$', () => {
+    it('reports duplicates, stale snapshots, conflicts, events after final and overflow', () => {
+      const store = newStore({ maxHeld: 1 });
+      const seen: TaskDiagnostic[] = [];
+      store.diagnostics$.subscribe((d) => seen.push(d));
+      store.apply(queued('e1'));
+      store.apply(queued('e1'));
+      store.apply(snapshotEvent('e1', 1, 'pending'));
+      store.apply(log('e1', 3, 'held'));
+      store.apply(log('e1', 4, 'overflow'));
+      store.apply(log('e1', 2, 'fills'));
+      store.apply(succeeded('e1', 4));
+      store.apply(failed('e1', 5));
+      store.apply(log('e1', 6, 'late'));
+      store.apply(succeeded('e1', 7));
+      const d = (kind: TaskDiagnostic['kind'], seq: number, type: TaskDiagnostic['type']): TaskDiagnostic => ({ kind, productId: P, exportId: 'e1', seq, type });
+      expect(seen).toEqual([
+        d('duplicate', 1, 'queued'),
+        d('stale-snapshot', 1, 'snapshot'),
+        d('overflow', 4, 'log'),
+        d('conflict', 5, 'failed'),
+        d('after-final', 6, 'log'),
+        d('after-final', 7, 'succeeded'),
+      ]);
+      expect(store.get('e1')?.phase).toBe('success');
+    });
+
+    // Regression: a final task used to drop its held events, so an early conflicting terminal
+    // event was never reported and the cursor depended on the arrival order.
+    it('reports a conflicting terminal event that was held while the task became final', () => {
+      const store = newStore();
+      const seen: TaskDiagnostic['kind'][] = [];
+      store.diagnostics$.subscribe((d) => seen.push(d.kind));
+      store.apply(queued('e1'));
+      store.apply(failed('e1', 4)); // held: 2 and 3 are missing
+      store.apply(succeeded('e1', 2));
+      expect(store.get('e1')).toMatchObject({ phase: 'success', seq: 2 });
+      store.apply(log('e1', 3, 'late'));
+      expect(seen).toEqual(['after-final', 'conflict']);
+      expect(store.get('e1')).toMatchObject({ phase: 'success', seq: 4, log: [] });
+    });
+
+    it('reports a final snapshot that disagrees with the outcome as a conflict', () => {
+      const store = newStore();
+      const seen: TaskDiagnostic['kind'][] = [];
+      store.diagnostics$.subscribe((d) => seen.push(d.kind));
+      store.apply(failed('e1', 1, 'oom'));
+      store.apply(snapshotEvent('e1', 2, 'success', { progress: 1, attributes: { status: 'SUCCESS' } }));
+      expect(seen).toEqual(['conflict']);
+      expect(store.get('e1')).toMatchObject({ phase: 'failure', attributes: { failureType: 'oom' } });
+    });
+  });
+
+  describe('resyncRequests$', () => {
+    it('asks once per gap that overflows, with the cursor, and again for a later gap', () => {
+      const store = newStore({ maxHeld: 2 });
+      const asked: ResyncRequest[] = [];
+      store.resyncRequests$.subscribe((r) => asked.push(r));
+      store.apply(queued('e1'));
+      for (const seq of [3, 4, 5, 6, 7]) store.apply(log('e1', seq, String(seq)));
+      expect(asked).toEqual([{ productId: P, exportId: 'e1', seq: 1 }]);
+      // The snapshot fills the gap; the held 3 and 4 follow; 5..7 were dropped.
+      store.apply(snapshotEvent('e1', 2, 'running', { log: ['2'] }));
+      expect(store.get('e1')).toMatchObject({ seq: 4, log: ['2', '3', '4'] });
+      for (const seq of [6, 7, 8]) store.apply(log('e1', seq, String(seq)));
+      expect(asked).toEqual([
+        { productId: P, exportId: 'e1', seq: 1 },
+        { productId: P, exportId: 'e1', seq: 4 },
+      ]);
+    });
+  });
+
+  describe('connect', () => {
+    it('sends rejected input to errors$ and goes on with the stream', () => {
+      const store = newStore();
+      const errors: Error[] = [];
+      store.errors$.subscribe((e) => errors.push(e));
+      store.connect(from([queued('e1'), 'not json', ev('progress', 'e1', 2, { fraction: -1 }), started('e1', 2)]));
+      expect(errors).toHaveLength(2);
+      expect(errors.every((e) => e instanceof InvalidEventError)).toBe(true);
+      expect((errors[1] as InvalidEventError).field).toBe('fraction');
+      expect(store.get('e1')).toMatchObject({ phase: 'running', seq: 2 });
+    });
+
+    it("sends the source's own error to errors$", () => {
+      const store = newStore();
+      const errors: Error[] = [];
+      store.errors$.subscribe((e) => errors.push(e));
+      store.connect(throwError(() => 'connection reset'));
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toBeInstanceOf(Error);
+      expect(errors[0]!.message).toBe('connection reset');
+    });
+
+    it('stops folding once unsubscribed', () => {
+      const store = newStore();
+      const source = new Subject<unknown>();
+      const sub = store.connect(source);
+      source.next(queued('e1'));
+      sub.unsubscribe();
+      source.next(started('e1', 2));
+      expect(store.get('e1')?.seq).toBe(1);
+    });
+  });
+
+  describe('settled', () => {
+    beforeEach(() => {
+      vi.useFakeTimers();
+    });
+
+    it('resolves with the final snapshot when the task becomes final', async () => {
+      const store = newStore();
+      const wait = outcome(store.settled('e1'));
+      store.apply(queued('e1'));
+      await vi.advanceTimersByTimeAsync(0);
+      expect(wait.settled).toBe(false);
+      expect(store.pendingWaits).toBe(1);
+      const final = store.apply(succeeded('e1', 2));
+      expect(await wait.value).toEqual({ ok: final });
+    });
+
+    it('resolves at once for a task that is already final', async () => {
+      const store = newStore();
+      const final = store.apply(failed('e1', 1));
+      await expect(store.settled('e1', { timeout: 0 })).resolves.toBe(final);
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    it('clears its timer when the task becomes final before the deadline', async () => {
+      const store = newStore();
+      const wait = outcome(store.settled('e1', { timeout: 1000 }));
+      expect(store.timerArmed).toBe(true);
+      expect(vi.getTimerCount()).toBe(1);
+      await vi.advanceTimersByTimeAsync(500);
+      store.apply(succeeded('e1', 1));
+      expect(await wait.value).toMatchObject({ ok: { phase: 'success' } });
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    it('rejects with a TimeoutError carrying the snapshot, after calling beforeTimeout once', async () => {
+      const store = newStore();
+      store.apply(started('e1', 1));
+      const beforeTimeout = vi.fn(() => Promise.resolve());
+      const wait = outcome(store.settled('e1', { timeout: 1000, beforeTimeout }));
+      await vi.advanceTimersByTimeAsync(999);
+      expect(beforeTimeout).not.toHaveBeenCalled();
+      expect(wait.settled).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      const result = await wait.value;
+      expect(beforeTimeout).toHaveBeenCalledTimes(1);
+      expect('error' in result && result.error).toBeInstanceOf(TimeoutError);
+      const error = (result as { error: TimeoutError }).error;
+      expect(error.name).toBe('TimeoutError');
+      expect(error.timeout).toBe(1000);
+      expect(error.snapshot).toBe(store.get('e1'));
+      expect(error.message).toMatch(/not final after 1000 ms \(export e1 was running, 0% done\)/);
+    });
+
+    it('calls beforeTimeout once even with timeout 0', async () => {
+      const store = newStore();
+      const beforeTimeout = vi.fn(() => Promise.resolve());
+      const wait = outcome(store.settled('e1', { timeout: 0, beforeTimeout }));
+      expect(beforeTimeout).not.toHaveBeenCalled();
+      await vi.advanceTimersByTimeAsync(0);
+      const result = await wait.value;
+      expect(beforeTimeout).toHaveBeenCalledTimes(1);
+      expect((result as { error: unknown }).error).toBeInstanceOf(TimeoutError);
+      expect((result as { error: TimeoutError }).error.snapshot).toBeUndefined();
+    });
+
+    it('resolves when the last check at the deadline finds the task final', async () => {
+      const store = newStore();
+      store.apply(started('e1', 1));
+      const beforeTimeout = vi.fn(() => {
+        store.apply(succeeded('e1', 2));
+        return Promise.resolve();
+      });
+      const wait = outcome(store.settled('e1', { timeout: 10, beforeTimeout }));
+      await vi.advanceTimersByTimeAsync(10);
+      expect(await wait.value).toMatchObject({ ok: { phase: 'success', seq: 2 } });
+      expect(beforeTimeout).toHaveBeenCalledTimes(1);
+    });
+
+    it('rejects with the error of a failed last check', async () => {
+      const store = newStore();
+      const problem = new Error('status route down');
+      const wait = outcome(store.settled('e1', { timeout: 10, beforeTimeout: () => Promise.reject(problem) }));
+      await vi.advanceTimersByTimeAsync(10);
+      expect(await wait.value).toEqual({ error: problem });
+    });
+
+    it("rejects with the signal's reason when aborted, and removes its listener", async () => {
+      const store = newStore();
+      const controller = new AbortController();
+      const removed = vi.spyOn(controller.signal, 'removeEventListener');
+      const wait = outcome(store.settled('e1', { timeout: 1000, signal: controller.signal }));
+      const reason = new Error('user left');
+      controller.abort(reason);
+      expect(await wait.value).toEqual({ error: reason });
+      expect(removed).toHaveBeenCalledWith('abort', expect.any(Function));
+      expect(vi.getTimerCount()).toBe(0);
+      // The task itself is untouched and later waits still work.
+      store.apply(succeeded('e1', 1));
+      await expect(store.settled('e1')).resolves.toMatchObject({ phase: 'success' });
+    });
+
+    it("rejects at once with an already aborted signal's reason", async () => {
+      const store = newStore();
+      const signal = AbortSignal.abort('gone');
+      await expect(store.settled('e1', { signal })).rejects.toBe('gone');
+      expect(store.pendingWaits).toBe(0);
+    });
+
+    it('removes the abort listener when the task settles first', async () => {
+      const store = newStore();
+      const controller = new AbortController();
+      const removed = vi.spyOn(controller.signal, 'removeEventListener');
+      const wait = outcome(store.settled('e1', { signal: controller.signal }));
+      store.apply(succeeded('e1', 1));
+      expect(await wait.value).toMatchObject({ ok: { phase: 'success' } });
+      expect(removed).toHaveBeenCalledTimes(1);
+      controller.abort();
+    });
+
+    it.each<[string, unknown]>([
+      ['a negative timeout', { timeout: -5 }],
+      ['a NaN timeout', { timeout: Number.NaN }],
+      ['a timeout given as text', { timeout: '100' }],
+      ['an unknown option', { timeot: 100 }],
+      ['a signal that is not an AbortSignal', { signal: {} }],
+      ['a beforeTimeout that is not a function', { beforeTimeout: 'later' }],
+      ['options that are not an object', 100],
+    ])('rejects %s with a TypeError before anything', async (_, options) => {
+      const store = newStore();
+      const beforeTimeout = vi.fn(() => Promise.resolve());
+      const bag = typeof options === 'object' && options !== null && !('beforeTimeout' in options) ? { ...options, beforeTimeout } : options;
+      const promise = store.settled('e1', bag as Parameters<TaskStore['settled']>[1]);
+      expect(store.pendingWaits).toBe(0);
+      expect(vi.getTimerCount()).toBe(0);
+      await expect(promise).rejects.toThrow(TypeError);
+      expect(beforeTimeout).not.toHaveBeenCalled();
+    });
+
+    it('checks its options even for a task that is already final', async () => {
+      const store = newStore();
+      store.apply(succeeded('e1', 1));
+      await expect(store.settled('e1', { timeout: -1 })).rejects.toThrow(/non-negative number of milliseconds/);
+    });
+
+    it('arms a single timer for 10,000 waits with timeouts, and none once they time out', async () => {
+      const store = newStore();
+      const waits = Array.from({ length: 10_000 }, (_, i) => outcome(store.settled(`e${i % 100}`, { timeout: 1000 + (i % 10) })));
+      expect(vi.getTimerCount()).toBe(1);
+      expect(store.pendingWaits).toBe(10_000);
+      await vi.advanceTimersByTimeAsync(1005);
+      expect(vi.getTimerCount()).toBe(1);
+      expect(store.pendingWaits).toBe(4000);
+      await vi.advanceTimersByTimeAsync(5);
+      const results = await Promise.all(waits.map((w) => w.value));
+      expect(results.every((r) => 'error' in r && r.error instanceof TimeoutError)).toBe(true);
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    it('arms a single timer for 10,000 waits, and clears it when every task settles first', async () => {
+      const store = newStore();
+      const waits = Array.from({ length: 10_000 }, (_, i) => outcome(store.settled(`e${i % 100}`, { timeout: 60_000 - i })));
+      expect(vi.getTimerCount()).toBe(1);
+      for (let i = 0; i < 100; i++) store.apply(succeeded(`e${i}`, 1));
+      const results = await Promise.all(waits.map((w) => w.value));
+      expect(results.every((r) => 'ok' in r && r.ok.phase === 'success')).toBe(true);
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    it('times out waits in the order of their deadlines', async () => {
+      const store = newStore();
+      const order: number[] = [];
+      const waits = [300, 100, 200, 0].map((timeout) =>
+        store.settled('e1', { timeout }).catch((error: unknown) => {
+          order.push((error as TimeoutError).timeout);
+        }),
+      );
+      await vi.advanceTimersByTimeAsync(300);
+      await Promise.all(waits);
+      expect(order).toEqual([0, 100, 200, 300]);
+    });
+  });
+});
