@@ -27,6 +27,7 @@ export class ClientRuntime {
   readonly #streams = new Map<string, Subscription>();
   readonly #pollers = new Map<string, PollSource>();
   readonly #transport: TransportOptions;
+  readonly #ownsBackend: boolean;
   readonly #resync: Subscription;
   #closed = false;
 
@@ -36,7 +37,9 @@ export class ClientRuntime {
     waitTimeout: number | undefined,
     inspect: ((event: InspectionEvent) => void) | undefined,
     transport: TransportOptions = { transport: 'push', pollInterval: 1_000, maxPollInterval: 30_000 },
+    ownsBackend = true,
   ) {
+    this.#ownsBackend = ownsBackend;
     this.backend = backend;
     this.#transport = transport;
     this.store = store;
@@ -123,7 +126,7 @@ export class ClientRuntime {
     return this.store.get(exportId) ?? this.store.track(productId, exportId);
   }
 
-  /** Ends every subscription and stops the backend. */
+  /** Ends every subscription, and stops the backend if the client made it (a backend given to it is its owner's to close). */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -132,6 +135,6 @@ export class ClientRuntime {
     this.#streams.clear();
     for (const poller of this.#pollers.values()) poller.stop();
     this.#pollers.clear();
-    await this.backend.close();
+    if (this.#ownsBackend) await this.backend.close();
   }
 }

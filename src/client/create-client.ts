@@ -35,7 +35,10 @@ export interface ClientOptions {
   readonly maxPollInterval?: number | undefined;
   /** Options of the embedded service, used when no other backend is given. */
   readonly embedded?: EmbeddedBackendOptions | undefined;
-  /** A backend of your own (for example one made by `createEmbeddedBackend()` and shared by several clients). */
+  /**
+   * A backend of your own (for example one made by `createEmbeddedBackend()` and shared by
+   * several clients). It stays yours: `client.close()` does not close it.
+   */
   readonly backend?: ExportBackend | undefined;
   /**
    * How long the attribute promises (`status`, `runtime`, ...) and `getResult({ wait: true })`
@@ -59,7 +62,7 @@ export interface ExportClient extends AsyncDisposable {
   createFeatureCollection(id: string, options?: { readonly title?: string | undefined }): Promise<FeatureCollection>;
   /** An existing product (no request). */
   featureCollection(id: string): FeatureCollection;
-  /** Stops every subscription, timer and job the client started. */
+  /** Stops every subscription, timer and job the client started (and the backend, when the client made it). */
   close(): Promise<void>;
 }
 
@@ -155,12 +158,13 @@ export function createClient(options?: ClientOptions): ExportClient {
   if (maxPollInterval < pollInterval) {
     throw new TypeError(`${where}: expected \`maxPollInterval\` (${maxPollInterval}) to be at least \`pollInterval\` (${pollInterval})`);
   }
-  const backend = (options === undefined ? undefined : httpBackendFrom(where, options)) ?? options?.backend ?? createEmbeddedBackend(options?.embedded);
+  const given = options?.backend;
+  const backend = (options === undefined ? undefined : httpBackendFrom(where, options)) ?? given ?? createEmbeddedBackend(options?.embedded);
   const runtime = new ClientRuntime(backend, options?.store ?? new TaskStore(), waitTimeout, options?.inspect, {
     transport: transport === 'sse' ? 'push' : 'poll',
     pollInterval,
     maxPollInterval,
-  });
+  }, given === undefined);
   const client: ExportClient = {
     store: runtime.store,
     backend,
