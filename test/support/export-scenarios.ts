@@ -2,7 +2,7 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BadRequestError, createClient, NotFoundError, type ClientOptions, type ExportClient, type Feature, type FeatureCollection } from '../../src/index.js';
+import { BadRequestError, NotFoundError, type ClientOptions, type ExportClient, type Feature, type FeatureCollection } from '../../src/index.js';
 
 const KINDS = ['highway', 'primary', 'residential', 'track'] as const;
 
