@@ -11,11 +11,20 @@ export interface ExpectedFile {
   readonly key: string;
 }
 
+/** An incremental SHA-256. */
+export interface Hasher {
+  update(data: Uint8Array): unknown;
+  /** Lower-case hex. */
+  digest(): string;
+}
+
 /** Where downloaded bytes go; `abort` undoes what it can (a path target deletes its temporary file). */
 export interface ByteSink {
   write(chunk: Uint8Array): Promise<void>;
   close(): Promise<void>;
   abort(reason: unknown): Promise<void>;
+  /** A faster native hasher, where the sink's platform has one (Node for a path target). */
+  readonly createHasher?: () => Hasher;
 }
 
 /** The downloaded file does not match what the backend reported. */
@@ -31,7 +40,7 @@ export class DownloadVerificationError extends Error {
 export async function downloadTo(body: ReadableStream<Uint8Array>, target: FileTarget, expected: ExpectedFile): Promise<void> {
   const sink = typeof target === 'string' ? await openPathSink(target) : isWebWritable(target) ? webSink(target) : nodeSink(target);
   const reader = body.getReader();
-  const hash = expected.sha256 === null ? undefined : new Sha256();
+  const hash: Hasher | undefined = expected.sha256 === null ? undefined : (sink.createHasher?.() ?? new Sha256());
   let size = 0;
   const onAbort = (): void => void reader.cancel(expected.signal?.reason).catch(() => undefined);
   expected.signal?.addEventListener('abort', onAbort, { once: true });

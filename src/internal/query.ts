@@ -36,6 +36,8 @@ export interface CompiledQuery {
   readonly matches: (feature: Feature) => boolean;
   /** The most features to keep (`query_limit`), or `null` for all of them. */
   readonly limit: number | null;
+  /** Whether every feature matches (no `query_expr`, no `geometry`), so none needs reading. */
+  readonly selectsAll: boolean;
 }
 
 const QUERY_KEYS = ['geometry', 'query_expr', 'query_limit'];
@@ -95,7 +97,7 @@ export function compileQuery(query: ExportQuery): CompiledQuery {
     tests.push((feature) => feature.geometry !== null && geometryIntersects(area, prepareGeometry(feature.geometry)));
   }
   const matches = tests.length === 0 ? () => true : (feature: Feature) => tests.every((test) => test(feature));
-  return { matches, limit: query.query_limit ?? null };
+  return { matches, limit: query.query_limit ?? null, selectsAll: tests.length === 0 };
 }
 
 function checkObject(value: unknown, path: string, expected: string): Record<string, unknown> {
