@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['.scratch/**', 'dist/**', 'coverage/**', 'node_modules/**', 'bench/results/**', 'examples/**/dist/**'] },
+  { ignores: ['.scratch/**', '.stryker-tmp/**', 'reports/**', 'dist/**', 'coverage/**', 'node_modules/**', 'bench/results/**', 'examples/**/dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -25,5 +25,11 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'off',
     },
   },
-  { files: ['*.js'], ...tseslint.configs.disableTypeChecked },
+  { files: ['*.js', '*.cjs', '.*.cjs'], ...tseslint.configs.disableTypeChecked },
+  {
+    // CommonJS config files of tools (dependency-cruiser).
+    files: ['*.cjs', '.*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
 );

@@ -7,6 +7,7 @@
  * @packageDocumentation
  */
 import { parseArgs } from 'node:util';
+import { serveCommand } from './commands/serve.js';
 import { demoCommand } from './demo.js';
 
 /** One flag of a command. */
@@ -51,7 +52,7 @@ export interface CliCommand<TOptions> {
 }
 
 /** Every command, in the order the help lists them. */
-const COMMANDS: readonly CliCommand<unknown>[] = [demoCommand];
+const COMMANDS: readonly CliCommand<unknown>[] = [demoCommand, serveCommand];
 
 const PROGRAM = 'export-task';
 const HELP_OPTION: CliOption = { type: 'boolean', short: 'h', description: 'Show this help' };

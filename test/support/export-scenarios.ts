@@ -163,7 +163,7 @@ describe(name, () => {
   it('fails with failure_type oom past its memory limit', async () => {
     const heavy = await client.createFeatureCollection('heavy');
     await heavy.add([
-      { type: 'Feature', geometry: null, properties: { blob: 'x'.repeat(64 * 1024 * 1024) } },
+      { type: 'Feature', geometry: null, properties: { blob: 'x'.repeat(40 * 1024 * 1024) } },
     ]);
     const task = await heavy.export('heavy.ndjson', { limits: { memoryMb: 16 } });
     await task.getResult({ wait: true, timeout: 60_000 });

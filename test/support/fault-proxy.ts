@@ -16,6 +16,8 @@ export interface Faults {
   reorderEvents: boolean;
   /** In event streams: cut the connection after this many events (then reset to Infinity). */
   cutStreamAfter: number;
+  /** Answer 404 for paths that match, as a server without those routes (a DL server) would. */
+  notFound: RegExp | undefined;
 }
 
 /** A real HTTP proxy on 127.0.0.1 in front of a server, injecting faults. */
@@ -51,6 +53,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     duplicateEvents: false,
     reorderEvents: false,
     cutStreamAfter: Number.POSITIVE_INFINITY,
+    notFound: undefined,
   };
   const requests: string[] = [];
   const open = new Set<ServerResponse>();
@@ -60,6 +63,12 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     requests.push(`${req.method} ${path}`);
     open.add(res);
     res.on('close', () => open.delete(res));
+    if (faults.notFound?.test(path)) {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ errors: [{ status: '404', title: 'Not Found', detail: 'no such route (the test proxy plays a DL server)' }] }));
+      req.resume();
+      return;
+    }
     if (faults.match.test(path) && faults.serviceUnavailable > 0) {
       faults.serviceUnavailable--;
       res.writeHead(503, { 'content-type': 'application/json' });

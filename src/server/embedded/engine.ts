@@ -1,6 +1,7 @@
 /**
- * The Node implementation of the embedded export service. Loaded on first use by
- * `createEmbeddedBackend`, so that importing the package in a browser pulls in no Node module.
+ * The Node implementation of the export service, shared by the embedded service (loaded on
+ * first use by `createEmbeddedBackend`, so that importing the package in a browser pulls in no
+ * Node module) and the HTTP server (which gives it a durable log).
  *
  * @packageDocumentation
  */
@@ -8,8 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { defer, throwError } from 'rxjs';
-import type { Observable } from 'rxjs';
+import { Observable } from 'rxjs';
 import type { BackendEvent, ExportBackend, ExportPage, ExportRequest, ProductInfo } from '../../client/backend.js';
 import type { Feature } from '../../client/geojson.js';
 import { BadRequestError, NotFoundError } from '../../client/http-errors.js';
@@ -20,11 +20,22 @@ import type { CheckedExportRequest } from './check-export-request.js';
 import { decodeContinuationToken, encodeContinuationToken } from './continuation-token.js';
 import { ExportJob } from './export-job.js';
 import type { ExportJobOutcome } from './export-job.js';
-import { ExportRecord } from './export-record.js';
-import type { EventBody } from './export-record.js';
-import { ProductEventLog } from './product-event-log.js';
+import type { ExportLog } from './export-log.js';
+import type { EventBody, ExportRecord } from './export-record.js';
+import { JsonProductCatalog } from './json-product-catalog.js';
+import { MemoryExportLog } from './memory-export-log.js';
 import { ProductStore } from './product-store.js';
+import type { ProductCatalog } from './product-store.js';
 import { StorageArea } from './storage-area.js';
+import type { StoredFile } from './storage-area.js';
+
+/** Where an engine keeps its exports and its products' meta. @internal */
+export interface EngineStore {
+  readonly log: ExportLog;
+  readonly catalog: ProductCatalog;
+  /** Releases the store, after the log was closed. */
+  readonly close: () => void;
+}
 
 /** The factory's options, checked, with unlimited as `null`. @internal */
 export interface EngineOptions {
@@ -33,23 +44,43 @@ export interface EngineOptions {
   readonly jobMemoryMb: number | null;
   readonly concurrency: number | undefined;
   readonly pageSize: number;
+  /**
+   * Opens the store in the data directory.
+   * @defaultValue exports in memory ({@link MemoryExportLog}), products' meta in `product.json` files
+   */
+  readonly openStore?: ((dataDir: string) => EngineStore | Promise<EngineStore>) | undefined;
 }
 
 /**
  * Opens the service's data directory (a new temporary one when none is given) and starts it.
+ * With a durable store, the exports an earlier run left unfinished are settled first (see
+ * {@link EmbeddedEngine}).
  * @internal
  */
 export async function startEngine(options: EngineOptions): Promise<EmbeddedEngine> {
   const ownsDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir === undefined ? await mkdtemp(join(tmpdir(), 'export-task-')) : resolve(options.dataDir);
+  let store: EngineStore | undefined;
   try {
     await mkdir(join(dataDir, 'storage'), { recursive: true });
-    const products = await ProductStore.open(join(dataDir, 'products'));
-    return new EmbeddedEngine(options, dataDir, ownsDataDir, products);
+    await mkdir(join(dataDir, 'products'), { recursive: true });
+    store = options.openStore === undefined ? memoryStore(dataDir) : await options.openStore(dataDir);
+    const products = await ProductStore.open(join(dataDir, 'products'), store.catalog);
+    const engine = new EmbeddedEngine(options, dataDir, ownsDataDir, products, store);
+    await engine.recover();
+    return engine;
   } catch (error) {
+    if (store !== undefined) {
+      store.log.close();
+      store.close();
+    }
     if (ownsDataDir) await rm(dataDir, { recursive: true, force: true });
     throw error;
   }
+}
+
+function memoryStore(dataDir: string): EngineStore {
+  return { log: new MemoryExportLog(), catalog: new JsonProductCatalog(join(dataDir, 'products')), close: () => undefined };
 }
 
 /** The error every method rejects with once the service is closed. @internal */
@@ -57,33 +88,59 @@ export function closedError(): Error {
   return new Error('This embedded export service is closed: create another one with createEmbeddedBackend()');
 }
 
-type ExportState = 'queued' | 'preparing' | 'running' | 'final';
+/** What the stacktrace of an export cut short by a restart or a shutdown says. @internal */
+export const RESTART_STACKTRACE = 'The export service restarted while this export ran, so its job was lost: start the export again.';
+/** @internal */
+export const SHUTDOWN_STACKTRACE = 'The export service shut down while this export ran, so its job was stopped: start the export again.';
 
-/** One export and what runs it. */
-interface ExportEntry {
-  readonly record: ExportRecord;
+/** The product's events after a cursor, read a batch at a time: what an event stream pulls from. @internal */
+export interface EventFeed {
+  /**
+   * How far the feed has read the product's log: every event of the feed at or below this
+   * cursor was returned by {@link EventFeed.take}. A client given it as its last cursor misses nothing.
+   */
+  readonly cursor: number;
+  /** Up to `limit` events after {@link EventFeed.cursor}, moving it on. */
+  take(limit: number): BackendEvent[];
+  /** Calls `listener` after each event appended to the product's log. @returns The function that stops it. */
+  onAppend(listener: () => void): () => void;
+}
+
+/** Events read from the log per step while catching up. */
+const READ_BATCH = 256;
+
+type ExportState = 'queued' | 'preparing' | 'running';
+
+/** An export that is not final yet, and what runs it. */
+interface ActiveExport {
+  readonly productId: string;
+  readonly exportId: string;
   readonly request: CheckedExportRequest;
   state: ExportState;
   job: ExportJob | undefined;
+  /** Whether its `started` event was appended. */
+  started: boolean;
+  /** Whether the service stopped its job (shutting down): the job's outcome is not the export's. */
+  stoppedByService: boolean;
   /** Resolves once the export is final (or the service closed). */
   readonly settled: Promise<void>;
   readonly settle: () => void;
 }
 
-/** A product's exports and its event log. */
-interface ProductExports {
-  readonly log: ProductEventLog;
-  readonly exports: Map<string, ExportEntry>;
-  readonly byIdempotencyKey: Map<string, string>;
-}
-
 /**
- * The embedded export service: products and exported files on disk under `dataDir`, export
- * jobs in worker threads (one per job, at most `concurrency` at a time, the rest queued in
- * order), events and export states in memory.
+ * The export service: products and exported files on disk under `dataDir`, export jobs in
+ * worker threads (one per job, at most `concurrency` at a time, the rest queued in order),
+ * events and export states in an {@link ExportLog}.
  *
- * On `close()` running jobs are stopped, queued ones dropped, open event streams completed,
- * and no further event is emitted: exports that were not final stay so in the history.
+ * With the in-memory log (the embedded service), `close()` stops running jobs, drops queued
+ * ones, completes open event streams, and emits no further event: exports that were not final
+ * stay so in the history.
+ *
+ * With a durable log (the HTTP server), `stopJobs()` (and `close()`, which calls it) stops
+ * running jobs and ends their exports `failed` with `failure_type: "internal"`, as events
+ * clients can still read; exports that never started stay queued in the log. The next start
+ * on the same data directory re-queues those, ends any export still marked running (the
+ * process died) the same way, and removes the temporary files of interrupted jobs.
  * @internal
  */
 export class EmbeddedEngine implements ExportBackend {
@@ -91,27 +148,74 @@ export class EmbeddedEngine implements ExportBackend {
   readonly #dataDir: string;
   readonly #ownsDataDir: boolean;
   readonly #products: ProductStore;
+  readonly #store: EngineStore;
+  readonly #log: ExportLog;
   readonly #storage: StorageArea;
   readonly #concurrency: number;
-  readonly #byProduct = new Map<string, ProductExports>();
-  readonly #queue: ExportEntry[] = [];
+  readonly #active = new Map<string, ActiveExport>();
+  readonly #queue: ActiveExport[] = [];
   readonly #runs = new Set<Promise<void>>();
-  #active = 0;
+  /** Completes each open `events()` stream. */
+  readonly #streams = new Set<() => void>();
+  #running = 0;
+  /** No job starts anymore; running ones were told to stop. */
+  #stopping: Promise<void> | undefined;
+  /** Events may still be appended (until close, or at once on close for the in-memory log). */
+  #emitting = true;
   #closing: Promise<void> | undefined;
 
-  constructor(options: EngineOptions, dataDir: string, ownsDataDir: boolean, products: ProductStore) {
+  constructor(options: EngineOptions, dataDir: string, ownsDataDir: boolean, products: ProductStore, store: EngineStore) {
     this.#options = options;
     this.#dataDir = dataDir;
     this.#ownsDataDir = ownsDataDir;
     this.#products = products;
+    this.#store = store;
+    this.#log = store.log;
     this.#storage = new StorageArea(join(dataDir, 'storage'));
     this.#concurrency = options.concurrency ?? availableParallelism();
+  }
+
+  /** The absolute path of the data directory. */
+  get dataDir(): string {
+    return this.#dataDir;
+  }
+
+  /**
+   * Settles what an earlier run on this data directory left unfinished (durable logs only):
+   * exports that never started are queued again (in creation order), a cancelled one that never
+   * started ends `cancelled`, one that was running ends `failed` with `failure_type:
+   * "internal"`; temporary files of interrupted jobs are removed. Called once, by {@link startEngine}.
+   */
+  async recover(): Promise<void> {
+    if (!this.#log.durable) return;
+    await this.#storage.removeTemporaryFiles();
+    for (const { record, request } of this.#log.unfinished()) {
+      if (record.phase === 'pending' && !record.cancelRequested) {
+        this.#queue.push(this.#activate(record.productId, record.exportId, request));
+      } else {
+        const outcome =
+          record.phase === 'pending' ? failureOf(null, 'cancelled') : { ...failureOf(null, 'internal'), stacktrace: RESTART_STACKTRACE };
+        this.#emit(record.productId, record.exportId, failedBody(record, outcome));
+      }
+    }
+    this.#pump();
   }
 
   async createProduct(productId: string, options: { readonly title?: string | undefined }): Promise<ProductInfo> {
     this.#assertOpen();
     const title: unknown = (options as { title?: unknown } | undefined)?.title;
     return this.#products.create(productId, title);
+  }
+
+  /**
+   * The product.
+   * @throws NotFoundError when there is none.
+   */
+  getProduct(productId: string): ProductInfo {
+    this.#assertOpen();
+    const product = this.#products.get(productId);
+    if (product === undefined) throw noProduct(productId);
+    return product;
   }
 
   async addFeatures(productId: string, features: readonly Feature[]): Promise<{ readonly added: number }> {
@@ -132,26 +236,14 @@ export class EmbeddedEngine implements ExportBackend {
       if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || idempotencyKey === '')) {
         throw new BadRequestError(`Expected \`idempotencyKey\` to be a non-empty string, got ${describeValue(idempotencyKey)}`);
       }
-      const product = this.#product(productId);
+      this.#requireProduct(productId);
       // Everything from the idempotency check to the `queued` event is synchronous, so two
       // calls with one key cannot both start an export.
-      const known = idempotencyKey === undefined ? undefined : product.byIdempotencyKey.get(idempotencyKey);
+      const known = idempotencyKey === undefined ? undefined : this.#log.exportIdFor(productId, idempotencyKey);
       if (known !== undefined) return { exportId: known };
       const exportId = randomUUID();
-      let markSettled!: () => void;
-      const settled = new Promise<void>((resolve) => (markSettled = resolve));
-      const entry: ExportEntry = {
-        record: new ExportRecord(productId, exportId, checked.key, product.exports.size + 1),
-        request: checked,
-        state: 'queued',
-        job: undefined,
-        settled,
-        settle: () => markSettled(),
-      };
-      product.exports.set(exportId, entry);
-      if (idempotencyKey !== undefined) product.byIdempotencyKey.set(idempotencyKey, exportId);
-      this.#emit(entry, { type: 'queued' });
-      this.#queue.push(entry);
+      this.#log.create(productId, exportId, checked, idempotencyKey);
+      this.#queue.push(this.#activate(productId, exportId, checked));
       this.#pump();
       return { exportId };
     });
@@ -159,85 +251,197 @@ export class EmbeddedEngine implements ExportBackend {
 
   status(productId: string, exportIds: readonly string[]): Promise<SnapshotEvent[]> {
     return settle(() => {
-      this.#assertOpen();
       const ids: unknown = exportIds;
       if (!Array.isArray(ids)) {
         throw new BadRequestError(`Expected \`exportIds\` to be an array of export ids, got ${describeValue(ids)}`);
       }
-      return ids.map((exportId: unknown) => this.#entry(productId, exportId).record.snapshot());
+      const { data, missing } = this.statusOf(productId, ids);
+      if (missing.length > 0) throw noExport(productId, missing[0]);
+      return data;
     });
+  }
+
+  /**
+   * One `snapshot` event per export id found, in the order asked, and the ids not found.
+   * @throws NotFoundError for an unknown product.
+   */
+  statusOf(productId: string, exportIds: readonly unknown[]): { data: SnapshotEvent[]; missing: unknown[] } {
+    this.#assertOpen();
+    this.#requireProduct(productId);
+    const data: SnapshotEvent[] = [];
+    const missing: unknown[] = [];
+    for (const exportId of exportIds) {
+      const record = typeof exportId === 'string' ? this.#log.get(productId, exportId) : undefined;
+      if (record === undefined) missing.push(exportId);
+      else data.push(record.snapshot());
+    }
+    return { data, missing };
+  }
+
+  /**
+   * The export's record: its state as of its latest event.
+   * @throws NotFoundError for an unknown product or export.
+   */
+  record(productId: string, exportId: string): ExportRecord {
+    this.#assertOpen();
+    return this.#record(productId, exportId);
   }
 
   listExports(productId: string, continuationToken?: string | null): Promise<ExportPage> {
     return settle(() => this.#listExports(productId, continuationToken));
   }
 
-  #listExports(productId: string, continuationToken: string | null | undefined): ExportPage {
+  /** A page of the product's completed exports, as records. */
+  listFinal(productId: string, continuationToken: string | null | undefined): { records: ExportRecord[]; continuationToken: string | null } {
     this.#assertOpen();
-    const { exports } = this.#product(productId);
+    this.#requireProduct(productId);
     const after = decodeContinuationToken(continuationToken);
-    const data: SnapshotEvent[] = [];
-    let lastOrdinal = after;
-    let more = false;
-    // The map keeps insertion order, which is creation order.
-    for (const { record } of exports.values()) {
-      if (!record.final || record.ordinal <= after) continue;
-      if (data.length === this.#options.pageSize) {
-        more = true;
-        break;
-      }
-      data.push(record.snapshot());
-      lastOrdinal = record.ordinal;
-    }
-    return { data, continuationToken: more ? encodeContinuationToken(lastOrdinal) : null };
+    const pageSize = this.#options.pageSize;
+    const records = this.#log.listFinal(productId, after, pageSize + 1);
+    const more = records.length > pageSize;
+    if (more) records.length = pageSize;
+    return { records, continuationToken: more ? encodeContinuationToken(records.at(-1)!.ordinal) : null };
+  }
+
+  #listExports(productId: string, continuationToken: string | null | undefined): ExportPage {
+    const { records, continuationToken: next } = this.listFinal(productId, continuationToken);
+    return { data: records.map((record) => record.snapshot()), continuationToken: next };
   }
 
   async cancel(productId: string, exportId: string): Promise<void> {
+    this.requestCancel(productId, exportId);
+    await this.#active.get(exportId)?.settled;
+  }
+
+  /**
+   * Records a request to cancel the export and acts on it, without waiting for the export to
+   * end: a queued export ends `cancelled` at once, a running one once its job has stopped.
+   * A final export is left as it is.
+   * @returns The export's record after the request.
+   * @throws NotFoundError for an unknown product or export.
+   */
+  requestCancel(productId: string, exportId: string): ExportRecord {
     this.#assertOpen();
-    const entry = this.#entry(productId, exportId);
-    const { record } = entry;
-    if (record.final) return;
-    if (!record.cancelRequested) {
-      switch (entry.state) {
-        case 'queued':
-          this.#queue.splice(this.#queue.indexOf(entry), 1);
-          this.#emit(entry, { type: 'cancel_requested' });
-          this.#finish(entry, { ok: false, failureType: 'cancelled', exceptionName: null, stacktrace: null, runtime: null, peakMemory: null });
-          return;
-        case 'preparing':
-          // #run sees the request once the target is ready and starts no worker.
-          this.#emit(entry, { type: 'cancel_requested' });
-          break;
-        case 'running':
-          // Too late once the job reported its end: the export ends as the job did.
-          if (entry.job?.reported !== true) {
-            this.#emit(entry, { type: 'cancel_requested' });
-            entry.job?.stop('cancelled');
-          }
-          break;
-        case 'final':
-          return;
-      }
+    const record = this.#record(productId, exportId);
+    const entry = this.#active.get(exportId);
+    if (record.final || record.cancelRequested || entry === undefined) return record;
+    switch (entry.state) {
+      case 'queued':
+        this.#queue.splice(this.#queue.indexOf(entry), 1);
+        this.#emit(productId, exportId, { type: 'cancel_requested' });
+        this.#finish(entry, failureOf(null, 'cancelled'));
+        break;
+      case 'preparing':
+        // #runJob sees the request once the target is ready and starts no worker.
+        this.#emit(productId, exportId, { type: 'cancel_requested' });
+        break;
+      case 'running':
+        // Too late once the job reported its end: the export ends as the job did.
+        if (entry.job?.reported !== true) {
+          this.#emit(productId, exportId, { type: 'cancel_requested' });
+          entry.job?.stop('cancelled');
+        }
+        break;
     }
-    await entry.settled;
+    return this.#record(productId, exportId);
   }
 
   events(productId: string, options?: { readonly after?: string | undefined }): Observable<BackendEvent> {
-    return defer(() => {
-      if (this.#closing !== undefined) return throwError(closedError);
-      let product: ProductExports;
-      try {
-        product = this.#product(productId);
-      } catch (error) {
-        return throwError(() => error);
+    return new Observable<BackendEvent>((subscriber) => {
+      if (this.#closing !== undefined) {
+        subscriber.error(closedError());
+        return undefined;
       }
-      return product.log.events(options?.after);
+      let feed: EventFeed;
+      try {
+        feed = this.feed(productId, { after: options?.after });
+      } catch (error) {
+        subscriber.error(error);
+        return undefined;
+      }
+      // Deliver by cursor, not by pushing what was appended: an event appended while a
+      // subscriber's handler runs (reentrantly) is delivered once, after the ones before it.
+      let draining = false;
+      const drain = (): void => {
+        if (draining) return;
+        draining = true;
+        try {
+          for (let batch = feed.take(READ_BATCH); batch.length > 0 && !subscriber.closed; batch = feed.take(READ_BATCH)) {
+            for (const event of batch) {
+              if (subscriber.closed) return;
+              subscriber.next(event);
+            }
+          }
+        } finally {
+          draining = false;
+        }
+      };
+      const complete = (): void => subscriber.complete();
+      const stop = feed.onAppend(drain);
+      this.#streams.add(complete);
+      drain();
+      return () => {
+        stop();
+        this.#streams.delete(complete);
+      };
     });
   }
 
-  async readFile(key: string, options?: { readonly signal?: AbortSignal | undefined }): Promise<ReadableStream<Uint8Array>> {
+  /**
+   * A feed of the product's events after `after` (all of them when absent), only those of
+   * `exportId` when given.
+   * @throws NotFoundError for an unknown product or export; BadRequestError for a cursor
+   * this service never gave.
+   */
+  feed(productId: string, options: { readonly after?: string | undefined; readonly exportId?: string | undefined }): EventFeed {
     this.#assertOpen();
-    return this.#storage.read(key, options?.signal);
+    this.#requireProduct(productId);
+    const { exportId } = options;
+    if (exportId !== undefined) this.#record(productId, exportId);
+    const log = this.#log;
+    let cursor = this.#cursor(productId, options.after);
+    return {
+      get cursor() {
+        return cursor;
+      },
+      take(limit: number): BackendEvent[] {
+        const events = log.read(productId, cursor, limit, exportId);
+        // A short read saw the whole log as it is now: nothing of the feed lies below its end.
+        cursor = events.length < limit ? Math.max(cursor, log.lastCursor(productId)) : Number(events.at(-1)!.cursor);
+        return events;
+      },
+      onAppend: (listener) => log.subscribe(productId, listener),
+    };
+  }
+
+  async readFile(key: string, options?: { readonly signal?: AbortSignal | undefined }): Promise<ReadableStream<Uint8Array>> {
+    return (await this.openFile(key, options)).stream;
+  }
+
+  /**
+   * The stored file at `key`: its size and a stream of it.
+   * @throws BadRequestError for an unsafe key, NotFoundError when there is no file.
+   */
+  async openFile(key: string, options?: { readonly signal?: AbortSignal | undefined }): Promise<StoredFile> {
+    this.#assertOpen();
+    return this.#storage.open(key, options?.signal);
+  }
+
+  /**
+   * Starts no job anymore and stops the running ones, resolving once their workers have
+   * exited. Requests are still answered; new exports stay queued (in a durable log, for the
+   * next start). With a durable log, the stopped exports end `failed` with
+   * `failure_type: "internal"`; those that had not reported `started` stay queued.
+   */
+  stopJobs(): Promise<void> {
+    this.#stopping ??= (async () => {
+      for (const entry of this.#active.values()) {
+        if (entry.job !== undefined) entry.stoppedByService = entry.job.stop('internal');
+      }
+      // Wait for the workers to exit and their temporary files to go.
+      while (this.#runs.size > 0) await Promise.allSettled([...this.#runs]);
+    })();
+    return this.#stopping;
   }
 
   close(): Promise<void> {
@@ -246,19 +450,19 @@ export class EmbeddedEngine implements ExportBackend {
   }
 
   async #shutDown(): Promise<void> {
-    const dropped = this.#queue.splice(0);
-    for (const product of this.#byProduct.values()) {
-      for (const entry of product.exports.values()) entry.job?.stop('internal');
-    }
-    // Wait for the workers to exit and their temporary files to go before removing anything.
-    while (this.#runs.size > 0) await Promise.allSettled([...this.#runs]);
+    // The in-memory log's history ends here; a durable one records how running exports ended.
+    if (!this.#log.durable) this.#emitting = false;
+    await this.stopJobs();
+    this.#emitting = false;
     await this.#products.idle();
     this.#storage.close();
-    for (const product of this.#byProduct.values()) {
-      product.log.close();
-      for (const entry of product.exports.values()) entry.settle();
-    }
-    for (const entry of dropped) entry.settle();
+    for (const complete of [...this.#streams]) complete();
+    this.#streams.clear();
+    for (const entry of this.#active.values()) entry.settle();
+    this.#active.clear();
+    this.#queue.length = 0;
+    this.#log.close();
+    this.#store.close();
     if (this.#ownsDataDir) await rm(this.#dataDir, { recursive: true, force: true });
   }
 
@@ -266,69 +470,87 @@ export class EmbeddedEngine implements ExportBackend {
     if (this.#closing !== undefined) throw closedError();
   }
 
-  #product(productId: string): ProductExports {
-    let product = this.#byProduct.get(productId);
-    if (product === undefined) {
-      if (typeof productId !== 'string' || this.#products.get(productId) === undefined) {
-        throw new NotFoundError(`No product ${describeValue(productId)}: create it first with createProduct()`);
-      }
-      product = { log: new ProductEventLog(), exports: new Map(), byIdempotencyKey: new Map() };
-      this.#byProduct.set(productId, product);
-    }
-    return product;
+  #requireProduct(productId: unknown): void {
+    if (typeof productId !== 'string' || this.#products.get(productId) === undefined) throw noProduct(productId);
   }
 
-  #entry(productId: string, exportId: unknown): ExportEntry {
-    const entry = typeof exportId === 'string' ? this.#product(productId).exports.get(exportId) : undefined;
-    if (entry === undefined) {
-      throw new NotFoundError(`No export ${describeValue(exportId)} in product ${JSON.stringify(productId)}: check the export id`);
+  #record(productId: string, exportId: unknown): ExportRecord {
+    this.#requireProduct(productId);
+    const record = typeof exportId === 'string' ? this.#log.get(productId, exportId) : undefined;
+    if (record === undefined) throw noExport(productId, exportId);
+    return record;
+  }
+
+  #cursor(productId: string, after: unknown): number {
+    if (after === undefined) return 0;
+    const last = this.#log.lastCursor(productId);
+    const n = typeof after === 'string' && /^(0|[1-9][0-9]{0,15})$/.test(after) ? Number(after) : NaN;
+    if (!Number.isSafeInteger(n) || n > last) {
+      throw new BadRequestError(
+        `Expected \`after\` to be a cursor this service gave (a decimal number from 0 to ${last}), got ${describeValue(after)}: ` +
+          'resume from a cursor of a received event, or omit it to read the whole history',
+      );
     }
+    return n;
+  }
+
+  #activate(productId: string, exportId: string, request: CheckedExportRequest): ActiveExport {
+    let markSettled!: () => void;
+    const settled = new Promise<void>((resolve) => (markSettled = resolve));
+    const entry: ActiveExport = {
+      productId,
+      exportId,
+      request,
+      state: 'queued',
+      job: undefined,
+      started: false,
+      stoppedByService: false,
+      settled,
+      settle: () => markSettled(),
+    };
+    this.#active.set(exportId, entry);
     return entry;
   }
 
-  #emit(entry: ExportEntry, body: EventBody): void {
-    // After close nothing is emitted: the streams are complete and no one can ask anymore.
-    if (this.#closing !== undefined) return;
-    const event = entry.record.next(body);
-    this.#byProduct.get(entry.record.productId)?.log.append(event);
+  #emit(productId: string, exportId: string, body: EventBody): void {
+    if (this.#emitting) this.#log.append(productId, exportId, body);
   }
 
-  #finish(entry: ExportEntry, outcome: ExportJobOutcome): void {
-    if (entry.state === 'final') return;
-    entry.state = 'final';
-    const { record } = entry;
-    if (outcome.ok) {
-      this.#emit(entry, {
-        type: 'succeeded',
-        runtime: outcome.runtime,
-        peak_memory_usage: outcome.peakMemory,
-        key: record.key,
-        labels: record.labels,
-        size_bytes: outcome.sizeBytes,
-        sha256: outcome.sha256,
-      });
-    } else {
-      this.#emit(entry, {
-        type: 'failed',
-        failure_type: outcome.failureType,
-        exception_name: outcome.exceptionName,
-        stacktrace: outcome.stacktrace,
-        runtime: outcome.runtime,
-        peak_memory_usage: outcome.peakMemory,
-        key: record.key,
-        labels: record.labels,
-      });
+  #finish(entry: ActiveExport, outcome: ExportJobOutcome): void {
+    if (this.#active.get(entry.exportId) !== entry) return;
+    this.#active.delete(entry.exportId);
+    const record = this.#log.get(entry.productId, entry.exportId);
+    if (record !== undefined && !record.final) {
+      if (outcome.ok) {
+        this.#emit(entry.productId, entry.exportId, {
+          type: 'succeeded',
+          runtime: outcome.runtime,
+          peak_memory_usage: outcome.peakMemory,
+          key: record.key,
+          labels: record.labels,
+          size_bytes: outcome.sizeBytes,
+          sha256: outcome.sha256,
+        });
+      } else {
+        this.#emit(entry.productId, entry.exportId, failedBody(record, outcome));
+      }
     }
+    entry.settle();
+  }
+
+  /** Leaves an export that never started queued in the durable log, for the next start. */
+  #leaveQueued(entry: ActiveExport): void {
+    this.#active.delete(entry.exportId);
     entry.settle();
   }
 
   /** Starts queued exports while there are free slots, first come first served. */
   #pump(): void {
-    while (this.#closing === undefined && this.#active < this.#concurrency && this.#queue.length > 0) {
+    while (this.#stopping === undefined && this.#running < this.#concurrency && this.#queue.length > 0) {
       const entry = this.#queue.shift()!;
-      this.#active++;
+      this.#running++;
       const run: Promise<void> = this.#run(entry).finally(() => {
-        this.#active--;
+        this.#running--;
         this.#runs.delete(run);
         this.#pump();
       });
@@ -336,7 +558,7 @@ export class EmbeddedEngine implements ExportBackend {
     }
   }
 
-  async #run(entry: ExportEntry): Promise<void> {
+  async #run(entry: ActiveExport): Promise<void> {
     try {
       await this.#runJob(entry);
     } catch (error) {
@@ -346,35 +568,50 @@ export class EmbeddedEngine implements ExportBackend {
     }
   }
 
-  async #runJob(entry: ExportEntry): Promise<void> {
-    const { record, request } = entry;
+  async #runJob(entry: ActiveExport): Promise<void> {
+    const { productId, exportId, request } = entry;
+    const durable = this.#log.durable;
     entry.state = 'preparing';
     let target;
     try {
-      target = await this.#storage.prepare(record.key);
+      target = await this.#storage.prepare(request.key);
     } catch (error) {
       this.#finish(entry, failureOf(error, 'exception'));
       return;
     }
-    if (record.cancelRequested || this.#closing !== undefined) {
+    if (this.#stopping !== undefined && durable && this.#log.get(productId, exportId)?.cancelRequested !== true) {
+      this.#leaveQueued(entry);
+      return;
+    }
+    if (this.#log.get(productId, exportId)?.cancelRequested === true || this.#stopping !== undefined) {
       this.#finish(entry, failureOf(null, 'cancelled'));
       return;
     }
-    const features = this.#products.features(record.productId);
+    const features = this.#products.features(productId);
     entry.state = 'running';
     const job = new ExportJob(
-      { featuresPath: features.path, featuresBytes: features.bytes, tempPath: target.temp, key: record.key, query: request.query },
+      { featuresPath: features.path, featuresBytes: features.bytes, tempPath: target.temp, key: request.key, query: request.query },
       { timeoutMs: request.timeoutMs ?? this.#options.jobTimeoutMs, memoryMb: request.memoryMb ?? this.#options.jobMemoryMb },
       {
-        onStarted: () => this.#emit(entry, { type: 'started' }),
-        onProgress: (fraction, message) => this.#emit(entry, { type: 'progress', fraction, message }),
-        onLog: (line) => this.#emit(entry, { type: 'log', line }),
+        onStarted: () => {
+          entry.started = true;
+          this.#emit(productId, exportId, { type: 'started' });
+        },
+        onProgress: (fraction, message) => this.#emit(productId, exportId, { type: 'progress', fraction, message }),
+        onLog: (line) => this.#emit(productId, exportId, { type: 'log', line }),
       },
     );
     entry.job = job;
     const outcome = await job.outcome;
-    if (!outcome.ok || this.#closing !== undefined) {
+    const stopping = this.#stopping !== undefined;
+    if (!outcome.ok || (stopping && !durable)) {
       await rm(target.temp, { force: true });
+      if (stopping && durable && entry.stoppedByService) {
+        // A job stopped before it said `started` never ran, as far as clients know: run it next time.
+        if (!entry.started) this.#leaveQueued(entry);
+        else this.#finish(entry, { ...failureOf(null, 'internal'), stacktrace: SHUTDOWN_STACKTRACE });
+        return;
+      }
       this.#finish(entry, outcome);
       return;
     }
@@ -385,7 +622,7 @@ export class EmbeddedEngine implements ExportBackend {
       this.#finish(entry, failureOf(error, 'exception'));
       return;
     }
-    this.#emit(entry, { type: 'log', line: `wrote ${record.key} (${outcome.sizeBytes} bytes)` });
+    this.#emit(productId, exportId, { type: 'log', line: `wrote ${request.key} (${outcome.sizeBytes} bytes)` });
     this.#finish(entry, outcome);
   }
 }
@@ -395,7 +632,37 @@ function settle<T>(fn: () => T): Promise<T> {
   return new Promise<T>((resolve) => resolve(fn()));
 }
 
-function failureOf(error: unknown, failureType: FailureType): ExportJobOutcome {
+function noProduct(productId: unknown): NotFoundError {
+  return new NotFoundError(`No product ${describeValue(productId)}: create it first with createProduct()`);
+}
+
+function noExport(productId: string, exportId: unknown): NotFoundError {
+  return new NotFoundError(`No export ${describeValue(exportId)} in product ${JSON.stringify(productId)}: check the export id`);
+}
+
+/** The longest stacktrace an event carries, in characters: a job's error can say anything (a feature's whole id). */
+const MAX_STACKTRACE = 65_536;
+/** The longest exception name, as clients accept it (`EVENT_LIMITS.id`). */
+const MAX_EXCEPTION_NAME = 256;
+
+function clip(text: string | null, max: number): string | null {
+  return text === null || text.length <= max ? text : `${text.slice(0, max - 40)}\n... (${text.length - max + 40} characters cut)`;
+}
+
+function failedBody(record: ExportRecord, outcome: Extract<ExportJobOutcome, { ok: false }>): EventBody {
+  return {
+    type: 'failed',
+    failure_type: outcome.failureType,
+    exception_name: clip(outcome.exceptionName, MAX_EXCEPTION_NAME),
+    stacktrace: clip(outcome.stacktrace, MAX_STACKTRACE),
+    runtime: outcome.runtime,
+    peak_memory_usage: outcome.peakMemory,
+    key: record.key,
+    labels: record.labels,
+  };
+}
+
+function failureOf(error: unknown, failureType: FailureType): Extract<ExportJobOutcome, { ok: false }> {
   const e = error instanceof Error ? error : null;
   return {
     ok: false,

@@ -5,6 +5,22 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 /** An event as the service makes it, before it gets its ids, `seq` and `time`. @internal */
 export type EventBody = DistributiveOmit<Exclude<TaskEvent, SnapshotEvent>, keyof TaskEventBase>;
 
+/** What an {@link ExportRecord} holds, as plain JSON: what a durable log stores for each export. @internal */
+export interface ExportRecordState {
+  readonly productId: string;
+  readonly exportId: string;
+  readonly key: string;
+  readonly ordinal: number;
+  readonly seq: number;
+  readonly phase: TaskPhase;
+  readonly progress: number;
+  readonly message: string | null;
+  readonly log: readonly string[];
+  readonly cancelRequested: boolean;
+  readonly created: string | null;
+  readonly attributes: WireAttributes | null;
+}
+
 /**
  * One export as the service knows it: the fold of the events it emitted for it. It numbers
  * them (`seq` 1, 2, 3, ... without gaps) and keeps what a `snapshot` event needs.
@@ -15,7 +31,7 @@ export class ExportRecord {
   readonly exportId: string;
   readonly key: string;
   readonly labels: readonly string[];
-  /** Its rank among the product's exports, from 1, in order of creation. */
+  /** Its rank among the product's exports in order of creation (increasing, not always by 1). */
   readonly ordinal: number;
   seq = 0;
   phase: TaskPhase = 'pending';
@@ -33,6 +49,38 @@ export class ExportRecord {
     this.ordinal = ordinal;
     // DL's labels; index 3 is the key.
     this.labels = [productId, exportId, 'export', key];
+  }
+
+  /** The record a {@link ExportRecord.state} was taken from. */
+  static fromState(state: ExportRecordState): ExportRecord {
+    const record = new ExportRecord(state.productId, state.exportId, state.key, state.ordinal);
+    record.seq = state.seq;
+    record.phase = state.phase;
+    record.progress = state.progress;
+    record.message = state.message;
+    record.log.push(...state.log);
+    record.cancelRequested = state.cancelRequested;
+    record.created = state.created;
+    record.attributes = state.attributes;
+    return record;
+  }
+
+  /** Everything the record holds, as plain JSON. */
+  state(): ExportRecordState {
+    return {
+      productId: this.productId,
+      exportId: this.exportId,
+      key: this.key,
+      ordinal: this.ordinal,
+      seq: this.seq,
+      phase: this.phase,
+      progress: this.progress,
+      message: this.message,
+      log: [...this.log],
+      cancelRequested: this.cancelRequested,
+      created: this.created,
+      attributes: this.attributes,
+    };
   }
 
   get final(): boolean {

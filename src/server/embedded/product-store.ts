@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, open, stat, truncate, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ProductInfo } from '../../client/backend.js';
@@ -8,8 +7,8 @@ import { describeValue } from '../../core/errors.js';
 import { checkFeature } from './check-feature.js';
 import { checkProductId } from './check-product-id.js';
 
-/** What `product.json` holds. */
-interface ProductMeta {
+/** What the service keeps about a product besides its features. @internal */
+export interface ProductMeta {
   readonly id: string;
   readonly title: string;
   readonly featureCount: number;
@@ -21,29 +20,42 @@ interface ProductMeta {
 const WRITE_CHUNK = 4 * 1024 * 1024;
 
 /**
- * The products on disk: `products/<id>/product.json` (title, counts) and
- * `products/<id>/features.ndjson` (one GeoJSON Feature per line, appended to). Writes to one
- * product are serialised; an append is committed only once all its lines are written, so a
- * job reading up to the committed length never sees half a feature.
+ * Where the products' {@link ProductMeta} are kept: `product.json` files beside the features
+ * (the embedded service) or rows of a database (the HTTP server).
+ * @internal
+ */
+export interface ProductCatalog {
+  /** Every product saved, in any order; unreadable entries are left out. */
+  load(): Promise<ProductMeta[]>;
+  /** Saves a product's meta, replacing what was saved before, atomically. */
+  save(meta: ProductMeta): Promise<void>;
+}
+
+/**
+ * The products on disk: `products/<id>/features.ndjson` (one GeoJSON Feature per line,
+ * appended to), with their title and counts in a {@link ProductCatalog}. Writes to one
+ * product are serialised; an append is committed (its new length saved in the catalog) only
+ * once all its lines are written, so a job reading up to the committed length never sees half
+ * a feature.
  * @internal
  */
 export class ProductStore {
   readonly #dir: string;
+  readonly #catalog: ProductCatalog;
   readonly #products = new Map<string, ProductMeta>();
   /** The tail of each product's chain of writes. */
   readonly #writes = new Map<string, Promise<unknown>>();
 
-  private constructor(dir: string) {
+  private constructor(dir: string, catalog: ProductCatalog) {
     this.#dir = dir;
+    this.#catalog = catalog;
   }
 
-  /** Opens (and creates) the store in `dir`, loading the products already there. */
-  static async open(dir: string): Promise<ProductStore> {
-    const store = new ProductStore(dir);
+  /** Opens (and creates) the store in `dir`, loading the products of the catalog. */
+  static async open(dir: string, catalog: ProductCatalog): Promise<ProductStore> {
+    const store = new ProductStore(dir, catalog);
     await mkdir(dir, { recursive: true });
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      if (entry.isDirectory()) await store.#load(entry.name);
-    }
+    for (const meta of await catalog.load()) await store.#load(meta);
     return store;
   }
 
@@ -162,30 +174,19 @@ export class ProductStore {
   }
 
   async #saveMeta(meta: ProductMeta): Promise<void> {
-    // Write then rename, so product.json is always whole.
-    const path = join(this.#dir, meta.id, 'product.json');
-    const temp = `${path}.${randomUUID()}.tmp`;
-    try {
-      await writeFile(temp, `${JSON.stringify(meta)}\n`);
-      await rename(temp, path);
-    } finally {
-      await rm(temp, { force: true });
-    }
+    await this.#catalog.save(meta);
   }
 
-  async #load(productId: string): Promise<void> {
+  async #load(meta: ProductMeta): Promise<void> {
     try {
-      checkProductId(productId);
-      const meta = JSON.parse(await readFile(join(this.#dir, productId, 'product.json'), 'utf8')) as ProductMeta;
-      if (meta.id !== productId || typeof meta.title !== 'string' || !Number.isSafeInteger(meta.featureCount) || !Number.isSafeInteger(meta.byteLength)) {
-        return;
-      }
-      const path = this.#featuresPath(productId);
+      checkProductId(meta.id);
+      if (typeof meta.title !== 'string' || !Number.isSafeInteger(meta.featureCount) || !Number.isSafeInteger(meta.byteLength)) return;
+      const path = this.#featuresPath(meta.id);
       // An append cut short (the process died) left bytes past the committed length: drop them.
       if ((await stat(path)).size > meta.byteLength) await truncate(path, meta.byteLength);
-      this.#products.set(productId, meta);
+      this.#products.set(meta.id, meta);
     } catch {
-      // Not a product (no or unreadable product.json): leave it alone.
+      // Not a product (a bad id, no features file): leave it alone.
     }
   }
 }

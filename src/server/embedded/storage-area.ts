@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { lstat, mkdir, open, realpath } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, realpath, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { BadRequestError, NotFoundError } from '../../client/http-errors.js';
@@ -7,6 +7,17 @@ import { checkStorageKey } from '../../internal/storage-key.js';
 
 /** Bytes read from a stored file per pull of its stream. */
 const READ_CHUNK = 64 * 1024;
+
+/** The name of the temporary file an export job writes before it is renamed into place. */
+const TEMP_NAME = /^\.export-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.tmp$/;
+
+/** A stored file opened for reading. @internal */
+export interface StoredFile {
+  /** Its size in bytes when it was opened. */
+  readonly size: number;
+  /** Its bytes, read as the consumer pulls. */
+  readonly stream: ReadableStream<Uint8Array>;
+}
 
 /** Where an export writes, and what it renames into place when it succeeds. @internal */
 export interface ExportTarget {
@@ -69,10 +80,40 @@ export class StorageArea {
   }
 
   /**
+   * Removes the temporary files of export jobs that were cut short (the process died while
+   * they ran). Only for a service starting on its data directory, when no job runs.
+   * @returns How many files were removed.
+   */
+  async removeTemporaryFiles(): Promise<number> {
+    let entries;
+    try {
+      entries = await readdir(this.#root, { recursive: true, withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw error;
+    }
+    let removed = 0;
+    for (const entry of entries) {
+      if (!entry.isFile() || !TEMP_NAME.test(entry.name)) continue;
+      await rm(join(entry.parentPath, entry.name), { force: true });
+      removed++;
+    }
+    return removed;
+  }
+
+  /**
    * A stream of the file at `key`, read as the consumer pulls.
    * @throws BadRequestError for an unsafe key, NotFoundError when no file is there.
    */
   async read(key: string, signal: AbortSignal | undefined): Promise<ReadableStream<Uint8Array>> {
+    return (await this.open(key, signal)).stream;
+  }
+
+  /**
+   * Opens the file at `key` for reading: its size and a stream of it.
+   * @throws BadRequestError for an unsafe key, NotFoundError when no file is there.
+   */
+  async open(key: string, signal: AbortSignal | undefined): Promise<StoredFile> {
     signal?.throwIfAborted();
     const path = this.resolve(key);
     const notFound = (): NotFoundError => new NotFoundError(`No file in storage at ${JSON.stringify(key)}: check the key, or wait until its export succeeded`);
@@ -84,17 +125,20 @@ export class StorageArea {
       if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') throw notFound();
       throw error;
     }
+    let size: number;
     try {
       const root = await realpath(this.#root);
       const real = await realpath(path);
       if (!real.startsWith(root + sep)) throw notFound();
-      if (!(await file.stat()).isFile()) throw notFound();
+      const stats = await file.stat();
+      if (!stats.isFile()) throw notFound();
+      size = stats.size;
       signal?.throwIfAborted();
     } catch (error) {
       await file.close();
       throw error;
     }
-    return this.#stream(file, signal);
+    return { size, stream: this.#stream(file, signal) };
   }
 
   /** Errors every stream still open: the service is closing. */

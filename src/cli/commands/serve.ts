@@ -1,0 +1,157 @@
+/**
+ * `export-task serve`: the reference export service over HTTP, until Ctrl-C or SIGTERM.
+ *
+ * @packageDocumentation
+ */
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+/** What `serve` runs with. */
+export interface ServeOptions {
+  readonly port: number | undefined;
+  readonly host: string | undefined;
+  readonly dataDir: string | undefined;
+  readonly token: string | undefined;
+}
+
+/** Where `serve` writes and what stops it. */
+export interface ServeIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Aborted to shut the service down (Ctrl-C); SIGTERM does it too. */
+  readonly signal: AbortSignal;
+}
+
+/** The port when neither `--port` nor `EXPORT_TASK_PORT` says. */
+export const DEFAULT_PORT = 8080;
+/** The data directory (relative to the working directory) when neither `--data-dir` nor `EXPORT_TASK_DATA_DIR` says. */
+export const DEFAULT_DATA_DIR = 'export-task-data';
+
+/**
+ * The `serve` command, in the shape `src/cli/main.ts` lists its commands in: flags are parsed
+ * by the caller, then {@link serveCommand.parse} checks them and {@link serveCommand.run}
+ * serves until `io.signal` aborts or the process gets SIGTERM.
+ */
+export const serveCommand = {
+  name: 'serve',
+  summary: 'Run the export service over HTTP (SQLite in a data directory) until Ctrl-C',
+  description: [
+    'Serves the Vector API under /vector/v2 and the Storage API under /storage/v1, with Server-Sent Events,',
+    'keeping products, exports and their event log in <data-dir>/export-task.sqlite and files under <data-dir>.',
+    'Started again on the same data directory, it goes on where it stopped: exports that were running end',
+    `"failed" with failure_type "internal", queued ones run. Defaults: port ${DEFAULT_PORT}, host 127.0.0.1,`,
+    `data directory ./${DEFAULT_DATA_DIR}. The environment variables EXPORT_TASK_PORT, EXPORT_TASK_DATA_DIR and`,
+    'EXPORT_TASK_TOKEN are read when the flag is absent; prefer EXPORT_TASK_TOKEN to --token, which other users',
+    'of the machine can see in the process list. Ctrl-C or SIGTERM shuts down gracefully.',
+  ].join('\n'),
+  options: {
+    port: { type: 'string', valueName: 'n', description: `TCP port, 0 for any free one (default ${DEFAULT_PORT}, or EXPORT_TASK_PORT)` },
+    host: { type: 'string', valueName: 'address', description: 'Address to listen on (default 127.0.0.1)' },
+    'data-dir': { type: 'string', valueName: 'dir', description: `Data directory (default ./${DEFAULT_DATA_DIR}, or EXPORT_TASK_DATA_DIR)` },
+    token: { type: 'string', valueName: 'token', description: 'Require Authorization: Bearer <token> (default none, or EXPORT_TASK_TOKEN)' },
+  },
+  parse(values: Readonly<Record<string, string | boolean | undefined>>): ServeOptions {
+    const string = (name: string): string | undefined => {
+      const value = values[name];
+      return typeof value === 'string' ? value : undefined;
+    };
+    return {
+      port: string('port') === undefined ? undefined : parsePort('--port', string('port')!),
+      host: nonEmpty('--host', string('host')),
+      dataDir: nonEmpty('--data-dir', string('data-dir')),
+      token: nonEmpty('--token', string('token')),
+    };
+  },
+  run: serve,
+} as const;
+
+/**
+ * Runs `export-task serve` with its own arguments (`argv` without the command name), for a
+ * standalone entry point: Ctrl-C and SIGTERM shut the service down.
+ *
+ * @example
+ * ```ts
+ * process.exitCode = await runServe(process.argv.slice(2));
+ * ```
+ * @param argv - `--port`, `--host`, `--data-dir`, `--token`.
+ * @param io - Streams, environment and the stop signal; the process's by default.
+ * @returns The exit code: 0 after a clean shutdown, 1 when the service could not start, 2 for a usage error.
+ */
+export async function runServe(argv: readonly string[], io?: Partial<ServeIo>): Promise<number> {
+  const stderr = io?.stderr ?? process.stderr;
+  let options: ServeOptions;
+  try {
+    const { values } = parseArgs({ args: [...argv], options: serveCommand.options, strict: true, allowPositionals: false });
+    options = serveCommand.parse(values);
+  } catch (error) {
+    stderr.write(`export-task serve: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 2;
+  }
+  const controller = new AbortController();
+  const onInterrupt = (): void => controller.abort(new Error('Interrupted'));
+  const signal = io?.signal ?? controller.signal;
+  if (io?.signal === undefined) process.once('SIGINT', onInterrupt);
+  try {
+    return await serve(options, { stdout: io?.stdout ?? process.stdout, stderr, env: io?.env ?? process.env, signal });
+  } finally {
+    process.removeListener('SIGINT', onInterrupt);
+  }
+}
+
+/**
+ * Serves until `io.signal` aborts or the process gets SIGTERM, then shuts down gracefully.
+ * @returns 0 after a clean shutdown, 1 when the service could not start, 2 for a bad environment variable.
+ */
+async function serve(options: ServeOptions, io: ServeIo): Promise<number> {
+  let port: number;
+  let dataDir: string;
+  let token: string | undefined;
+  try {
+    // An empty variable is an unset one, as shells make it easy to have.
+    const envPort = io.env['EXPORT_TASK_PORT'] || undefined;
+    port = options.port ?? (envPort === undefined ? DEFAULT_PORT : parsePort('EXPORT_TASK_PORT', envPort));
+    dataDir = resolve(options.dataDir ?? (io.env['EXPORT_TASK_DATA_DIR'] || DEFAULT_DATA_DIR));
+    token = options.token ?? (io.env['EXPORT_TASK_TOKEN'] || undefined);
+  } catch (error) {
+    io.stderr.write(`export-task serve: ${(error as Error).message}\n`);
+    return 2;
+  }
+  if (io.signal.aborted) return 0;
+  // Loaded here: the rest of the command line needs neither Fastify nor SQLite.
+  const { startServer } = await import('../../server/index.js');
+  let server;
+  try {
+    server = await startServer({ port, ...(options.host === undefined ? {} : { host: options.host }), dataDir, token });
+  } catch (error) {
+    io.stderr.write(`export-task serve: could not start: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+  io.stdout.write(`export-task serving on ${server.url} (data in ${server.dataDir}${token === undefined ? ', no token' : ', token required'})\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      io.signal.removeEventListener('abort', stop);
+      process.removeListener('SIGTERM', stop);
+      resolve();
+    };
+    io.signal.addEventListener('abort', stop, { once: true });
+    process.once('SIGTERM', stop);
+    if (io.signal.aborted) stop();
+  });
+  io.stdout.write('export-task serve: shutting down (running exports end as "internal" failures, queued ones wait for the next start)\n');
+  await server.close();
+  io.stdout.write('export-task serve: stopped\n');
+  return 0;
+}
+
+function parsePort(what: string, value: string): number {
+  const n = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
+  if (!(n >= 0 && n <= 65_535)) throw new TypeError(`expected ${what} to be a port number from 0 to 65535, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function nonEmpty(what: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (value === '') throw new TypeError(`expected ${what} to be non-empty, got ""`);
+  return value;
+}

@@ -1,0 +1,136 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import Fastify from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { EmbeddedEngine } from '../embedded/engine.js';
+import { Connections } from './connections.js';
+import { errorAnswer, errorBody } from './error-body.js';
+import { EventStreams } from './event-stream.js';
+import { registerStorageRoutes } from './storage-routes.js';
+import { registerVectorRoutes } from './vector-routes.js';
+
+/** What the HTTP layer needs to know, checked. @internal */
+export interface AppOptions {
+  readonly token: string | undefined;
+  readonly bodyLimit: number;
+  readonly heartbeatMs: number;
+  readonly sseBufferLimit: number;
+  readonly logger: boolean;
+}
+
+/** The Fastify app and what its owner drives when shutting down. @internal */
+export interface App {
+  readonly fastify: FastifyInstance;
+  readonly streams: EventStreams;
+  readonly connections: Connections;
+  /** From now on, every new request is answered 503 (the service is going away). */
+  readonly refuseNewRequests: () => void;
+}
+
+/** The longest path parameter (a product id is at most 128 characters; a storage key 1024, encoded up to thrice as long). */
+const MAX_PARAM_LENGTH = 4096;
+
+/**
+ * The service's HTTP app: the routes of the protocol (`docs/http-protocol.md`) over the
+ * engine, bearer-token authentication, JSON errors in DL's shape for everything that goes
+ * wrong (including what Fastify itself refuses: a malformed or oversized body, a bad URL, an
+ * unknown route), and the Server-Sent Events streams.
+ * @internal
+ */
+export function createApp(engine: EmbeddedEngine, options: AppOptions): App {
+  let refusing = false;
+  const fastify = Fastify({
+    logger: options.logger,
+    bodyLimit: options.bodyLimit,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // HEAD of a streaming route would open what it streams: only the routes declared exist.
+    exposeHeadRoutes: false,
+    // The hook below answers 503 in the protocol's error shape instead.
+    return503OnClosing: false,
+    frameworkErrors: (error, _request, reply) => {
+      void sendError(reply, error, options.bodyLimit);
+    },
+  });
+
+  // The default JSON parser, with two changes: an empty body is no body (a POST to cancel
+  // may come with a Content-Type and nothing else), and a syntax error says where it is.
+  const secureParse = fastify.getDefaultJsonParser('error', 'error');
+  fastify.removeContentTypeParser('application/json');
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = body as string;
+    if (text.trim() === '') {
+      done(null, undefined);
+      return;
+    }
+    void secureParse(request, text, (error, value) => {
+      if (error === null) done(null, value);
+      else done(Object.assign(new Error(jsonErrorMessage(text)), { statusCode: 400, code: 'EXPORT_TASK_BAD_JSON' }), undefined);
+    });
+  });
+
+  const expected = options.token === undefined ? undefined : digest(`Bearer ${options.token}`);
+  fastify.addHook('onRequest', (request, reply, done) => {
+    if (refusing) {
+      void reply
+        .code(503)
+        .header('connection', 'close')
+        .header('retry-after', '1')
+        .send(errorBody(503, 'The export service is shutting down: try again once it is back'));
+      return;
+    }
+    if (expected !== undefined) {
+      const header = request.headers.authorization;
+      const given = header === undefined ? undefined : /^Bearer +(\S+) *$/i.exec(header)?.[1];
+      // Compare digests, of equal length, in constant time; the token is never echoed.
+      if (given === undefined || !timingSafeEqual(digest(`Bearer ${given}`), expected)) {
+        const detail =
+          header === undefined
+            ? 'This export service needs a token: send it as `Authorization: Bearer <token>`'
+            : 'The Authorization header does not hold this service\'s token: send `Authorization: Bearer <token>` with the token the service was started with';
+        void reply.code(401).header('www-authenticate', 'Bearer realm="export-task"').send(errorBody(401, detail));
+        return;
+      }
+    }
+    done();
+  });
+
+  fastify.setErrorHandler((error, request, reply) => {
+    if (errorAnswer(error, options.bodyLimit).status >= 500) request.log.error(error);
+    return sendError(reply, error, options.bodyLimit);
+  });
+  fastify.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .send(errorBody(404, `No route ${request.method} ${request.url.split('?')[0]}: see the service's protocol for its routes`)),
+  );
+
+  const streams = new EventStreams({ heartbeatMs: options.heartbeatMs, bufferLimit: options.sseBufferLimit });
+  registerVectorRoutes(fastify, engine, streams);
+  registerStorageRoutes(fastify, engine);
+  return {
+    fastify,
+    streams,
+    connections: new Connections(fastify.server),
+    refuseNewRequests: () => {
+      refusing = true;
+    },
+  };
+}
+
+function sendError(reply: FastifyReply, error: unknown, bodyLimit: number): FastifyReply {
+  const { status, body, headers } = errorAnswer(error, bodyLimit);
+  return reply.code(status).headers(headers).send(body);
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}
+
+function jsonErrorMessage(text: string): string {
+  try {
+    JSON.parse(text);
+  } catch (error) {
+    return `The request body is not valid JSON: ${(error as Error).message}`;
+  }
+  // It parses, so the secure parser refused a prototype-poisoning key.
+  return 'The request body has a "__proto__" or "constructor.prototype" key, which this service refuses: rename it';
+}

@@ -1,0 +1,179 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ExportLimits, ExportRequest } from '../../client/backend.js';
+import type { ExportQuery, Feature } from '../../client/geojson.js';
+import { BadRequestError, NotFoundError } from '../../client/http-errors.js';
+import { describeValue } from '../../core/errors.js';
+import { checkMemoryMb, checkTimeoutMs } from '../embedded/check-limits.js';
+import type { EmbeddedEngine } from '../embedded/engine.js';
+import type { EventStreams } from './event-stream.js';
+import { exportResource, productResource } from './resources.js';
+
+/** The most export ids one batch status request may ask about. @internal */
+export const MAX_BATCH_STATUS = 10_000;
+/** The longest `Idempotency-Key` accepted, in characters. @internal */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
+
+const PRODUCTS = '/vector/v2/products';
+const EXPORTS = `${PRODUCTS}/:product_id/search/export`;
+
+interface ProductParams {
+  readonly product_id: string;
+}
+
+interface ExportParams extends ProductParams {
+  readonly export_id: string;
+}
+
+/**
+ * The Vector API routes (under `/vector/v2`): this service's product routes, then DL's export
+ * routes and the ones it adds (status, batch status, cancel, events). Each checks its input
+ * fully before the engine is asked anything, so a refused request changes nothing.
+ * @internal
+ */
+export function registerVectorRoutes(app: FastifyInstance, engine: EmbeddedEngine, streams: EventStreams): void {
+  app.post(PRODUCTS, async (request, reply) => {
+    const body = object(request.body, 'the request body', ['id', 'title']);
+    if (body['id'] === undefined) throw new BadRequestError('Expected the request body to have an `id`: the new product\'s id');
+    const product = await engine.createProduct(body['id'] as string, { title: body['title'] as string | undefined });
+    return reply.code(201).send({ data: productResource(product) });
+  });
+
+  app.get<{ Params: ProductParams }>(`${PRODUCTS}/:product_id`, (request, reply) =>
+    reply.send({ data: productResource(engine.getProduct(request.params.product_id)) }),
+  );
+
+  app.post<{ Params: ProductParams }>(`${PRODUCTS}/:product_id/features`, async (request, reply) => {
+    const productId = request.params.product_id;
+    // An unknown product is a 404 whatever the body holds.
+    engine.getProduct(productId);
+    const added = await engine.addFeatures(productId, featuresOf(request.body));
+    return reply.send({ added: added.added });
+  });
+
+  app.post<{ Params: ProductParams }>(EXPORTS, async (request, reply) => {
+    const exportRequest = exportRequestOf(request.body);
+    const idempotencyKey = idempotencyKeyOf(request);
+    const { exportId } = await engine.startExport(
+      request.params.product_id,
+      exportRequest,
+      idempotencyKey === undefined ? undefined : { idempotencyKey },
+    );
+    return reply.send({ export_id: exportId });
+  });
+
+  app.get<{ Params: ProductParams; Querystring: Record<string, unknown> }>(EXPORTS, (request, reply) => {
+    const token = request.query['continuation_token'];
+    if (token !== undefined && typeof token !== 'string') {
+      throw new BadRequestError(`Expected one \`continuation_token\` query parameter, got ${describeValue(token)}`);
+    }
+    const page = engine.listFinal(request.params.product_id, token);
+    return reply.send({ data: page.records.map(exportResource), meta: { continuation_token: page.continuationToken } });
+  });
+
+  app.get<{ Params: ProductParams; Querystring: Record<string, unknown> }>(`${EXPORTS}/events`, (request, reply) => {
+    const exportId = request.query['export_id'];
+    if (exportId !== undefined && typeof exportId !== 'string') {
+      throw new BadRequestError(`Expected one \`export_id\` query parameter, got ${describeValue(exportId)}`);
+    }
+    // A reconnecting EventSource sends the newer cursor in the header while its URL keeps the first one.
+    const after = request.headers['last-event-id'] ?? request.query['after'];
+    if (after !== undefined && typeof after !== 'string') {
+      throw new BadRequestError(`Expected one \`after\` query parameter, got ${describeValue(after)}`);
+    }
+    const feed = engine.feed(request.params.product_id, { after: after === '' ? undefined : after, exportId });
+    reply.hijack();
+    streams.open(reply.raw, feed);
+  });
+
+  app.post<{ Params: ProductParams }>(`${EXPORTS}/status`, (request, reply) => {
+    const ids = exportIdsOf(request.body);
+    const { data, missing } = engine.statusOf(request.params.product_id, ids);
+    return reply.send({ data, missing });
+  });
+
+  app.get<{ Params: ExportParams }>(`${EXPORTS}/:export_id`, (request, reply) => {
+    const { product_id: productId, export_id: exportId } = request.params;
+    const record = engine.record(productId, exportId);
+    if (!record.final) {
+      throw new NotFoundError(
+        `Export ${JSON.stringify(exportId)} is ${record.phase}: its result is not ready yet. ` +
+          'This route answers 404 until an export is final, as DL did; its status route tells pending from unknown',
+      );
+    }
+    return reply.send({ data: exportResource(record) });
+  });
+
+  app.get<{ Params: ExportParams }>(`${EXPORTS}/:export_id/status`, (request, reply) =>
+    reply.send({ data: engine.record(request.params.product_id, request.params.export_id).snapshot() }),
+  );
+
+  app.post<{ Params: ExportParams }>(`${EXPORTS}/:export_id/cancel`, (request, reply) => {
+    const record = engine.requestCancel(request.params.product_id, request.params.export_id);
+    return reply.code(202).send({ export_id: record.exportId, cancel_requested: record.cancelRequested });
+  });
+}
+
+/** The body as an object with only `keys`. @throws BadRequestError */
+function object(value: unknown, what: string, keys: readonly string[]): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new BadRequestError(`Expected ${what} to be a JSON object, got ${value === undefined ? 'no body' : describeValue(value)}`);
+  }
+  for (const key of Object.keys(value)) {
+    if (!keys.includes(key)) {
+      throw new BadRequestError(`Expected ${what} to have only ${keys.map((k) => `\`${k}\``).join(', ')}, got an unknown \`${key}\`: remove it`);
+    }
+  }
+  return value as Record<string, unknown>;
+}
+
+/** A FeatureCollection's features, or an array as it is; the engine checks each feature. */
+function featuresOf(body: unknown): Feature[] {
+  if (Array.isArray(body)) return body as Feature[];
+  if (typeof body === 'object' && body !== null && (body as { type?: unknown }).type === 'FeatureCollection') {
+    const features = (body as { features?: unknown }).features;
+    if (Array.isArray(features)) return features as Feature[];
+    throw new BadRequestError(`Expected the FeatureCollection's \`features\` to be an array, got ${describeValue(features)}`);
+  }
+  throw new BadRequestError(
+    `Expected the request body to be a GeoJSON FeatureCollection or an array of Features, got ${body === undefined ? 'no body' : describeValue(body)}`,
+  );
+}
+
+/** The wire's export request (`limits` in snake_case) as the engine's. */
+function exportRequestOf(body: unknown): ExportRequest {
+  const b = object(body, 'the export request', ['key', 'query', 'limits']);
+  let limits: ExportLimits | undefined;
+  if (b['limits'] !== undefined) {
+    const l = object(b['limits'], '`limits`', ['timeout_ms', 'memory_mb']);
+    try {
+      const timeoutMs = checkTimeoutMs(l['timeout_ms'], 'limits.timeout_ms');
+      const memoryMb = checkMemoryMb(l['memory_mb'], 'limits.memory_mb');
+      limits = { ...(timeoutMs === null ? {} : { timeoutMs }), ...(memoryMb === null ? {} : { memoryMb }) };
+    } catch (error) {
+      throw new BadRequestError((error as Error).message);
+    }
+  }
+  return { key: b['key'] as string, query: b['query'] as ExportQuery, ...(limits === undefined ? {} : { limits }) };
+}
+
+function idempotencyKeyOf(request: FastifyRequest): string | undefined {
+  const key = request.headers['idempotency-key'];
+  if (key === undefined) return undefined;
+  if (typeof key !== 'string' || key === '' || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || !/^[\x20-\x7e]+$/.test(key)) {
+    throw new BadRequestError(
+      `Expected the Idempotency-Key header to be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters (a UUID, say), got ${describeValue(key)}`,
+    );
+  }
+  return key;
+}
+
+function exportIdsOf(body: unknown): string[] {
+  const ids = object(body, 'the request body', ['export_ids'])['export_ids'];
+  if (!Array.isArray(ids)) throw new BadRequestError(`Expected \`export_ids\` to be an array of export ids, got ${describeValue(ids)}`);
+  if (ids.length > MAX_BATCH_STATUS) {
+    throw new BadRequestError(`Expected at most ${MAX_BATCH_STATUS} export ids in one request, got ${ids.length}: ask in several requests`);
+  }
+  const bad = ids.findIndex((id) => typeof id !== 'string');
+  if (bad !== -1) throw new BadRequestError(`Expected \`export_ids[${bad}]\` to be an export id (a string), got ${describeValue(ids[bad])}`);
+  return ids as string[];
+}

@@ -1,0 +1,9 @@
+/**
+ * export-task/server: the reference export service over HTTP (Fastify, SQLite), for Node.
+ * Not imported by the package's main entry, so browser apps never pull it in.
+ *
+ * @packageDocumentation
+ */
+
+export { startServer } from './start-server.js';
+export type { ServerOptions, ExportServer } from './start-server.js';
