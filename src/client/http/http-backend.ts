@@ -242,8 +242,9 @@ export function createHttpBackend(options: HttpBackendOptions): HttpBackend {
               if (connection > 0) eventOptions?.onReconnect?.();
               for await (const message of readServerSentEvents(response.body!)) {
                 if (controller.signal.aborted) return;
-                const event = JSON.parse(message.data) as TaskEvent;
                 if (message.id !== undefined) cursor = message.id;
+                if (message.event === '') continue;
+                const event = JSON.parse(message.data) as TaskEvent;
                 delivered = true;
                 subscriber.next({ cursor: cursor ?? '', event });
               }

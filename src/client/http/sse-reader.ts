@@ -2,7 +2,7 @@
 export interface ServerSentEvent {
   /** The `id:` of the event, when it had one (the stream's resumable cursor). */
   readonly id: string | undefined;
-  /** The `event:` name (`message` when absent). */
+  /** The `event:` name (`message` when absent; `''` for a bare `id:` that only moves the cursor). */
   readonly event: string;
   readonly data: string;
 }
@@ -20,6 +20,7 @@ export async function* readServerSentEvents(body: ReadableStream<Uint8Array>): A
   let id: string | undefined;
   let event = '';
   let data: string[] = [];
+  let sawId = false;
   let sawCr = false;
   try {
     for (;;) {
@@ -41,8 +42,11 @@ export async function* readServerSentEvents(body: ReadableStream<Uint8Array>): A
         start = i + 1;
         if (line === '') {
           if (data.length > 0) yield { id, event: event || 'message', data: data.join('\n') };
+          // A bare `id:` (a server's last word before it closes) moves the cursor and nothing else.
+          else if (sawId) yield { id, event: '', data: '' };
           event = '';
           data = [];
+          sawId = false;
           continue;
         }
         if (line.startsWith(':')) continue;
@@ -52,7 +56,10 @@ export async function* readServerSentEvents(body: ReadableStream<Uint8Array>): A
         if (fieldValue.startsWith(' ')) fieldValue = fieldValue.slice(1);
         if (field === 'data') data.push(fieldValue);
         else if (field === 'event') event = fieldValue;
-        else if (field === 'id' && !fieldValue.includes('\0')) id = fieldValue;
+        else if (field === 'id' && !fieldValue.includes('\0')) {
+          id = fieldValue;
+          sawId = true;
+        }
       }
       buffer = buffer.slice(start);
       if (sawCr && buffer.length > 0) sawCr = false;

@@ -4,6 +4,10 @@ import { INITIAL_PHASE, initialContext, step } from './compiled-machine.js';
 
 /** A task the store has just heard of: the machine's initial state, before any event (seq 0). */
 export function initialSnapshot(productId: string, exportId: string): ExportTaskSnapshot {
+  // Not `{ ...context, phase, seq }`: in V8 (Node 20) a spread followed by a property its source
+  // lacks gives nearly every object a hidden class of its own, which cost microseconds per new
+  // task (BENCHMARKS.md, "Profiles and optimisations"). Properties added to a fresh literal follow
+  // cached transitions, so every snapshot shares one hidden class.
   const snapshot = Object.assign({}, initialContext({ productId, exportId })) as { -readonly [K in keyof ExportTaskSnapshot]: ExportTaskSnapshot[K] };
   snapshot.phase = INITIAL_PHASE;
   snapshot.seq = 0;

@@ -134,8 +134,8 @@ export function step<TContext extends ExportTaskContext>(
   if (FINAL[phase]) return undefined;
   const candidates = TRANSITIONS[phase][event.type];
   if (candidates === undefined) return undefined;
+  const args: Args = { context, event };
   for (const transition of candidates) {
-    const args: Args = { context, event };
     if (transition.guard !== undefined && !transition.guard(args)) continue;
     let next = context;
     for (const assigner of transition.assigners) {

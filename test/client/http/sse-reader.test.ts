@@ -49,6 +49,13 @@ describe('readServerSentEvents', () => {
     );
   });
 
+  it('reports a bare id, which only moves the cursor', async () => {
+    expect(await collect(['id: 1\ndata: a\n\nid: 9\n\n'])).toEqual([
+      { id: '1', event: 'message', data: 'a' },
+      { id: '9', event: '', data: '' },
+    ]);
+  });
+
   it('drops an event that the stream ends before dispatching', async () => {
     expect(await collect(['id: 1\ndata: complete\n\nid: 2\ndata: cut'])).toEqual([{ id: '1', event: 'message', data: 'complete' }]);
   });
