@@ -31,11 +31,14 @@ function noneToNull(value: string | null): string | null {
 class Checker {
   constructor(
     private readonly input: Record<string, unknown>,
-    private readonly context: string,
+    private readonly type: string,
   ) {}
 
   fail(field: string, value: unknown, expected: string): never {
-    throw new InvalidEventError(field, value, expected, this.context);
+    // The context is built only on failure: valid events, the hot path, never pay for it.
+    const exportId = this.input['export_id'];
+    const hint = typeof exportId === 'string' ? `, export ${exportId.slice(0, 64)}` : '';
+    throw new InvalidEventError(field, value, expected, ` (type "${this.type}"${hint})`);
   }
 
   string(field: string, max: number, value: unknown = this.input[field]): string {
@@ -155,8 +158,7 @@ export function parseTaskEvent(input: unknown): TaskEvent {
   if (typeof type !== 'string' || !TYPES.has(type)) {
     throw new InvalidEventError('type', type, `one of ${[...TYPES].map((t) => `"${t}"`).join(', ')}`);
   }
-  const exportHint = typeof raw['export_id'] === 'string' ? `, export ${(raw['export_id']).slice(0, 64)}` : '';
-  const c: Checker = new Checker(raw, ` (type "${type}"${exportHint})`);
+  const c: Checker = new Checker(raw, type);
   const seq = raw['seq'];
   if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) c.fail('seq', seq, 'a positive safe integer');
   const time = raw['time'];
