@@ -1,3 +1,4 @@
+import { produce } from 'immer';
 import { Observable, Subject, type Subscription } from 'rxjs';
 import { checkMilliseconds, checkOptionBag, checkSignal } from '../internal/options.js';
 import { InvalidEventError, TimeoutError } from './errors.js';
@@ -235,15 +236,15 @@ export class TaskStore {
     }
     // A restore resumes a task; it never takes one back, and a final outcome is kept (rule 3).
     if (known !== undefined && (known.seq >= snapshot.seq || isFinalPhase(known.phase))) return known;
-    // Phase and progress never go back (rule 2), even for a restored snapshot.
+    // Phase and progress never go back (rule 2), even for a restored snapshot. A restore is
+    // rare, so immer's clarity costs nothing here (the hot path builds snapshots by hand).
     let next =
-      known !== undefined && (known.phase === 'running' && snapshot.phase === 'pending' || known.progress > snapshot.progress)
-        ? {
-            ...snapshot,
-            phase: snapshot.phase === 'pending' ? known.phase : snapshot.phase,
-            progress: Math.max(known.progress, snapshot.progress),
-          }
-        : snapshot;
+      known === undefined
+        ? snapshot
+        : produce(snapshot, (draft) => {
+            if (known.phase === 'running' && draft.phase === 'pending') draft.phase = 'running';
+            if (known.progress > draft.progress) draft.progress = known.progress;
+          });
     const held = this.#held.get(id);
     if (held !== undefined) {
       // As for a snapshot event: what it covers is dropped, what follows it is applied.
