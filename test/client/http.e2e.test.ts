@@ -87,19 +87,7 @@ describe('the HTTP client against a real server', () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  beforeEach(() => {
-    Object.assign(proxy.faults, {
-      serviceUnavailable: 0,
-      rateLimited: 0,
-      retryAfterSeconds: 1,
-      match: /./,
-      duplicateEvents: false,
-      reorderEvents: false,
-      cutStreamAfter: Number.POSITIVE_INFINITY,
-      notFound: undefined,
-    });
-    proxy.requests.length = 0;
-  });
+  beforeEach(() => proxy.reset());
 
   afterEach(async () => {
     await client.close();

@@ -26,6 +26,8 @@ export interface FaultProxy {
   readonly faults: Faults;
   /** Requests seen, by `METHOD path` (without query). */
   readonly requests: string[];
+  /** Back to passing everything through, with no request seen. */
+  reset(): void;
   close(): Promise<void>;
 }
 
@@ -45,7 +47,7 @@ function parseEvents(buffer: string): { events: string[]; rest: string } {
  */
 export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   const target = new URL(upstream);
-  const faults: Faults = {
+  const noFaults = (): Faults => ({
     serviceUnavailable: 0,
     rateLimited: 0,
     retryAfterSeconds: 1,
@@ -54,7 +56,8 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     reorderEvents: false,
     cutStreamAfter: Number.POSITIVE_INFINITY,
     notFound: undefined,
-  };
+  });
+  const faults = noFaults();
   const requests: string[] = [];
   const open = new Set<ServerResponse>();
 
@@ -150,6 +153,10 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     url: `http://127.0.0.1:${port}`,
     faults,
     requests,
+    reset: () => {
+      Object.assign(faults, noFaults());
+      requests.length = 0;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const res of open) res.destroy();
