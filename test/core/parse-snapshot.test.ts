@@ -93,6 +93,23 @@ describe('parseSnapshot', () => {
     ['labels that are not strings', { ...success, attributes: { ...success.attributes, labels: [1] } }, /`attributes.labels` to be an array of strings or null/],
     ['a missing exportId', { ...running, exportId: undefined }, /`exportId` to be a string/],
     ['a numeric message', { ...running, message: 3 }, /`message` to be a string or null, got 3/],
+    ['null', null, /`snapshot` to be an object, got null/],
+    ['a phase that is not a string', { ...running, phase: 1 }, /`phase` to be one of/],
+    ['a seq given as text', { ...running, seq: '3' }, /`seq` to be a non-negative safe integer, got "3"/],
+    ['progress given as text', { ...running, progress: '0.5' }, /`progress` to be a number from 0 to 1, got "0.5"/],
+    ['a negative progress', { ...running, progress: -0.1 }, /`progress` to be a number from 0 to 1, got -0.1/],
+    ['attributes that are text', { ...success, attributes: 'SUCCESS' }, /`attributes` to be an object \(the phase is success\), got "SUCCESS"/],
+    ['an infinite runtime', { ...success, attributes: { ...success.attributes, runtime: Infinity } }, /`attributes.runtime` to be a non-negative number or null, got Infinity/],
+    ['a runtime given as text', { ...success, attributes: { ...success.attributes, runtime: '5' } }, /`attributes.runtime` to be a non-negative number or null, got "5"/],
+    ['a numeric failureType', { ...success, attributes: { ...success.attributes, failureType: 1 } }, /`attributes.failureType` to be a string or null, got 1/],
+    ['a numeric exceptionName', { ...success, attributes: { ...success.attributes, exceptionName: 1 } }, /`attributes.exceptionName` to be a string or null/],
+    ['a numeric stacktrace', { ...success, attributes: { ...success.attributes, stacktrace: 1 } }, /`attributes.stacktrace` to be a string or null/],
+    ['a negative peakMemoryUsage', { ...success, attributes: { ...success.attributes, peakMemoryUsage: -1 } }, /`attributes.peakMemoryUsage` to be a non-negative number or null/],
+    ['a numeric key', { ...success, attributes: { ...success.attributes, key: 1 } }, /`attributes.key` to be a string or null/],
+    ['a negative sizeBytes', { ...success, attributes: { ...success.attributes, sizeBytes: -1 } }, /`attributes.sizeBytes` to be a non-negative number or null/],
+    ['a numeric sha256', { ...success, attributes: { ...success.attributes, sha256: 1 } }, /`attributes.sha256` to be a string or null/],
+    ['a numeric created in the attributes', { ...success, attributes: { ...success.attributes, created: 1 } }, /`attributes.created` to be a string or null/],
+    ['a numeric created', { ...running, created: 1 }, /`created` to be a string or null, got 1/],
   ])('rejects %s with a TypeError naming the field', (_, input, message) => {
     expect(typeError(input).message).toMatch(message);
   });

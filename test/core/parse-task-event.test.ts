@@ -274,3 +274,103 @@ describe('parseTaskEvent', () => {
     });
   });
 });
+
+describe('parseTaskEvent, field by field', () => {
+  const succeeded = { type: 'succeeded', ...base, runtime: 1, peak_memory_usage: 1, key: 'k', labels: [], size_bytes: 1, sha256: SHA };
+  const finalSnapshot = (attributes: Record<string, unknown>) => ({ type: 'snapshot', ...base, phase: 'success', progress: 1, attributes: { status: 'SUCCESS', ...attributes } });
+
+  it('reads every field of a failed event, and leaves out the key and labels it was not sent (or sent as null)', () => {
+    const full = {
+      type: 'failed',
+      ...base,
+      failure_type: 'exception',
+      exception_name: 'ValueError',
+      stacktrace: 'Traceback (most recent call last)',
+      runtime: 2.5,
+      peak_memory_usage: 4096,
+      key: 'exports/k',
+      labels: ['a', 'b', 'c', 'exports/k'],
+    };
+    expect(parseTaskEvent(full)).toStrictEqual(full);
+    const nulls = parseTaskEvent({ ...full, key: null, labels: null });
+    const { key: _key, labels: _labels, ...rest } = full;
+    expect(nulls).toStrictEqual(rest);
+  });
+
+  it('leaves out the optional fields of a snapshot it was not sent, and keeps a null created out too', () => {
+    const snapshot = parseTaskEvent({ type: 'snapshot', ...base, phase: 'running', progress: 0.5, created: null });
+    expect(snapshot).toStrictEqual({ type: 'snapshot', ...base, phase: 'running', progress: 0.5, attributes: null });
+    expect(Object.keys(snapshot)).not.toContain('created');
+  });
+
+  it('reads every attribute of a final snapshot', () => {
+    const attributes = {
+      created: '2026-01-01T00:00:00Z',
+      status: 'SUCCESS',
+      failure_type: 'exception',
+      exception_name: 'ValueError',
+      stacktrace: 'Traceback',
+      peak_memory_usage: 2048,
+      runtime: 0.5,
+      labels: ['a', 'b', 'c', 'k'],
+      key: 'k',
+      size_bytes: 7,
+      sha256: SHA,
+    };
+    expect(parseTaskEvent(finalSnapshot(attributes))).toStrictEqual({ type: 'snapshot', ...base, phase: 'success', progress: 1, attributes });
+  });
+
+  it('accepts limits exactly: 16 labels, 100,000 log lines, JSON text of 4 MiB', () => {
+    const labels = Array.from({ length: EVENT_LIMITS.labels }, (_, i) => `l${i}`);
+    expect(parseTaskEvent({ ...succeeded, labels })).toMatchObject({ labels });
+    const log = Array.from({ length: EVENT_LIMITS.logLines }, () => '');
+    const snapshot = parseTaskEvent({ type: 'snapshot', ...base, phase: 'running', progress: 0, log });
+    expect(snapshot.type === 'snapshot' ? snapshot.log : undefined).toHaveLength(EVENT_LIMITS.logLines);
+    const json = JSON.stringify({ type: 'queued', ...base });
+    expect(parseTaskEvent(' '.repeat(EVENT_LIMITS.json - json.length) + json)).toStrictEqual({ type: 'queued', ...base });
+  });
+
+  it('names the offending export in the context, cut to 64 characters, and leaves it out when export_id is not a string', () => {
+    const id = 'e'.repeat(100);
+    expect(invalid({ type: 'queued', ...base, export_id: id, seq: 0 }).message).toBe(
+      `Invalid task event (type "queued", export ${'e'.repeat(64)}): expected \`seq\` to be a positive safe integer, got 0`,
+    );
+    expect(invalid({ type: 'queued', ...base, export_id: 5 }).message).toBe(
+      'Invalid task event (type "queued"): expected `export_id` to be a string, got 5',
+    );
+  });
+
+  it.each<[string, unknown, string, RegExp]>([
+    ['a time given as an array', { type: 'queued', ...base, time: [base.time] }, 'time', /an ISO-8601 UTC time/],
+    ['a time after other text', { type: 'queued', ...base, time: `at ${base.time}` }, 'time', /an ISO-8601 UTC time/],
+    ['a time followed by other text', { type: 'queued', ...base, time: `${base.time}; later` }, 'time', /an ISO-8601 UTC time/],
+    ['a created time followed by other text', { type: 'snapshot', ...base, phase: 'running', progress: 0, created: `${base.time}x` }, 'created', /an ISO-8601 UTC time/],
+    ['an infinite runtime', { ...succeeded, runtime: Infinity }, 'runtime', /a non-negative finite number, got Infinity/],
+    ['a NaN runtime', { ...succeeded, runtime: Number.NaN }, 'runtime', /a non-negative finite number, got NaN/],
+    ['17 labels', { ...succeeded, labels: Array.from({ length: 17 }, () => 'l') }, 'labels', /an array of at most 16 strings, got an array of 17/],
+    ['a sha256 in an array', { ...succeeded, sha256: [SHA] }, 'sha256', /a lower-case hex SHA-256/],
+    ['a sha256 of 65 hex digits', { ...succeeded, sha256: `${SHA}a` }, 'sha256', /a lower-case hex SHA-256/],
+    ['a sha256 after a prefix', { ...succeeded, sha256: `x${SHA}` }, 'sha256', /a lower-case hex SHA-256/],
+    ['a numeric exception_name', { type: 'failed', ...base, exception_name: 1 }, 'exception_name', /a string, got 1/],
+    ['a numeric stacktrace', { type: 'failed', ...base, stacktrace: 1 }, 'stacktrace', /a string, got 1/],
+    ['a runtime given as text', { type: 'failed', ...base, runtime: '1' }, 'runtime', /a non-negative finite number/],
+    ['fractional peak memory', { type: 'failed', ...base, peak_memory_usage: 1.5 }, 'peak_memory_usage', /a non-negative safe integer, got 1\.5/],
+    ['a snapshot log that is not an array', { type: 'snapshot', ...base, phase: 'running', progress: 0, log: 'a' }, 'log', /an array of strings, got "a"/],
+    ['a snapshot log of 100,001 lines', { type: 'snapshot', ...base, phase: 'running', progress: 0, log: Array.from({ length: EVENT_LIMITS.logLines + 1 }, () => '') }, 'log', /an array of at most 100000 lines/],
+    ['a numeric snapshot message', { type: 'snapshot', ...base, phase: 'running', progress: 0, message: 1 }, 'message', /a string, got 1/],
+    ['a numeric created', { type: 'snapshot', ...base, phase: 'running', progress: 0, created: 1 }, 'created', /a string, got 1/],
+    ['null attributes on a final snapshot', { type: 'snapshot', ...base, phase: 'success', progress: 1, attributes: null }, 'attributes', /an object of result attributes, got null/],
+    ['attributes with a created that is not an ISO time', finalSnapshot({ created: 'yesterday' }), 'attributes.created', /an ISO-8601 UTC time, got "yesterday"/],
+    ['attributes with a numeric failure_type', finalSnapshot({ failure_type: 1 }), 'attributes.failure_type', /a string, got 1/],
+    ['attributes with a numeric exception_name', finalSnapshot({ exception_name: 1 }), 'attributes.exception_name', /a string, got 1/],
+    ['attributes with a numeric stacktrace', finalSnapshot({ stacktrace: 1 }), 'attributes.stacktrace', /a string, got 1/],
+    ['attributes with fractional peak memory', finalSnapshot({ peak_memory_usage: 1.5 }), 'attributes.peak_memory_usage', /a non-negative safe integer, got 1\.5/],
+    ['attributes with a negative runtime', finalSnapshot({ runtime: -1 }), 'attributes.runtime', /a non-negative finite number, got -1/],
+    ['attributes with fractional bytes', finalSnapshot({ size_bytes: 1.5 }), 'attributes.size_bytes', /a non-negative safe integer, got 1\.5/],
+    ['attributes with a numeric key', finalSnapshot({ key: 1 }), 'attributes.key', /a string, got 1/],
+  ])('rejects %s, naming the field', (_, input, field, message) => {
+    const error = invalid(input);
+    expect(error.field).toBe(field);
+    expect(error.message).toMatch(message);
+  });
+});

@@ -83,6 +83,20 @@ describe('replay', () => {
   it("rejects another task's event with an InvalidEventError naming export_id", () => {
     expect(() => replay([history[0], { ...history[1], export_id: 'e2' }])).toThrow(InvalidEventError);
     expect(() => replay([{ ...history[1], export_id: 'e2' }], replay(history.slice(0, 1)))).toThrow(/replay\(\) folds one task's history/);
+    try {
+      replay([history[0], { ...history[1], export_id: 'e2' }]);
+    } catch (error) {
+      expect(error).toMatchObject({ field: 'export_id', value: 'e2' });
+    }
+    expect.assertions(3);
+  });
+
+  it('holds as many early events as a history has: 2,000 logs delivered last first', () => {
+    const logs = Array.from({ length: 2000 }, (_, i) => ev('log', i + 2, { line: `line ${i + 2}` }));
+    const snapshot = replay([...logs].reverse().concat([ev('queued', 1)]));
+    expect(snapshot.seq).toBe(2001);
+    expect(snapshot.log).toHaveLength(2000);
+    expect(snapshot.log.at(-1)).toBe('line 2001');
   });
 
   it('rejects a malformed event with an InvalidEventError', () => {

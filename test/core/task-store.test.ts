@@ -628,3 +628,274 @@ describe('TaskStore', () => {
     });
   });
 });
+
+/** The snapshot one store folds from `event`, moved to cursor `seq` (as a later persisted copy). */
+function replayed(event: Record<string, unknown>, seq: number): ExportTaskSnapshot {
+  return { ...new TaskStore().apply(event), seq };
+}
+
+describe('TaskStore, observers and waits', () => {
+  describe('observedPending', () => {
+    it("answers the product's unfinished tasks someone waits for or watches, each once", () => {
+      const store = newStore();
+      for (const id of ['waited', 'watched', 'both', 'unobserved', 'final']) store.apply(queued(id));
+      store.apply(ev('queued', 'other-product', 1, { product_id: 'parcels' }));
+      store.apply(succeeded('final', 2));
+      const subscriptions = ['watched', 'both', 'final', 'other-product'].map((id) => store.watch(id).subscribe());
+      const waits = ['waited', 'both', 'final', 'other-product', 'unknown'].map((id) => outcome(store.settled(id)));
+      expect(store.observedPending(P).sort()).toEqual(['both', 'waited', 'watched']);
+      expect(store.observedPending('parcels')).toEqual(['other-product']);
+      expect(store.observedPending('nothing')).toEqual([]);
+      for (const subscription of subscriptions) subscription.unsubscribe();
+      expect(store.observedPending(P).sort()).toEqual(['both', 'waited']);
+      for (const id of ['waited', 'both', 'other-product', 'unknown']) {
+        store.apply(ev('failed', id, (store.get(id)?.seq ?? 0) + 1, { product_id: id === 'other-product' ? 'parcels' : P }));
+      }
+      return Promise.all(waits.map((w) => w.value)).then(() => expect(store.observedPending(P)).toEqual([]));
+    });
+
+    it('forgets a watch once unsubscribed, also of appliedEvents', () => {
+      const store = newStore();
+      store.apply(queued('e1'));
+      const events = store.appliedEvents('e1').subscribe();
+      expect(store.observedPending(P)).toEqual(['e1']);
+      events.unsubscribe();
+      expect(store.observedPending(P)).toEqual([]);
+    });
+
+    it('forgets the waits of a task once all of them are released', async () => {
+      const store = newStore();
+      store.apply(queued('e1'));
+      const first = new AbortController();
+      const second = new AbortController();
+      const waits = [outcome(store.settled('e1', { signal: first.signal })), outcome(store.settled('e1', { signal: second.signal }))];
+      first.abort('first');
+      second.abort('second');
+      expect(await Promise.all(waits.map((w) => w.value))).toEqual([{ error: 'first' }, { error: 'second' }]);
+      expect(store.pendingWaits).toBe(0);
+      expect(store.observedPending(P)).toEqual([]);
+    });
+  });
+
+  describe('watch', () => {
+    it('notifies every watcher of a task, and the others still after one leaves', () => {
+      const store = newStore();
+      store.apply(queued('e1'));
+      const seen: [string, number][] = [];
+      const a = store.watch('e1').subscribe((s) => seen.push(['a', s.seq]));
+      store.watch('e1').subscribe((s) => seen.push(['b', s.seq]));
+      store.apply(started('e1', 2));
+      a.unsubscribe();
+      store.apply(log('e1', 3, 'x'));
+      expect(seen).toEqual([
+        ['a', 1],
+        ['b', 1],
+        ['a', 2],
+        ['b', 2],
+        ['b', 3],
+      ]);
+    });
+  });
+
+  describe('appliedEvents', () => {
+    it('completes at once, without events, for a task that is already final', () => {
+      const store = newStore();
+      store.apply(succeeded('e1', 1));
+      const events: unknown[] = [];
+      let completed = false;
+      store.appliedEvents('e1').subscribe({ next: (e) => events.push(e), complete: () => (completed = true) });
+      expect(completed).toBe(true);
+      expect(events).toEqual([]);
+    });
+  });
+
+  describe('changes$', () => {
+    it("emits every task's snapshot each time it changes, and not for a duplicate", () => {
+      const store = newStore();
+      const seen: [string, number][] = [];
+      store.changes$.subscribe((s) => seen.push([s.exportId, s.seq]));
+      store.apply(queued('e1'));
+      store.apply(queued('e2'));
+      store.apply(queued('e1'));
+      store.apply(started('e1', 2));
+      expect(seen).toEqual([
+        ['e1', 1],
+        ['e2', 1],
+        ['e1', 2],
+      ]);
+    });
+  });
+
+  describe('errors$', () => {
+    it('passes on what reportError() reports', () => {
+      const store = newStore();
+      const errors: Error[] = [];
+      store.errors$.subscribe((e) => errors.push(e));
+      const error = new Error('poll failed');
+      store.reportError(error);
+      expect(errors).toEqual([error]);
+    });
+  });
+
+  describe('holding', () => {
+    it('drops the held events a snapshot covers, so they do not count against maxHeld', () => {
+      const store = newStore({ maxHeld: 2 });
+      const seen: TaskDiagnostic['kind'][] = [];
+      store.diagnostics$.subscribe((d) => seen.push(d.kind));
+      store.apply(queued('e1'));
+      store.apply(log('e1', 3, 'three'));
+      store.apply(log('e1', 4, 'four'));
+      store.apply(snapshotEvent('e1', 3, 'running', { progress: 0.5, log: ['two', 'three'] }));
+      expect(store.get('e1')).toMatchObject({ seq: 4, log: ['two', 'three', 'four'] });
+      store.apply(log('e1', 6, 'six'));
+      store.apply(log('e1', 7, 'seven'));
+      expect(seen).toEqual([]);
+      store.apply(log('e1', 5, 'five'));
+      expect(store.get('e1')).toMatchObject({ seq: 7, log: ['two', 'three', 'four', 'five', 'six', 'seven'] });
+    });
+
+    it('drops the held events a snapshot covers when nothing held follows it', () => {
+      const store = newStore({ maxHeld: 2 });
+      const seen: TaskDiagnostic['kind'][] = [];
+      store.diagnostics$.subscribe((d) => seen.push(d.kind));
+      store.apply(queued('e1'));
+      store.apply(log('e1', 3, 'three'));
+      store.apply(log('e1', 4, 'four'));
+      store.apply(snapshotEvent('e1', 4, 'running', { log: ['two', 'three', 'four'] }));
+      store.apply(log('e1', 6, 'six'));
+      store.apply(log('e1', 7, 'seven'));
+      expect(seen).toEqual([]);
+      store.apply(log('e1', 5, 'five'));
+      expect(store.get('e1')).toMatchObject({ seq: 7, log: ['two', 'three', 'four', 'five', 'six', 'seven'] });
+    });
+
+    it('drops the held events a restored snapshot covers, so they do not count against maxHeld', () => {
+      const store = newStore({ maxHeld: 2 });
+      const seen: TaskDiagnostic['kind'][] = [];
+      store.diagnostics$.subscribe((d) => seen.push(d.kind));
+      const known = store.apply(queued('e1'));
+      store.apply(log('e1', 3, 'three'));
+      store.apply(log('e1', 4, 'four'));
+      store.restore({ ...known, phase: 'running', seq: 3, log: ['two', 'three'] });
+      expect(store.get('e1')).toMatchObject({ seq: 4, log: ['two', 'three', 'four'] });
+      store.apply(log('e1', 6, 'six'));
+      store.apply(log('e1', 7, 'seven'));
+      expect(seen).toEqual([]);
+    });
+  });
+
+  describe('restore', () => {
+    it('ignores a snapshot at the seq it already knows', () => {
+      const store = newStore();
+      const known = store.apply(queued('e1'));
+      expect(store.restore({ ...known, log: ['other'] })).toBe(known);
+      expect(store.get('e1')).toBe(known);
+    });
+
+    it('keeps a running task running, and takes the higher progress of a pending snapshot', () => {
+      const store = newStore();
+      store.apply(progress('e1', 1, 0.2));
+      expect(store.restore({ ...store.get('e1')!, seq: 4, phase: 'pending', progress: 0.7 })).toMatchObject({ seq: 4, phase: 'running', progress: 0.7 });
+    });
+
+    it('keeps the higher progress of a task the snapshot moves forward', () => {
+      const store = newStore();
+      store.apply(snapshotEvent('e1', 1, 'pending', { progress: 0.4 }));
+      expect(store.restore({ ...store.get('e1')!, seq: 2, phase: 'running', progress: 0.1 })).toMatchObject({ seq: 2, phase: 'running', progress: 0.4 });
+    });
+
+    it('keeps a pending task pending on a later pending snapshot', () => {
+      const store = newStore();
+      store.apply(queued('e1'));
+      expect(store.restore({ ...store.get('e1')!, seq: 3, log: ['waiting'] })).toMatchObject({ seq: 3, phase: 'pending', log: ['waiting'] });
+    });
+
+    it.each(['pending', 'running'] as const)('takes a %s task to the final phase of a restored snapshot', (phase) => {
+      const store = newStore();
+      store.apply(phase === 'pending' ? queued('e1') : started('e1', 1));
+      const final = replayed(succeeded('e1', 1), 3);
+      expect(store.restore(final)).toMatchObject({ seq: 3, phase: 'success', progress: 1, attributes: { status: 'SUCCESS' } });
+    });
+
+    it('takes a restored snapshot as it is when it is ahead in phase and progress', () => {
+      const store = newStore();
+      store.apply(queued('e1'));
+      const ahead = { ...store.get('e1')!, seq: 3, phase: 'running' as const, progress: 0.5 };
+      expect(store.restore(ahead)).toEqual(ahead);
+    });
+  });
+
+  describe('diagnostics$', () => {
+    it('tells events after the outcome that agree with it from conflicts', () => {
+      const store = newStore();
+      const seen: [TaskDiagnostic['kind'], TaskDiagnostic['type']][] = [];
+      store.diagnostics$.subscribe((d) => seen.push([d.kind, d.type]));
+      store.apply(failed('e1', 1));
+      store.apply(failed('e1', 2, 'oom'));
+      store.apply(snapshotEvent('e1', 3, 'failure', { attributes: { status: 'FAILURE' } }));
+      store.apply(snapshotEvent('e1', 4, 'running'));
+      store.apply(succeeded('e1', 5));
+      expect(seen).toEqual([
+        ['after-final', 'failed'],
+        ['after-final', 'snapshot'],
+        ['after-final', 'snapshot'],
+        ['conflict', 'succeeded'],
+      ]);
+    });
+  });
+
+  describe('settled', () => {
+    beforeEach(() => {
+      vi.useFakeTimers();
+    });
+
+    it('keeps the other waits of a task when one is aborted', async () => {
+      const store = newStore();
+      const controller = new AbortController();
+      const aborted = outcome(store.settled('e1', { signal: controller.signal }));
+      const kept = outcome(store.settled('e1'));
+      const timed = outcome(store.settled('e1', { timeout: 1000 }));
+      controller.abort('enough');
+      expect(await aborted.value).toEqual({ error: 'enough' });
+      expect(store.pendingWaits).toBe(2);
+      store.apply(succeeded('e1', 1));
+      expect(await kept.value).toMatchObject({ ok: { phase: 'success' } });
+      expect(await timed.value).toMatchObject({ ok: { phase: 'success' } });
+    });
+
+    it('times out a wait whatever waits without a timeout began after it', async () => {
+      const store = newStore();
+      const timed = outcome(store.settled('e1', { timeout: 100 }));
+      const untimed = outcome(store.settled('e2'));
+      await vi.advanceTimersByTimeAsync(100);
+      const result = await timed.value;
+      expect('error' in result && result.error).toBeInstanceOf(TimeoutError);
+      store.apply(succeeded('e2', 1));
+      expect(await untimed.value).toMatchObject({ ok: { phase: 'success' } });
+    });
+
+    it('names itself and the option in its TypeErrors', async () => {
+      const store = newStore();
+      await expect(store.settled('e1', { timeout: -1 })).rejects.toThrow(
+        'TaskStore.settled(): expected `timeout` to be a non-negative number of milliseconds (or undefined for no limit), got -1',
+      );
+      await expect(store.settled('e1', { beforeTimeout: 1 as never })).rejects.toThrow(
+        'TaskStore.settled(): expected `beforeTimeout` to be a function returning a promise',
+      );
+    });
+  });
+
+  describe('constructor and apply', () => {
+    it('names itself in its TypeErrors', () => {
+      expect(() => new TaskStore({ maxheld: 1 } as TaskStoreOptions)).toThrow('new TaskStore(): unknown option `maxheld`; the options are `maxHeld`');
+    });
+
+    it('names the product an export belongs to when an event says another', () => {
+      const store = newStore();
+      store.apply(queued('e1'));
+      expect(() => store.apply(ev('started', 'e1', 2, { product_id: 'parcels' }))).toThrow(
+        'Invalid task event: expected `product_id` to be "roads", the product this export belongs to (export e1), got "parcels"',
+      );
+    });
+  });
+});

@@ -216,6 +216,20 @@ describe('exportTaskMachine', () => {
       expect(s.context.attributes?.created).toBe(T0);
     });
 
+    it('keeps the progress message when a snapshot leaves it out, and takes it when a snapshot sends one (null included)', () => {
+      const before = [{ type: 'progress', fraction: 0.2, message: 'reading' }];
+      expect(run([...before, { type: 'snapshot', phase: 'running', progress: 0.3 }]).context.message).toBe('reading');
+      expect(run([...before, { type: 'snapshot', phase: 'running', progress: 0.3, message: 'writing' }]).context.message).toBe('writing');
+      expect(run([...before, { type: 'snapshot', phase: 'running', progress: 0.3, message: null }]).context.message).toBeNull();
+    });
+
+    it("keeps the created time the result attributes carry, and takes the task's from the snapshot", () => {
+      const attributes = { status: 'SUCCESS', created: '2025-06-01T00:00:00Z' };
+      const s = run([{ type: 'snapshot', phase: 'success', progress: 1, created: '2025-05-01T00:00:00Z', attributes }]);
+      expect(s.context.created).toBe('2025-05-01T00:00:00Z');
+      expect(s.context.attributes?.created).toBe('2025-06-01T00:00:00Z');
+    });
+
     it('runs in a real actor as it does through transition()', () => {
       const actor = createActor(exportTaskMachine, { input }).start();
       const events = [EVENT_CASES[0]!, EVENT_CASES[2]!, EVENT_CASES[3]!, EVENT_CASES[8]!, EVENT_CASES[5]!];

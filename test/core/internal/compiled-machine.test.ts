@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { assign, createMachine, fromPromise, raise, setup, transition, type AnyStateMachine } from 'xstate';
+import { assign, createMachine, fromPromise, not, raise, setup, transition, type AnyStateMachine } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { exportTaskMachine } from '../../../machines/export-task.js';
 import type { TaskPhase } from '../../../src/core/events.js';
@@ -58,6 +58,41 @@ describe('compileMachine', () => {
     const args = { context: { n: 1 } as unknown as ExportTaskContext, event: { type: 'inc' } as never };
     expect(inc!.guard!(args)).toBe(true);
     expect(inc!.assigners.map((a) => a(args))).toEqual([{ n: 2 }, { n: 11 }]);
+  });
+
+  it('compiles guards and actions given as objects or inline functions, as XState runs them', () => {
+    const machine = setup({
+      types: { context: {} as { n: number }, events: {} as { type: 'inc' } },
+      guards: { small: ({ context }) => context.n < 2 },
+      actions: { inc: assign(({ context }) => ({ n: context.n + 1 })) },
+    }).createMachine({
+      id: 'objects',
+      initial: 'a',
+      context: { n: 0 },
+      states: {
+        a: {
+          on: {
+            inc: [
+              { guard: { type: 'small' }, actions: { type: 'inc' } },
+              { guard: ({ context }) => context.n < 5, actions: [{ type: 'inc' }, { type: 'inc' }] },
+              { target: 'b' },
+            ],
+          },
+        },
+        b: { type: 'final' },
+      },
+    });
+    const row = (compileMachine(machine).table as unknown as Record<string, Record<string, (typeof TRANSITIONS.pending)['log']>>)['a']!;
+    const candidates = row['inc']!;
+    expect(candidates.map((t) => [t.guard !== undefined, t.target, t.assigners.length])).toEqual([
+      [true, undefined, 1],
+      [true, undefined, 2],
+      [false, 'b', 0],
+    ]);
+    const args = (n: number) => ({ context: { n } as unknown as ExportTaskContext, event: { type: 'inc' } as never });
+    expect(candidates.map((t) => t.guard?.(args(1)))).toEqual([true, true, undefined]);
+    expect(candidates.map((t) => t.guard?.(args(3)))).toEqual([false, true, undefined]);
+    expect(candidates[0]!.assigners[0]!(args(1))).toEqual({ n: 2 });
   });
 
   const context = { n: 0 };
@@ -125,6 +160,34 @@ describe('compileMachine', () => {
         }),
       /m\.a\.go: only plain guard functions without params can be compiled/,
     ],
+    [
+      'two targets',
+      () => createMachine({ id: 'm', context, initial: 'a', states: { a: { on: { go: { target: ['b', 'c'] } } }, b: {}, c: {} } }),
+      /m\.a\.go: only one target, no reentry/,
+    ],
+    [
+      'a named action it does not implement',
+      () => createMachine({ id: 'm', context, initial: 'a', states: { a: { on: { go: { actions: 'missing' } } } } }),
+      /m\.a\.go: only assign\(\) actions can be compiled; got missing/,
+    ],
+    [
+      'a named guard it does not implement',
+      () => createMachine({ id: 'm', context, initial: 'a', states: { a: { on: { go: { guard: 'missing', target: 'a' } } } } }),
+      /m\.a\.go: only plain guard functions without params can be compiled; got missing/,
+    ],
+    [
+      'a higher-order guard (not)',
+      () =>
+        setup({ guards: { small: () => true } }).createMachine({
+          id: 'm',
+          context,
+          initial: 'a',
+          states: { a: { on: { go: { guard: not('small'), target: 'a' } } } },
+        }),
+      /m\.a\.go: only plain guard functions without params can be compiled/,
+    ],
+    ['a root exit action', () => createMachine({ id: 'm', context, initial: 'a', exit: assign({ n: 1 }), states: { a: {} } }), /m: root-level/],
+    ['a root invoke', () => createMachine({ id: 'm', context, initial: 'a', invoke: { src: fromPromise(() => Promise.resolve(1)) }, states: { a: {} } }), /m: root-level/],
   ])('rejects a machine with %s, saying why', (_, make, message) => {
     const machine = make();
     expect(() => compileMachine(machine)).toThrow(message);

@@ -46,6 +46,18 @@ describe('DeadlineQueue', () => {
     expect(fire).toHaveBeenCalledTimes(1);
   });
 
+  it('keeps its timer for a later deadline: one setTimeout while the earliest stays the same', () => {
+    const setTimeoutSpy = vi.spyOn(globalThis, 'setTimeout');
+    const queue = new DeadlineQueue();
+    const now = Date.now();
+    queue.add(now + 10, () => undefined);
+    queue.add(now + 20, () => undefined);
+    queue.add(now + 10, () => undefined);
+    expect(setTimeoutSpy).toHaveBeenCalledTimes(1);
+    setTimeoutSpy.mockRestore();
+    vi.advanceTimersByTime(20);
+  });
+
   it('re-arms for an earlier deadline added later', () => {
     const queue = new DeadlineQueue();
     const fired: string[] = [];
@@ -95,6 +107,38 @@ describe('DeadlineQueue', () => {
       expect(queue.size).toBe(1);
       vi.advanceTimersByTime(10);
       expect(fireB).toHaveBeenCalledTimes(1);
+    });
+
+    it('leaves the others alone when a cancelled deadline is cancelled again', () => {
+      const queue = new DeadlineQueue();
+      const fired: string[] = [];
+      const now = Date.now();
+      const victim = queue.add(now + 10, () => fired.push('victim'));
+      for (const name of ['a', 'b', 'c']) queue.add(now + 20, () => fired.push(name));
+      queue.cancel(victim);
+      queue.cancel(victim);
+      expect(queue.size).toBe(3);
+      vi.advanceTimersByTime(20);
+      expect(fired.sort()).toEqual(['a', 'b', 'c']);
+    });
+
+    it('leaves the others alone when a deadline cancelled by a callback of its batch is cancelled again', () => {
+      const queue = new DeadlineQueue();
+      const fired: string[] = [];
+      const now = Date.now();
+      const later: Deadline[] = [];
+      queue.add(now + 10, () => {
+        fired.push('first');
+        queue.cancel(later[0]!);
+        queue.cancel(later[0]!);
+      });
+      later.push(queue.add(now + 10, () => fired.push('second')));
+      for (const name of ['a', 'b']) queue.add(now + 20, () => fired.push(name));
+      vi.advanceTimersByTime(10);
+      expect(fired).toEqual(['first']);
+      expect(queue.size).toBe(2);
+      vi.advanceTimersByTime(10);
+      expect(fired.slice(1).sort()).toEqual(['a', 'b']);
     });
 
     it('cancelling the earliest deadline still fires the next at its own time', () => {
