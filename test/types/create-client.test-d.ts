@@ -1,0 +1,42 @@
+/**
+ * Type tests of `createClient`'s options (SPEC section 4): known keys only, times in ms.
+ */
+import { describe, expectTypeOf, it } from 'vitest';
+import { createClient, createEmbeddedBackend, TaskStore } from '../../src/index.js';
+import type { ClientOptions, ExportBackend, ExportClient } from '../../src/index.js';
+
+describe('createClient', () => {
+  it('answers a client, with or without options', () => {
+    expectTypeOf(createClient).parameters.toEqualTypeOf<[options?: ClientOptions]>();
+    expectTypeOf(createClient()).toEqualTypeOf<ExportClient>();
+    expectTypeOf<ExportClient['store']>().toEqualTypeOf<TaskStore>();
+    expectTypeOf<ExportClient['backend']>().toEqualTypeOf<ExportBackend>();
+    expectTypeOf<ExportClient['close']>().returns.toEqualTypeOf<Promise<void>>();
+    expectTypeOf<ExportClient>().toExtend<AsyncDisposable>();
+  });
+
+  it('takes the documented options', () => {
+    createClient({ url: 'http://127.0.0.1:8080', token: 't' });
+    createClient({ vectorUrl: 'http://127.0.0.1:8080/vector/v2', storageUrl: 'http://127.0.0.1:8080/storage/v1', fetch: globalThis.fetch });
+    createClient({ url: 'http://127.0.0.1:8080', transport: 'poll', pollInterval: 500, maxPollInterval: 10_000, waitTimeout: 60_000 });
+    createClient({ embedded: { dataDir: '/tmp/exports', jobTimeoutMs: 60_000, jobMemoryMb: 512 } });
+    createClient({ backend: createEmbeddedBackend(), store: new TaskStore(), inspect: (event) => void event.type });
+  });
+
+  it('rejects unknown options and wrong types', () => {
+    // @ts-expect-error - unknown option: the accessors' default wait is `waitTimeout`.
+    createClient({ timeout: 1000 });
+    // @ts-expect-error - the transport is 'sse' or 'poll'.
+    createClient({ url: 'http://127.0.0.1:8080', transport: 'websocket' });
+    // @ts-expect-error - intervals are numbers of ms, not strings with a unit.
+    createClient({ url: 'http://127.0.0.1:8080', pollInterval: '1s' });
+    // @ts-expect-error - the URL is a string (a URL object is not accepted).
+    createClient({ url: new URL('http://127.0.0.1:8080') });
+    // @ts-expect-error - unknown option of the embedded service: its limit is `jobTimeoutMs`, in ms.
+    createClient({ embedded: { jobTimeout: 60 } });
+    // @ts-expect-error - the embedded service's memory limit is a number of MB.
+    createClient({ embedded: { jobMemoryMb: '512MB' } });
+    // @ts-expect-error - `store` is a TaskStore, not a Map of snapshots.
+    createClient({ store: new Map() });
+  });
+});
