@@ -71,6 +71,15 @@ module.exports = {
       from: { path: '^src/client/', pathNot: CLIENT_NODE },
       to: { path: NODE_BUILTIN, dependencyTypesNot: ['type-only'] },
     },
+    {
+      name: 'react-only-in-src-react',
+      severity: 'error',
+      comment:
+        'React is an optional peer of export-task/react alone: nothing outside src/react/ imports it (not even a type), ' +
+        'so the core, the client and the service run and type-check without it.',
+      from: { pathNot: '^src/react/' },
+      to: { path: ['^react(?:-dom)?$', 'node_modules/(?:@types/)?react(?:-dom)?/'] },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules/' },

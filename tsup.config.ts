@@ -4,11 +4,14 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     server: 'src/server/index.ts',
+    react: 'src/react/index.ts',
     cli: 'src/cli/main.ts',
     'export-job.worker': 'src/server/embedded/export-job.worker.ts',
   },
   format: ['esm', 'cjs'],
-  dts: { entry: { index: 'src/index.ts', server: 'src/server/index.ts' } },
+  dts: { entry: { index: 'src/index.ts', server: 'src/server/index.ts', react: 'src/react/index.ts' } },
+  // An optional peer of export-task/react: the app's own copy, never bundled (two Reacts break hooks).
+  external: ['react'],
   sourcemap: true,
   clean: true,
   shims: true,

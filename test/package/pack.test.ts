@@ -60,6 +60,7 @@ const EXPECTED_NAMES: Readonly<Record<string, readonly string[]>> = {
     'NotFoundError',
     'RateLimitError',
   ],
+  './react': ['useExportTask', 'useTaskStore', 'useStartExport', 'shallowEqual'],
 };
 
 /** The run-time dependencies a browser app of the main entry may load (SPEC section 1). */

@@ -1,0 +1,13 @@
+/**
+ * export-task/react: React hooks for export tasks. `react` (18.3 or 19) is an optional peer
+ * dependency of this subpath only; the package's main entry never loads it.
+ *
+ * @packageDocumentation
+ */
+
+export { useExportTask } from './use-export-task.js';
+export type { ObservableTask } from './use-export-task.js';
+export { useTaskStore, shallowEqual } from './use-task-store.js';
+export type { ObservableStore } from './use-task-store.js';
+export { useStartExport } from './use-start-export.js';
+export type { StartExport, StartExportOptions, ExportStarter, StartedTask } from './use-start-export.js';
