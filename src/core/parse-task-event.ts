@@ -78,8 +78,16 @@ class Checker {
   labels(field: string, value: unknown): readonly string[] {
     if (!Array.isArray(value)) this.fail(field, value, 'an array of strings');
     if (value.length > EVENT_LIMITS.labels) this.fail(field, value, `an array of at most ${EVENT_LIMITS.labels} strings`);
-    for (let i = 0; i < value.length; i++) this.string(`${field}[${i}]`, EVENT_LIMITS.key, value[i]);
+    this.strings(field, value, EVENT_LIMITS.key);
     return value as string[];
+  }
+
+  /** Each element a string of at most `max` characters; `field[i]` is named only on failure. */
+  strings(field: string, value: readonly unknown[], max: number): void {
+    for (let i = 0; i < value.length; i++) {
+      const element = value[i];
+      if (typeof element !== 'string' || element.length > max) this.string(`${field}[${i}]`, max, element);
+    }
   }
 
   sha256(field: string, value: unknown): string {
@@ -87,28 +95,32 @@ class Checker {
     return value;
   }
 
-  attributes(field: string, value: unknown, phase: TaskPhase): WireAttributes {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) this.fail(field, value, 'an object of result attributes');
-    const a = value as Record<string, unknown>;
-    const status = a['status'];
+  /**
+   * The result attributes of a final snapshot (the event's `attributes` field). Absent fields
+   * read as null. The field names are literals: nothing is built for a valid event.
+   */
+  attributes(value: unknown, phase: TaskPhase): WireAttributes {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) this.fail('attributes', value, 'an object of result attributes');
+    const a = value as Partial<Record<keyof WireAttributes, unknown>>;
+    const status = a.status;
     const expectedStatus = phase === 'success' ? 'SUCCESS' : 'FAILURE';
-    if (status !== expectedStatus) this.fail(`${field}.status`, status, `"${expectedStatus}" (the snapshot's phase is ${phase})`);
-    const opt = (name: string): unknown => (a[name] === undefined ? null : a[name]);
-    const labels = opt('labels');
-    const created = this.nullableString(`${field}.created`, EVENT_LIMITS.id, opt('created'));
-    if (created !== null && !ISO_UTC.test(created)) this.fail(`${field}.created`, created, 'an ISO-8601 UTC time');
+    if (status !== expectedStatus) this.fail('attributes.status', status, `"${expectedStatus}" (the snapshot's phase is ${phase})`);
+    const labels = a.labels ?? null;
+    const sha256 = a.sha256 ?? null;
+    const created = this.nullableString('attributes.created', EVENT_LIMITS.id, a.created ?? null);
+    if (created !== null && !ISO_UTC.test(created)) this.fail('attributes.created', created, 'an ISO-8601 UTC time');
     return {
       created,
       status: expectedStatus,
-      failure_type: noneToNull(this.nullableString(`${field}.failure_type`, EVENT_LIMITS.id, opt('failure_type'))),
-      exception_name: noneToNull(this.nullableString(`${field}.exception_name`, EVENT_LIMITS.id, opt('exception_name'))),
-      stacktrace: this.nullableString(`${field}.stacktrace`, EVENT_LIMITS.stacktrace, opt('stacktrace')),
-      peak_memory_usage: this.nullableAmount(`${field}.peak_memory_usage`, true, opt('peak_memory_usage')),
-      runtime: this.nullableAmount(`${field}.runtime`, false, opt('runtime')),
-      labels: labels === null ? null : this.labels(`${field}.labels`, labels),
-      key: this.nullableString(`${field}.key`, EVENT_LIMITS.key, opt('key')),
-      size_bytes: this.nullableAmount(`${field}.size_bytes`, true, opt('size_bytes')),
-      sha256: opt('sha256') === null ? null : this.sha256(`${field}.sha256`, a['sha256']),
+      failure_type: noneToNull(this.nullableString('attributes.failure_type', EVENT_LIMITS.id, a.failure_type ?? null)),
+      exception_name: noneToNull(this.nullableString('attributes.exception_name', EVENT_LIMITS.id, a.exception_name ?? null)),
+      stacktrace: this.nullableString('attributes.stacktrace', EVENT_LIMITS.stacktrace, a.stacktrace ?? null),
+      peak_memory_usage: this.nullableAmount('attributes.peak_memory_usage', true, a.peak_memory_usage ?? null),
+      runtime: this.nullableAmount('attributes.runtime', false, a.runtime ?? null),
+      labels: labels === null ? null : this.labels('attributes.labels', labels),
+      key: this.nullableString('attributes.key', EVENT_LIMITS.key, a.key ?? null),
+      size_bytes: this.nullableAmount('attributes.size_bytes', true, a.size_bytes ?? null),
+      sha256: sha256 === null ? null : this.sha256('attributes.sha256', sha256),
     };
   }
 }
@@ -225,7 +237,7 @@ export function parseTaskEvent(input: unknown): TaskEvent {
       if (log !== undefined) {
         if (!Array.isArray(log)) c.fail('log', log, 'an array of strings');
         if (log.length > EVENT_LIMITS.logLines) c.fail('log', log, `an array of at most ${EVENT_LIMITS.logLines} lines`);
-        for (let i = 0; i < log.length; i++) c.string(`log[${i}]`, EVENT_LIMITS.line, log[i]);
+        c.strings('log', log, EVENT_LIMITS.line);
         lines = log as string[];
       }
       const message = raw['message'];
@@ -237,7 +249,7 @@ export function parseTaskEvent(input: unknown): TaskEvent {
         ...base,
         phase: phase as TaskPhase,
         progress: c.fraction('progress'),
-        attributes: final ? c.attributes('attributes', attributes, phase) : null,
+        attributes: final ? c.attributes(attributes, phase) : null,
         ...(lines === undefined ? {} : { log: lines }),
         ...(message === undefined ? {} : { message: c.nullableString('message', EVENT_LIMITS.message, message) }),
         ...(cancel === undefined ? {} : { cancel_requested: cancel }),
