@@ -4,6 +4,7 @@ import { exportTaskMachine, type ExportTaskMachine } from '../../machines/export
 import { NoResultError, TransientResultError } from '../core/errors.js';
 import { isFinalPhase } from '../core/events.js';
 import type { ExportTaskAttributes, ExportTaskSnapshot } from '../core/snapshot.js';
+import { settledChecked } from '../core/task-store.js';
 import { checkBoolean, checkMilliseconds, checkOptionBag, checkSignal } from '../internal/options.js';
 import type { ClientRuntime } from './client-runtime.js';
 import { downloadTo, type FileTarget } from './download.js';
@@ -34,11 +35,16 @@ export interface GetFileOptions {
 
 /** Options of {@link ExportTask.actor}. */
 export interface TaskActorOptions {
-  /** XState inspection, as `createActor`'s `inspect` (the client's `inspect` by default). */
+  /**
+   * XState inspection of this actor, as `createActor`'s `inspect`. (The client's own `inspect`
+   * already sees every task, so it is not the default: the task would show twice.)
+   */
   readonly inspect?: ((event: InspectionEvent) => void) | undefined;
 }
 
 const GET_RESULT_OPTIONS = ['wait', 'timeout', 'signal'] as const;
+
+const toVoid = (): void => undefined;
 
 /**
  * One export job on the backend, tracked live. Never constructed by hand: it comes from
@@ -63,6 +69,7 @@ export class ExportTask {
   readonly tuid: string;
   readonly #runtime: ClientRuntime;
   readonly #key: string | undefined;
+  #lastCheck: (() => Promise<unknown>) | undefined;
 
   /** @internal */
   constructor(runtime: ClientRuntime, productId: string, exportId: string, key: string | undefined) {
@@ -175,23 +182,34 @@ export class ExportTask {
    * @throws {@link TransientResultError} (rejection) with `wait: false` when the task is not final.
    * @throws {@link TimeoutError} (rejection) when `timeout` passes first; it carries the last snapshot.
    */
-  async getResult(options?: GetResultOptions): Promise<void> {
-    const where = 'ExportTask.getResult()';
-    checkOptionBag(where, options, GET_RESULT_OPTIONS);
-    const wait = checkBoolean(where, 'wait', options?.wait) ?? false;
-    const timeout = checkMilliseconds(where, 'timeout', options?.timeout);
-    const signal = checkSignal(where, options?.signal);
-    if (!wait && timeout !== undefined) {
-      throw new TypeError(`${where}: \`timeout\` only applies when waiting; pass \`wait: true\` with it`);
+  getResult(options?: GetResultOptions): Promise<void> {
+    // Not an `async` function: a wait is one store promise and one `then`, which matters with
+    // thousands of waits (BENCHMARKS.md, goal 2). Bad arguments still reject, never throw.
+    let wait: boolean;
+    let timeout: number | undefined;
+    let signal: AbortSignal | undefined;
+    try {
+      const where = 'ExportTask.getResult()';
+      checkOptionBag(where, options, GET_RESULT_OPTIONS);
+      wait = checkBoolean(where, 'wait', options?.wait) ?? false;
+      timeout = checkMilliseconds(where, 'timeout', options?.timeout);
+      signal = checkSignal(where, options?.signal);
+      if (!wait && timeout !== undefined) {
+        throw new TypeError(`${where}: \`timeout\` only applies when waiting; pass \`wait: true\` with it`);
+      }
+    } catch (error) {
+      return Promise.reject(error);
     }
-    if (!wait) {
-      if (this.ready) return;
-      signal?.throwIfAborted();
-      const snapshot = await this.refresh();
-      if (!isFinalPhase(snapshot.phase)) throw new TransientResultError('Result not yet ready', snapshot);
-      return;
-    }
-    await this.#final(timeout ?? this.#runtime.waitTimeout, signal);
+    if (!wait) return this.#checkOnce(signal);
+    return this.#final(timeout ?? this.#runtime.waitTimeout, signal).then(toVoid);
+  }
+
+  /** `getResult({ wait: false })`: final now, or after one refresh, or not ready. */
+  async #checkOnce(signal: AbortSignal | undefined): Promise<void> {
+    if (this.ready) return;
+    signal?.throwIfAborted();
+    const snapshot = await this.refresh();
+    if (!isFinalPhase(snapshot.phase)) throw new TransientResultError('Result not yet ready', snapshot);
   }
 
   /**
@@ -242,7 +260,7 @@ export class ExportTask {
     checkOptionBag('ExportTask.actor()', options, ['inspect']);
     this.#runtime.watchProduct(this.guid);
     const { phase, seq: _seq, ...context } = this.snapshot;
-    const inspect = options?.inspect ?? this.#runtime.inspect;
+    const inspect = options?.inspect;
     const actor = createActor(exportTaskMachine, {
       snapshot: exportTaskMachine.resolveState({ value: phase, context }),
       input: { productId: this.guid, exportId: this.tuid },
@@ -268,11 +286,9 @@ export class ExportTask {
     const current = this.snapshot;
     if (isFinalPhase(current.phase)) return Promise.resolve(current);
     this.#runtime.watchProduct(this.guid);
-    return this.#runtime.store.settled(this.tuid, {
-      timeout,
-      signal,
-      beforeTimeout: () => this.refresh(),
-    });
+    // One last-check function per task, made on its first wait, not one per wait.
+    this.#lastCheck ??= () => this.refresh();
+    return settledChecked(this.#runtime.store, this.tuid, timeout, signal, this.#lastCheck);
   }
 
   #attributes(): Promise<ExportTaskAttributes> {

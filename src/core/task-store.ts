@@ -93,6 +93,9 @@ type Waiters = Waiter | Waiter[];
 
 type Listener<T> = (value: T) => void;
 
+/** What {@link TaskStore.onStep} calls: an applied event and the task before and after it. @internal */
+export type StepListener = (event: TaskEvent, before: ExportTaskSnapshot, after: ExportTaskSnapshot) => void;
+
 const SETTLED_OPTIONS = ['timeout', 'signal', 'beforeTimeout'] as const;
 
 /**
@@ -111,6 +114,18 @@ const SETTLED_OPTIONS = ['timeout', 'signal', 'beforeTimeout'] as const;
  * const final = await store.settled('e1', { timeout: 60_000 });
  * ```
  */
+/**
+ * @internal {@link TaskStore.settled} without checking its options again, for callers that
+ * checked them already. Not part of the package's API.
+ */
+export let settledChecked: (
+  store: TaskStore,
+  exportId: string,
+  timeout: number | undefined,
+  signal: AbortSignal | undefined,
+  beforeTimeout: (() => Promise<unknown>) | undefined,
+) => Promise<ExportTaskSnapshot>;
+
 export class TaskStore {
   readonly #maxHeld: number;
   readonly #tasks = new Map<string, ExportTaskSnapshot>();
@@ -125,6 +140,13 @@ export class TaskStore {
   readonly #diagnostics = new Subject<TaskDiagnostic>();
   readonly #resync = new Subject<ResyncRequest>();
   readonly #changes = new Subject<ExportTaskSnapshot>();
+  #steps: Set<StepListener> | undefined = undefined;
+
+  static {
+    // The client's own entry into `settled()`: its options are checked already (by
+    // `ExportTask.getResult()`), so a wait there pays for one check, not two (BENCHMARKS.md).
+    settledChecked = (store, exportId, timeout, signal, beforeTimeout) => store.#settled(exportId, timeout, signal, beforeTimeout);
+  }
 
   /**
    * Rejected input from {@link TaskStore.connect}ed sources ({@link InvalidEventError}s: the
@@ -348,6 +370,20 @@ export class TaskStore {
     });
   }
 
+  /**
+   * Calls `listener` with every event the store folds (in each task's `seq` order, as its
+   * machine receives it) and the task's snapshots before and after it. For inspection.
+   * @internal
+   * @returns A function that removes the listener.
+   */
+  onStep(listener: StepListener): () => void {
+    (this.#steps ??= new Set()).add(listener);
+    return () => {
+      this.#steps?.delete(listener);
+      if (this.#steps?.size === 0) this.#steps = undefined;
+    };
+  }
+
   /** Reports an error to {@link TaskStore.errors$} (for sources that apply events themselves). */
   reportError(error: Error): void {
     this.#errors.next(error);
@@ -450,6 +486,8 @@ export class TaskStore {
       this.#diagnose(terminal && outcome !== snapshot.phase ? 'conflict' : 'after-final', event);
     }
     const next = advance(snapshot, event);
+    // Undefined unless someone inspects the store: one comparison on the hot path.
+    if (this.#steps !== undefined) for (const listener of [...this.#steps]) listener(event, snapshot, next);
     if (event.type === 'snapshot') {
       const held = this.#held.get(event.export_id);
       if (held !== undefined) for (const seq of held.keys()) if (seq <= event.seq) held.delete(seq);
