@@ -36,39 +36,50 @@ export function asCompleted(tasks: Iterable<ExportTask>, options?: AsCompletedOp
 }
 
 async function* iterate(tasks: ExportTask[], timeout: number | undefined, outer: AbortSignal | undefined): AsyncGenerator<ExportTask> {
-  // One controller ends every wait when the caller breaks out, fails or times out.
-  const controller = new AbortController();
-  const onAbort = (): void => controller.abort(outer?.reason);
-  if (outer?.aborted) onAbort();
-  else outer?.addEventListener('abort', onAbort, { once: true });
+  // A controller per wait ends it when the caller breaks out, fails or times out. One shared
+  // controller would hold a listener per task on one signal (and Node warns past ten).
+  const controllers = new Set<AbortController>();
+  const endAll = (reason: unknown): void => {
+    for (const controller of controllers) controller.abort(reason);
+    controllers.clear();
+  };
+  const onAbort = (): void => endAll(outer?.reason);
   const done: ExportTask[] = [];
+  let next = 0;
   let failure: { error: unknown } | undefined;
   let wake: (() => void) | undefined;
   let remaining = tasks.length;
   for (const task of tasks) {
+    const controller = new AbortController();
+    controllers.add(controller);
     task.waitFinal(timeout, controller.signal).then(
       () => {
+        controllers.delete(controller);
         done.push(task);
         wake?.();
       },
       (error: unknown) => {
+        controllers.delete(controller);
         failure ??= { error: error instanceof TimeoutError ? new TimeoutError(timeout ?? 0, error.snapshot) : error };
         wake?.();
       },
     );
   }
+  if (outer?.aborted) onAbort();
+  else outer?.addEventListener('abort', onAbort, { once: true });
   try {
     while (remaining > 0) {
-      if (done.length === 0 && failure === undefined) await new Promise<void>((resolve) => (wake = resolve));
+      if (next === done.length && failure === undefined) await new Promise<void>((resolve) => (wake = resolve));
       wake = undefined;
-      while (done.length > 0) {
+      // Read by index: `shift()` moves every element, quadratic over many tasks.
+      while (next < done.length) {
         remaining--;
-        yield done.shift()!;
+        yield done[next++]!;
       }
       if (failure !== undefined && remaining > 0) throw failure.error;
     }
   } finally {
     outer?.removeEventListener('abort', onAbort);
-    controller.abort(new Error('asCompleted() iteration ended'));
+    endAll(new Error('asCompleted() iteration ended'));
   }
 }

@@ -382,6 +382,27 @@ describe('ExportTask', () => {
   });
 
   describe('asCompleted', () => {
+    it('waits on many tasks with one abort listener per wait, so Node never warns of a listener leak', async () => {
+      const warnings: Error[] = [];
+      const onWarning = (warning: Error): void => void warnings.push(warning);
+      process.on('warning', onWarning);
+      try {
+        const tasks = await Promise.all(Array.from({ length: 25 }, (_, i) => fc.export(`many/${i}.ndjson`)));
+        const seen: string[] = [];
+        const iteration = (async () => {
+          for await (const task of asCompleted(tasks, { timeout: 60_000 })) seen.push(task.tuid);
+        })();
+        for (const task of [...tasks].reverse()) fail(backend, task);
+        await iteration;
+        // Warnings are emitted on the next tick.
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(seen).toEqual([...tasks].reverse().map((t) => t.tuid));
+        expect(warnings.map((w) => w.name)).not.toContain('MaxListenersExceededWarning');
+      } finally {
+        process.off('warning', onWarning);
+      }
+    });
+
     it('yields tasks in the order they finish', async () => {
       const [a, b, c] = await Promise.all(['a', 'b', 'c'].map((k) => fc.export(`${k}.ndjson`)));
       fail(backend, b!);
