@@ -7,7 +7,10 @@
  * @packageDocumentation
  */
 import { parseArgs } from 'node:util';
+import { getCommand } from './commands/get.js';
+import { lsCommand } from './commands/ls.js';
 import { serveCommand } from './commands/serve.js';
+import { watchCommand } from './commands/watch.js';
 import { demoCommand } from './demo.js';
 
 /** One flag of a command. */
@@ -17,6 +20,16 @@ export interface CliOption {
   /** How the flag's value is called in the help (`--features <n>`); string flags only. */
   readonly valueName?: string | undefined;
   readonly description: string;
+}
+
+/** One positional argument of a command, shown as `<name>` in its usage. */
+export interface CliArgument {
+  readonly name: string;
+  readonly description: string;
+  /** May be left out (shown as `[name]`); only trailing arguments may be optional. */
+  readonly optional?: boolean | undefined;
+  /** Takes every remaining argument (shown as `[name...]`); the last argument only. */
+  readonly variadic?: boolean | undefined;
 }
 
 /** What a command gets to talk to the world. */
@@ -42,17 +55,19 @@ export interface CliCommand<TOptions> {
   /** Paragraphs for the command's own help. */
   readonly description: string;
   readonly options: Readonly<Record<string, CliOption>>;
+  /** The positional arguments, in order; none when absent. Their count is checked before `parse`. */
+  readonly arguments?: readonly CliArgument[] | undefined;
   /**
-   * Turns the parsed flags into the command's options.
+   * Turns the parsed flags and the positional arguments into the command's options.
    * @throws TypeError saying what was expected: a usage error (exit code 2).
    */
-  parse(values: Readonly<Record<string, string | boolean | undefined>>): TOptions;
+  parse(values: Readonly<Record<string, string | boolean | undefined>>, positionals: readonly string[]): TOptions;
   /** Runs the command; resolves to its exit code. */
   run(options: TOptions, io: CliIo): Promise<number>;
 }
 
 /** Every command, in the order the help lists them. */
-const COMMANDS: readonly CliCommand<unknown>[] = [demoCommand, serveCommand];
+const COMMANDS: readonly CliCommand<unknown>[] = [watchCommand, lsCommand, getCommand, serveCommand, demoCommand];
 
 const PROGRAM = 'export-task';
 const HELP_OPTION: CliOption = { type: 'boolean', short: 'h', description: 'Show this help' };
@@ -109,17 +124,40 @@ function parseCommandLine(argv: readonly string[], io: CliIo): { command: CliCom
     return 'help';
   }
   let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
+  const takesArguments = (command.arguments ?? []).length > 0;
   try {
-    ({ values } = parseArgs({ args: rest, options: parseArgsOptions(command), strict: true, allowPositionals: false }));
+    ({ values, positionals } = parseArgs({ args: rest, options: parseArgsOptions(command), strict: true, allowPositionals: takesArguments }));
   } catch (error) {
     throw new UsageError(describeParseError(error, command), command);
   }
+  checkArgumentCount(command, positionals);
   try {
-    return { command, options: command.parse(values) };
+    return { command, options: command.parse(values, positionals) };
   } catch (error) {
     if (error instanceof TypeError) throw new UsageError(error.message, command);
     throw error;
   }
+}
+
+/** @throws UsageError naming the missing argument, or the first one too many. */
+function checkArgumentCount(command: CliCommand<unknown>, positionals: readonly string[]): void {
+  const declared = command.arguments ?? [];
+  const required = declared.filter((a) => a.optional !== true && a.variadic !== true);
+  if (positionals.length < required.length) {
+    const missing = required[positionals.length]!;
+    throw new UsageError(`missing <${missing.name}> (${missing.description}): expected ${argumentSynopsis(command)}`, command);
+  }
+  if (declared.at(-1)?.variadic !== true && positionals.length > declared.length) {
+    const extra = positionals[declared.length]!;
+    throw new UsageError(`unexpected argument ${quote(extra)}: expected ${argumentSynopsis(command)}`, command);
+  }
+}
+
+function argumentSynopsis(command: CliCommand<unknown>): string {
+  return (command.arguments ?? [])
+    .map((a) => (a.variadic === true ? `[${a.name}...]` : a.optional === true ? `[${a.name}]` : `<${a.name}>`))
+    .join(' ');
 }
 
 function findCommand(name: string): CliCommand<unknown> {
@@ -195,12 +233,15 @@ function usage(): string {
 /** A command's usage and options. */
 function commandUsage(command: CliCommand<unknown>): string {
   const flags = [...Object.entries(command.options), ['help', HELP_OPTION] as const].map(([name, option]) => [flagSynopsis(name, option), option.description] as const);
-  const width = Math.max(...flags.map(([flag]) => flag.length));
+  const args = (command.arguments ?? []).map((a) => [a.variadic === true ? `${a.name}...` : a.name, a.description] as const);
+  const width = Math.max(...flags.map(([flag]) => flag.length), ...args.map(([name]) => name.length));
+  const synopsis = argumentSynopsis(command);
   return [
-    `Usage: ${PROGRAM} ${command.name} [options]`,
+    `Usage: ${PROGRAM} ${command.name} [options]${synopsis === '' ? '' : ` ${synopsis}`}`,
     '',
     command.description,
     '',
+    ...(args.length === 0 ? [] : ['Arguments:', ...args.map(([name, description]) => `  ${name.padEnd(width)}  ${description}`), '']),
     'Options:',
     ...flags.map(([flag, description]) => `  ${flag.padEnd(width)}  ${description}`),
   ].join('\n');

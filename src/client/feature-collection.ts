@@ -92,6 +92,26 @@ export class FeatureCollection {
     return new ExportTask(this.#runtime, this.id, exportId, key);
   }
 
+  /**
+   * An existing export of the product, by id, as a task: one status request, so that its
+   * snapshot is current, then tracked like the tasks `export()` answers.
+   *
+   * @example
+   * ```ts
+   * const task = await client.featureCollection('roads').getExport(exportId);
+   * console.log(task.snapshot.phase, task.snapshot.progress);
+   * ```
+   * @param exportId - The export's id (from `export()`, `listExports()` or the service).
+   * @returns The task, with its snapshot as the backend knows it now.
+   * @throws TypeError at once for an empty id; `NotFoundError` when the product has no such export.
+   */
+  async getExport(exportId: string): Promise<ExportTask> {
+    checkNonEmptyString('FeatureCollection.getExport()', 'exportId', exportId);
+    this.#runtime.assertOpen();
+    await this.#runtime.refresh(this.id, exportId);
+    return new ExportTask(this.#runtime, this.id, exportId, undefined);
+  }
+
   /** Every completed export of the product (all pages), as final tasks. */
   async listExports(): Promise<ExportTask[]> {
     this.#runtime.assertOpen();

@@ -23,14 +23,14 @@ describe.concurrent('export-task (command line)', () => {
     const { code, stdout, stderr } = await runCli(['frobnicate']);
     expect(code).toBe(2);
     expect(stdout).toBe('');
-    expect(stderr).toMatch(/^export-task: unknown command "frobnicate": expected one of demo, serve, help\n/);
+    expect(stderr).toMatch(/^export-task: unknown command "frobnicate": expected one of watch, ls, get, serve, (\w+, )*demo, help\n/);
     expect(stderr).toContain('Usage: export-task <command> [options]');
   });
 
   it('exits 2 without a command', async () => {
     const { code, stderr } = await runCli([]);
     expect(code).toBe(2);
-    expect(stderr).toMatch(/^export-task: expected a command: demo, serve, help\n/);
+    expect(stderr).toMatch(/^export-task: expected a command: watch, ls, get, serve, (\w+, )*demo, help\n/);
   });
 
   it('exits 2 naming an unknown flag and the flags the command takes', async () => {

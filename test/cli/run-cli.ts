@@ -4,6 +4,11 @@ import { fileURLToPath } from 'node:url';
 /** The repository root: the CLI runs from there, as `npx tsx src/cli/main.ts` would. */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
+/** The CLI's source, run with tsx from any working directory. */
+const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+/** tsx's loader by URL, as `--import tsx` resolves it only from the repository. */
+const TSX = new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url).href;
+
 /** What a run of the CLI printed, and how it exited. */
 export interface CliRun {
   readonly code: number | null;
@@ -14,17 +19,26 @@ export interface CliRun {
 /**
  * Runs the CLI from source in a child process, stdout and stderr piped (so not a TTY), and
  * waits for it to exit by itself: a handle left open would hang it, and fail the test by timeout.
+ * `onStdout` sees the output so far each time more arrives, to act while the command runs.
  */
-export function runCli(args: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): Promise<CliRun> {
+export function runCli(
+  args: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = {},
+  onStdout?: (stdoutSoFar: string) => void,
+  cwd: string = ROOT,
+): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-      cwd: ROOT,
+    const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], {
+      cwd,
       env: { ...process.env, NO_COLOR: undefined, FORCE_COLOR: undefined, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      onStdout?.(stdout);
+    });
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
