@@ -4,7 +4,7 @@ import { exportTaskMachine, type ExportTaskMachine } from '../../machines/export
 import { NoResultError, TransientResultError } from '../core/errors.js';
 import { isFinalPhase } from '../core/events.js';
 import type { ExportTaskAttributes, ExportTaskSnapshot } from '../core/snapshot.js';
-import { settledChecked } from '../core/task-store.js';
+import { finishedChecked, settledChecked } from '../core/task-store.js';
 import { checkBoolean, checkMilliseconds, checkOptionBag, checkSignal } from '../internal/options.js';
 import type { ClientRuntime } from './client-runtime.js';
 import { downloadTo, type FileTarget } from './download.js';
@@ -44,7 +44,8 @@ export interface TaskActorOptions {
 
 const GET_RESULT_OPTIONS = ['wait', 'timeout', 'signal'] as const;
 
-const toVoid = (): void => undefined;
+/** What `getResult()` answers for a task already final. */
+const RESOLVED: Promise<void> = Promise.resolve();
 
 /**
  * One export job on the backend, tracked live. Never constructed by hand: it comes from
@@ -201,7 +202,9 @@ export class ExportTask {
       return Promise.reject(error);
     }
     if (!wait) return this.#checkOnce(signal);
-    return this.#final(timeout ?? this.#runtime.waitTimeout, signal).then(toVoid);
+    if (this.ready) return RESOLVED;
+    this.#runtime.watchProduct(this.guid);
+    return finishedChecked(this.#runtime.store, this.tuid, timeout ?? this.#runtime.waitTimeout, signal, this.#refreshOnce());
   }
 
   /** `getResult({ wait: false })`: final now, or after one refresh, or not ready. */
@@ -286,9 +289,12 @@ export class ExportTask {
     const current = this.snapshot;
     if (isFinalPhase(current.phase)) return Promise.resolve(current);
     this.#runtime.watchProduct(this.guid);
-    // One last-check function per task, made on its first wait, not one per wait.
-    this.#lastCheck ??= () => this.refresh();
-    return settledChecked(this.#runtime.store, this.tuid, timeout, signal, this.#lastCheck);
+    return settledChecked(this.#runtime.store, this.tuid, timeout, signal, this.#refreshOnce());
+  }
+
+  /** The last check at a wait's deadline: one function per task, made on its first wait, not one per wait. */
+  #refreshOnce(): () => Promise<unknown> {
+    return (this.#lastCheck ??= () => this.refresh());
   }
 
   #attributes(): Promise<ExportTaskAttributes> {

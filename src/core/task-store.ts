@@ -86,6 +86,18 @@ class Waiter implements Deadline {
   fire(): void {
     this.onDeadline(this);
   }
+
+  /** Resolves the wait with the final snapshot. */
+  settle(snapshot: ExportTaskSnapshot): void {
+    this.resolve(snapshot);
+  }
+}
+
+/** A wait whose promise resolves with nothing (`ExportTask.getResult()`): no `then` to drop the snapshot. */
+class VoidWaiter extends Waiter {
+  override settle(): void {
+    this.resolve(undefined as never);
+  }
 }
 
 /** A task's waits: one, or several in the order they began. */
@@ -97,6 +109,27 @@ type Listener<T> = (value: T) => void;
 export type StepListener = (event: TaskEvent, before: ExportTaskSnapshot, after: ExportTaskSnapshot) => void;
 
 const SETTLED_OPTIONS = ['timeout', 'signal', 'beforeTimeout'] as const;
+
+/**
+ * @internal {@link TaskStore.settled} without checking its options again, for callers that
+ * checked them already. Not part of the package's API.
+ */
+export let settledChecked: (
+  store: TaskStore,
+  exportId: string,
+  timeout: number | undefined,
+  signal: AbortSignal | undefined,
+  beforeTimeout: (() => Promise<unknown>) | undefined,
+) => Promise<ExportTaskSnapshot>;
+
+/** @internal {@link settledChecked}, resolving with nothing (for `ExportTask.getResult()`). */
+export let finishedChecked: (
+  store: TaskStore,
+  exportId: string,
+  timeout: number | undefined,
+  signal: AbortSignal | undefined,
+  beforeTimeout: (() => Promise<unknown>) | undefined,
+) => Promise<void>;
 
 /**
  * Many tasks folded from one multiplexed stream of backend events.
@@ -114,18 +147,6 @@ const SETTLED_OPTIONS = ['timeout', 'signal', 'beforeTimeout'] as const;
  * const final = await store.settled('e1', { timeout: 60_000 });
  * ```
  */
-/**
- * @internal {@link TaskStore.settled} without checking its options again, for callers that
- * checked them already. Not part of the package's API.
- */
-export let settledChecked: (
-  store: TaskStore,
-  exportId: string,
-  timeout: number | undefined,
-  signal: AbortSignal | undefined,
-  beforeTimeout: (() => Promise<unknown>) | undefined,
-) => Promise<ExportTaskSnapshot>;
-
 export class TaskStore {
   readonly #maxHeld: number;
   readonly #tasks = new Map<string, ExportTaskSnapshot>();
@@ -145,7 +166,9 @@ export class TaskStore {
   static {
     // The client's own entry into `settled()`: its options are checked already (by
     // `ExportTask.getResult()`), so a wait there pays for one check, not two (BENCHMARKS.md).
-    settledChecked = (store, exportId, timeout, signal, beforeTimeout) => store.#settled(exportId, timeout, signal, beforeTimeout);
+    settledChecked = (store, exportId, timeout, signal, beforeTimeout) => store.#settled(exportId, timeout, signal, beforeTimeout, Waiter);
+    finishedChecked = (store, exportId, timeout, signal, beforeTimeout) =>
+      store.#settled(exportId, timeout, signal, beforeTimeout, VoidWaiter) as Promise<unknown> as Promise<void>;
   }
 
   /**
@@ -344,7 +367,7 @@ export class TaskStore {
       if (beforeTimeout !== undefined && typeof beforeTimeout !== 'function') {
         throw new TypeError(`${where}: expected \`beforeTimeout\` to be a function returning a promise`);
       }
-      return this.#settled(exportId, timeout, signal, beforeTimeout);
+      return this.#settled(exportId, timeout, signal, beforeTimeout, Waiter);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -421,12 +444,13 @@ export class TaskStore {
     timeout: number | undefined,
     signal: AbortSignal | undefined,
     beforeTimeout: (() => Promise<unknown>) | undefined,
+    Kind: typeof Waiter,
   ): Promise<ExportTaskSnapshot> {
     const current = this.#tasks.get(exportId);
-    if (current !== undefined && isFinalPhase(current.phase)) return Promise.resolve(current);
+    if (current !== undefined && isFinalPhase(current.phase)) return Promise.resolve(Kind === VoidWaiter ? (undefined as never) : current);
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<ExportTaskSnapshot>((resolve, reject) => {
-      const waiter = new Waiter(exportId, resolve, reject, signal, timeout, beforeTimeout, this.#onDeadline);
+      const waiter = new Kind(exportId, resolve, reject, signal, timeout, beforeTimeout, this.#onDeadline);
       addWaiter(this.#waiters, exportId, waiter);
       if (signal !== undefined) {
         // The store does not own the signal, so it rejects with the signal's own reason.
@@ -541,12 +565,12 @@ export class TaskStore {
     this.#waiters.delete(id);
     if (!Array.isArray(waiters)) {
       this.#detach(waiters);
-      waiters.resolve(snapshot);
+      waiters.settle(snapshot);
       return;
     }
     for (const waiter of waiters) {
       this.#detach(waiter);
-      waiter.resolve(snapshot);
+      waiter.settle(snapshot);
     }
   }
 
