@@ -353,11 +353,34 @@ export interface TaskHistoryOptions {
    */
   readonly terminal?: 'always' | 'never' | 'maybe';
   /**
+   * How the history ends, or a list to draw from (each equally likely); when given, it decides
+   * the terminal event instead of `terminal`:
+   *
+   * - `'success'`: a `succeeded` event;
+   * - `'failure'`: a `failed` event whose `failure_type` is drawn from `failureTypes`;
+   * - `'cancelled'`: at least one `cancel_requested`, then `failed` with `failure_type: "cancelled"`;
+   * - `'unfinished'`: no terminal event (the task is still pending or running).
+   *
+   * @defaultValue undefined (`terminal` decides)
+   */
+  readonly outcome?: TaskOutcome | readonly TaskOutcome[];
+  /**
+   * The `failure_type`s of an `outcome: 'failure'` history.
+   * @defaultValue every known type but `cancelled`, `null`, and unknown strings (kept as they come)
+   */
+  readonly failureTypes?: readonly (FailureType | null)[];
+  /**
    * Most truthful `snapshot` events added (each right after the event whose `seq` it shares).
    * @defaultValue 3
    */
   readonly maxSnapshots?: number;
 }
+
+/** How a task's history ends: see {@link TaskHistoryOptions.outcome}. */
+export type TaskOutcome = 'success' | 'failure' | 'cancelled' | 'unfinished';
+
+/** Every {@link TaskOutcome}, for `taskHistoryArb({ outcome: TASK_OUTCOMES })` or a loop over them. */
+export const TASK_OUTCOMES: readonly TaskOutcome[] = ['success', 'failure', 'cancelled', 'unfinished'];
 
 type Item =
   | { readonly kind: 'queued' | 'started' | 'cancel_requested' }
@@ -376,6 +399,47 @@ const terminalArb: Arbitrary<Terminal> = fc.oneof(
   succeededFieldsArb.map((fields): Terminal => ({ kind: 'succeeded', fields })),
   failedFieldsArb.map((fields): Terminal => ({ kind: 'failed', fields })),
 );
+
+const OTHER_FAILURE_TYPES: readonly (FailureType | null)[] = [...KNOWN_FAILURE_TYPES.filter((t) => t !== 'cancelled'), null];
+
+/** The terminal event of an outcome (`null` for an unfinished task). */
+function outcomeTerminalArb(outcome: TaskOutcome, failureTypes: readonly (FailureType | null)[] | undefined): Arbitrary<Terminal | null> {
+  switch (outcome) {
+    case 'success':
+      return succeededFieldsArb.map((fields): Terminal => ({ kind: 'succeeded', fields }));
+    case 'unfinished':
+      return fc.constant(null);
+    case 'cancelled':
+    case 'failure': {
+      const typeArb: Arbitrary<FailureType | null> =
+        outcome === 'cancelled'
+          ? fc.constant('cancelled')
+          : failureTypes !== undefined
+            ? fc.constantFrom(...failureTypes)
+            : fc.oneof(
+                { arbitrary: fc.constantFrom(...OTHER_FAILURE_TYPES), weight: 6 },
+                { arbitrary: idArb.filter((s) => s !== 'None').map((s) => `x_${s}`), weight: 1 },
+              );
+      return fc
+        .tuple(failedFieldsArb, typeArb)
+        .map(([fields, failure_type]): Terminal => ({ kind: 'failed', fields: { ...fields, failure_type } }));
+    }
+  }
+}
+
+function checkOutcomes(outcome: TaskOutcome | readonly TaskOutcome[], failureTypes: readonly (FailureType | null)[] | undefined): readonly TaskOutcome[] {
+  const outcomes: readonly unknown[] = typeof outcome === 'string' ? [outcome] : Array.isArray(outcome) ? outcome : [outcome];
+  for (const o of outcomes) {
+    if (!TASK_OUTCOMES.includes(o as TaskOutcome)) {
+      throw new TypeError(`taskHistoryArb(): expected \`outcome\` to be one of ${TASK_OUTCOMES.map((t) => `'${t}'`).join(', ')} or a non-empty array of them, got ${JSON.stringify(o)}`);
+    }
+  }
+  if (outcomes.length === 0) throw new TypeError('taskHistoryArb(): expected `outcome` to be a non-empty array of outcomes, got []');
+  if (failureTypes !== undefined && (!Array.isArray(failureTypes) || failureTypes.length === 0)) {
+    throw new TypeError(`taskHistoryArb(): expected \`failureTypes\` to be a non-empty array of failure types (strings or null), got ${JSON.stringify(failureTypes)}`);
+  }
+  return outcomes as readonly TaskOutcome[];
+}
 
 function toEvent(item: Item | Terminal, base: TaskEventBase): TaskEvent {
   switch (item.kind) {
@@ -435,8 +499,15 @@ export function taskHistoryArb(options?: TaskHistoryOptions): Arbitrary<TaskEven
           { arbitrary: fc.constant<Item>({ kind: 'queued' }), weight: 1 },
           { arbitrary: fc.constant<Item>({ kind: 'started' }), weight: 1 },
         );
+  const outcomes = options?.outcome === undefined ? undefined : checkOutcomes(options.outcome, options.failureTypes);
   const terminalOption: Arbitrary<Terminal | null> =
-    terminal === 'always' ? terminalArb : terminal === 'never' ? fc.constant(null) : fc.option(terminalArb, { freq: 3 });
+    outcomes !== undefined
+      ? fc.constantFrom(...outcomes).chain((outcome) => outcomeTerminalArb(outcome, options?.failureTypes))
+      : terminal === 'always'
+        ? terminalArb
+        : terminal === 'never'
+          ? fc.constant(null)
+          : fc.option(terminalArb, { freq: 3 });
   return fc
     .record({
       productId: toArb(options?.productId, fc.constantFrom('roads', 'parcels', 'rivers')),
@@ -447,10 +518,16 @@ export function taskHistoryArb(options?: TaskHistoryOptions): Arbitrary<TaskEven
       items: fc.array(itemArb, { minLength: order === 'any' ? 1 : 0, maxLength: maxEvents }),
       terminal: terminalOption,
       snapshotPicks: fc.uniqueArray(fc.nat(), { maxLength: maxSnapshots }),
+      cancelAt: fc.nat(),
     })
-    .map(({ productId, exportId, start, step, started, items, terminal, snapshotPicks }) => {
+    .map(({ productId, exportId, start, step, started, items, terminal, snapshotPicks, cancelAt }) => {
       const head: Item[] = order === 'realistic' ? [{ kind: 'queued' }, ...(started ? [{ kind: 'started' } as const] : [])] : [];
       let all: Item[] = [...head, ...items];
+      // A cancelled task was asked to cancel first: make sure some event says so.
+      if (terminal?.kind === 'failed' && terminal.fields.failure_type === 'cancelled' && outcomes !== undefined && !all.some((i) => i.kind === 'cancel_requested')) {
+        const at = head.length + (cancelAt % (all.length - head.length + 1));
+        all = [...all.slice(0, at), { kind: 'cancel_requested' }, ...all.slice(at)];
+      }
       if (options?.fractions === 'non-decreasing') {
         const sorted = all.flatMap((i) => (i.kind === 'progress' ? [i.fraction] : [])).sort((a, b) => a - b);
         let k = 0;

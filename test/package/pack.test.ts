@@ -61,6 +61,18 @@ const EXPECTED_NAMES: Readonly<Record<string, readonly string[]>> = {
     'RateLimitError',
   ],
   './react': ['useExportTask', 'useTaskStore', 'useStartExport', 'shallowEqual'],
+  './testing': [
+    'taskHistoryArb',
+    'hostileDeliveryArb',
+    'hostileStreamArb',
+    'applyDelivery',
+    'malformedEventArb',
+    'createTestBackend',
+    'createScheduledBackend',
+    'createTaskTestModel',
+    'taskPaths',
+    'forEachTaskPath',
+  ],
 };
 
 /** The run-time dependencies a browser app of the main entry may load (SPEC section 1). */

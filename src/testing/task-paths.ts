@@ -1,0 +1,221 @@
+import type { SnapshotFrom } from 'xstate';
+import { createTestModel, type TestModel } from 'xstate/graph';
+import { exportTaskMachine, type ExportTaskMachine } from '../../machines/export-task.js';
+import type { TaskEvent, TaskPhase } from '../core/events.js';
+import { parseTaskEvent } from '../core/parse-task-event.js';
+import type { ExportTaskSnapshot } from '../core/snapshot.js';
+import { TaskStore } from '../core/task-store.js';
+import { checkOptionBag } from '../internal/options.js';
+
+/**
+ * Which paths of the machine {@link taskPaths} gives.
+ *
+ * - `'transitions'`: paths that, together, take every transition of the machine (each state,
+ *   event type and guarded branch of a `snapshot` event) at least once;
+ * - `'states'`: the shortest path to each state;
+ * - `'simple'`: every path that visits no state twice (straight to a final state, or through
+ *   `running`).
+ */
+export type TaskPathCoverage = 'transitions' | 'states' | 'simple';
+
+/**
+ * Options of {@link taskPaths}, {@link forEachTaskPath} and {@link createTaskTestModel}.
+ *
+ * @example
+ * ```ts
+ * taskPaths({ coverage: 'simple', productId: 'roads', exportId: 'e1' });
+ * ```
+ */
+export interface TaskPathOptions {
+  /** @defaultValue 'roads' */
+  readonly productId?: string;
+  /** @defaultValue 'e1' */
+  readonly exportId?: string;
+  /** @defaultValue 'transitions' */
+  readonly coverage?: TaskPathCoverage;
+}
+
+/** One step of a {@link TaskPath}: an event and the task's snapshot once it is applied. */
+export interface TaskPathStep {
+  /** The event, with its `seq` on the path (1, 2, 3, ...). */
+  readonly event: TaskEvent;
+  /** The task's snapshot after the event, as a `TaskStore` (and so a client) folds it. */
+  readonly snapshot: ExportTaskSnapshot;
+}
+
+/** A path of the task's machine from its initial state, as events and the snapshots they give. */
+export interface TaskPath {
+  /** The path in words, for test names: `pending -started-> running -succeeded-> success`. */
+  readonly description: string;
+  /** The task before any event (pending, seq 0). */
+  readonly initial: ExportTaskSnapshot;
+  /** The events in order, each with the snapshot after it. */
+  readonly steps: readonly TaskPathStep[];
+  /** The path's events, ready to feed to a store, a test backend or your own code. */
+  readonly events: readonly TaskEvent[];
+  /** The snapshot at the end of the path (`initial` for the empty path). */
+  readonly final: ExportTaskSnapshot;
+}
+
+const T0 = Date.UTC(2026, 0, 1);
+const SHA256 = '0123456789abcdef'.repeat(4);
+
+/** One event per event type and per guarded branch of `snapshot`: what each state is tried with. */
+function pathEvents(productId: string, exportId: string): TaskEvent[] {
+  const key = `exports/${exportId}.ndjson`;
+  const labels = ['vector', productId, exportId, key];
+  const raw: Record<string, unknown>[] = [
+    { type: 'queued' },
+    { type: 'started' },
+    { type: 'progress', fraction: 0.5, message: 'half way' },
+    { type: 'log', line: 'INFO writing features' },
+    { type: 'cancel_requested' },
+    { type: 'succeeded', runtime: 12.5, peak_memory_usage: 1 << 20, key, labels, size_bytes: 4096, sha256: SHA256 },
+    { type: 'failed', failure_type: 'exception', exception_name: 'ValueError', stacktrace: 'Traceback (most recent call last):\n  ValueError', runtime: 1.5, peak_memory_usage: 1 << 19 },
+    { type: 'snapshot', phase: 'pending', progress: 0.1, log: ['INFO queued again'], cancel_requested: false },
+    { type: 'snapshot', phase: 'running', progress: 0.7, message: 'from a poll', log: ['INFO started', 'INFO writing features'] },
+    {
+      type: 'snapshot',
+      phase: 'success',
+      progress: 1,
+      attributes: { status: 'SUCCESS', key, labels, size_bytes: 4096, sha256: SHA256, runtime: 12.5, peak_memory_usage: 1 << 20 },
+    },
+    {
+      type: 'snapshot',
+      phase: 'failure',
+      progress: 0.3,
+      attributes: { status: 'FAILURE', failure_type: 'oom', exception_name: 'MemoryError', peak_memory_usage: 1 << 30 },
+    },
+  ];
+  return raw.map((fields) => parseTaskEvent({ product_id: productId, export_id: exportId, seq: 1, time: new Date(T0).toISOString(), ...fields }));
+}
+
+type MachineSnapshot = SnapshotFrom<ExportTaskMachine>;
+
+function checkPathOptions(where: string, options: TaskPathOptions | undefined): Required<TaskPathOptions> {
+  checkOptionBag(where, options, ['productId', 'exportId', 'coverage']);
+  const coverage = options?.coverage ?? 'transitions';
+  if (!['transitions', 'states', 'simple'].includes(coverage)) {
+    throw new TypeError(`${where}: expected \`coverage\` to be 'transitions', 'states' or 'simple', got ${JSON.stringify(coverage)}`);
+  }
+  for (const name of ['productId', 'exportId'] as const) {
+    const value = options?.[name];
+    if (value !== undefined && (typeof value !== 'string' || value === '')) {
+      throw new TypeError(`${where}: expected \`${name}\` to be a non-empty string, got ${JSON.stringify(value)}`);
+    }
+  }
+  return { productId: options?.productId ?? 'roads', exportId: options?.exportId ?? 'e1', coverage };
+}
+
+/** The state a graph vertex stands for: with `transitions`, also the event and the state it came from. */
+function serializer(coverage: TaskPathCoverage): (state: MachineSnapshot, event: TaskEvent | undefined, prev?: MachineSnapshot) => string {
+  if (coverage !== 'transitions') return (state) => JSON.stringify(state.value);
+  // Told apart by the event that led there and the state it came from, the shortest paths take
+  // every transition once; the context (a growing log) would make the graph infinite.
+  return (state, event, prev) => JSON.stringify([state.value, event ?? null, prev?.value ?? null]);
+}
+
+/**
+ * The machine's test model (`createTestModel` from `xstate/graph`), tried in every state with
+ * one event per event type and per guarded branch of `snapshot`. For tests that use
+ * `xstate/graph`'s own `path.test()`; {@link taskPaths} gives the same paths as plain events.
+ *
+ * @example
+ * ```ts
+ * const model = createTaskTestModel();
+ * for (const path of model.getShortestPaths()) {
+ *   await path.test({ states: { '*': (state) => expect(view.phase).toBe(state.value) }, events: { ... } });
+ * }
+ * ```
+ * @param options - See {@link TaskPathOptions}.
+ * @returns A `TestModel` of `exportTaskMachine`.
+ * @throws TypeError at once for a bad option.
+ */
+export function createTaskTestModel(options?: TaskPathOptions): TestModel<MachineSnapshot, TaskEvent, unknown> {
+  const { productId, exportId, coverage } = checkPathOptions('createTaskTestModel()', options);
+  return createTestModel(exportTaskMachine, {
+    input: { productId, exportId },
+    events: pathEvents(productId, exportId),
+    serializeState: serializer(coverage),
+  });
+}
+
+function describeStep(from: TaskPhase, event: TaskEvent, to: TaskPhase): string {
+  const label = event.type === 'snapshot' ? `snapshot(${event.phase})` : event.type;
+  return ` -${label}-> ${to}`;
+}
+
+/**
+ * The machine's paths from its initial state (from its `xstate/graph` test model), each as the
+ * events that take it and the snapshot after each event. With the default coverage they take
+ * every transition of the machine; run your code on each and assert what it shows at each
+ * step, and you have tested it against everything a task can do.
+ *
+ * @example
+ * ```ts
+ * describe.each(taskPaths())('$description', (path) => {
+ *   it('shows each state', () => {
+ *     const store = new TaskStore();
+ *     for (const { event, snapshot } of path.steps) {
+ *       store.apply(event);
+ *       expect(render(store.get(snapshot.exportId)!)).toContain(snapshot.phase);
+ *     }
+ *   });
+ * });
+ * ```
+ * @param options - See {@link TaskPathOptions}.
+ * @returns The paths, none a prefix of another.
+ * @throws TypeError at once for a bad option.
+ */
+export function taskPaths(options?: TaskPathOptions): TaskPath[] {
+  const { productId, exportId, coverage } = checkPathOptions('taskPaths()', options);
+  const model = createTaskTestModel({ productId, exportId, coverage });
+  const graphPaths = coverage === 'simple' ? model.getSimplePaths() : model.getShortestPaths();
+  const paths = graphPaths.map((graphPath) => {
+    const store = new TaskStore();
+    const initial = store.track(productId, exportId);
+    const steps: TaskPathStep[] = [];
+    let description: string = initial.phase;
+    for (const step of graphPath.steps) {
+      if ((step.event.type as string) === 'xstate.init') continue;
+      const event = { ...step.event, seq: steps.length + 1, time: new Date(T0 + (steps.length + 1) * 1000).toISOString() };
+      const before = store.get(exportId)!;
+      const snapshot = store.apply(event);
+      description += describeStep(before.phase, event, snapshot.phase);
+      steps.push({ event, snapshot });
+    }
+    return { description, initial, steps, events: steps.map((s) => s.event), final: steps.at(-1)?.snapshot ?? initial };
+  });
+  // xstate/graph already leaves out most paths that others extend; drop the rest.
+  const keys = paths.map((p) => p.events.map((e) => JSON.stringify({ ...e, seq: 0, time: '' })));
+  return paths.filter((_, i) => !keys.some((other, j) => j !== i && other.length > keys[i]!.length && keys[i]!.every((k, n) => other[n] === k)));
+}
+
+/**
+ * Runs `run` on every path of {@link taskPaths}, one after another. A failure names the path
+ * it happened on (the original error is its `cause`).
+ *
+ * @example
+ * ```ts
+ * await forEachTaskPath(async (path) => {
+ *   const backend = createTestBackend();
+ *   // ... start an export, emit path.events on it, check your UI at each step
+ * });
+ * ```
+ * @param run - Your assertions on one path; may be async.
+ * @param options - See {@link TaskPathOptions}.
+ * @returns How many paths ran.
+ * @throws Error `Path "<description>" failed: <message>` at the first failing path.
+ */
+export async function forEachTaskPath(run: (path: TaskPath) => unknown, options?: TaskPathOptions): Promise<number> {
+  if (typeof run !== 'function') throw new TypeError(`forEachTaskPath(): expected a function (path) => ..., got ${String(run)}`);
+  const paths = taskPaths(options);
+  for (const path of paths) {
+    try {
+      await run(path);
+    } catch (error) {
+      throw new Error(`Path "${path.description}" failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+  }
+  return paths.length;
+}
