@@ -8,6 +8,7 @@
  * is documented (and checked) as soon as it is exported.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { URL } from 'node:url';
 
 const root = new URL('./', import.meta.url);
 /** @type {{ exports: Record<string, unknown> }} */
