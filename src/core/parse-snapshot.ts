@@ -81,7 +81,8 @@ export function parseSnapshot(input: unknown): ExportTaskSnapshot {
   return {
     productId: str(o, 'productId'),
     exportId: str(o, 'exportId'),
-    progress,
+    // JSON allows -0, which a percentage shows as "-0%"; the fold never makes one, so neither does this.
+    progress: progress === 0 ? 0 : progress,
     message: nullable(o, 'message', isString, 'a string'),
     log: [...log],
     cancelRequested,

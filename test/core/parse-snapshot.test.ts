@@ -62,6 +62,13 @@ describe('parseSnapshot', () => {
     expect(copy.log).not.toBe(running.log);
   });
 
+  it('reads a progress of -0 (valid JSON) as 0, as the fold would have it', () => {
+    // toBe compares with Object.is: -0 fails it.
+    expect(parseSnapshot(JSON.stringify(running).replace('"progress":0.5', '"progress":-0')).progress).toBe(0);
+    expect(parseSnapshot({ ...running, progress: -0 }).progress).toBe(0);
+    expect(parseSnapshot({ ...running, progress: 0 }).progress).toBe(0);
+  });
+
   it('drops unknown fields', () => {
     expect(parseSnapshot({ ...running, extra: 1 })).toEqual(running);
   });

@@ -361,6 +361,7 @@ describe('parseTaskEvent, field by field', () => {
     ['a numeric created', { type: 'snapshot', ...base, phase: 'running', progress: 0, created: 1 }, 'created', /a string, got 1/],
     ['null attributes on a final snapshot', { type: 'snapshot', ...base, phase: 'success', progress: 1, attributes: null }, 'attributes', /an object of result attributes, got null/],
     ['attributes with a created that is not an ISO time', finalSnapshot({ created: 'yesterday' }), 'attributes.created', /an ISO-8601 UTC time, got "yesterday"/],
+    ['attributes with a numeric created', finalSnapshot({ created: 1 }), 'attributes.created', /a string, got 1/],
     ['attributes with a numeric failure_type', finalSnapshot({ failure_type: 1 }), 'attributes.failure_type', /a string, got 1/],
     ['attributes with a numeric exception_name', finalSnapshot({ exception_name: 1 }), 'attributes.exception_name', /a string, got 1/],
     ['attributes with a numeric stacktrace', finalSnapshot({ stacktrace: 1 }), 'attributes.stacktrace', /a string, got 1/],

@@ -1,4 +1,4 @@
-import { Subject, from, throwError } from 'rxjs';
+import { Subject, config, from, throwError } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { InvalidEventError, TimeoutError } from '../../src/core/errors.js';
 import type { ExportTaskSnapshot } from '../../src/core/snapshot.js';
@@ -433,6 +433,33 @@ describe('TaskStore', () => {
       expect(errors).toHaveLength(1);
       expect(errors[0]).toBeInstanceOf(Error);
       expect(errors[0]!.message).toBe('connection reset');
+    });
+
+    it('leaves a failure that is not bad input to rxjs to report, instead of passing it off as rejected input on errors$', async () => {
+      const store = newStore();
+      const errors: Error[] = [];
+      store.errors$.subscribe((e) => errors.push(e));
+      const unhandled: unknown[] = [];
+      const previous = config.onUnhandledError;
+      config.onUnhandledError = (error) => unhandled.push(error);
+      try {
+        // An input whose `type` getter throws: a fault of the source's objects, not a malformed event.
+        const fault = new RangeError('getter failed');
+        const input = Object.defineProperty({}, 'type', {
+          enumerable: true,
+          get: () => {
+            throw fault;
+          },
+        });
+        store.connect(from([queued('e1'), input, started('e1', 2)]));
+        // rxjs reports an error thrown by a subscriber on a later macrotask.
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        expect(errors).toEqual([]);
+        expect(unhandled).toEqual([fault]);
+        expect(store.get('e1')).toMatchObject({ phase: 'running', seq: 2 });
+      } finally {
+        config.onUnhandledError = previous;
+      }
     });
 
     it('stops folding once unsubscribed', () => {

@@ -176,6 +176,15 @@ describe('exportTaskMachine', () => {
       expect(s.context.message).toBe('a');
     });
 
+    it('keeps progress at +0 when the wire sends -0, which JSON allows and a percentage shows as "-0%"', () => {
+      expect(Object.is((JSON.parse('{"fraction":-0}') as { fraction: number }).fraction, -0)).toBe(true);
+      // toBe compares with Object.is: -0 fails it.
+      expect(run([{ type: 'progress', fraction: -0 }]).context.progress).toBe(0);
+      const s = run([{ type: 'started' }, { type: 'snapshot', phase: 'running', progress: -0 }]);
+      expect(s.context.progress).toBe(0);
+      expect(new Intl.NumberFormat('en', { style: 'percent' }).format(s.context.progress)).toBe('0%');
+    });
+
     it('keeps a running task running on a pending snapshot, and its progress', () => {
       const s = run([{ type: 'started' }, { type: 'progress', fraction: 0.5 }, { type: 'snapshot', phase: 'pending', progress: 0.1 }]);
       expect(s.value).toBe('running');

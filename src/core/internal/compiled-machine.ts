@@ -98,8 +98,8 @@ export function compileMachine(machine: AnyStateMachine): { table: TransitionTab
     }
     table[phase] = row;
   }
-  const initial = machine.root.initial?.target[0]?.key as TaskPhase | undefined;
-  if (initial === undefined) throw new Error(`${machine.id}: no initial state`);
+  // XState itself refuses a compound state without an initial one, so the root has it.
+  const initial = machine.root.initial.target[0]!.key as TaskPhase;
   return { table: table as unknown as TransitionTable, final: final as FinalTable, initial };
 }
 

@@ -73,6 +73,7 @@ export class DeadlineQueue {
     if (this.#heap.length === 0) this.#disarm();
   }
 
+  /** Arms the timer for the earliest deadline, or leaves it unarmed when there is none. */
   #arm(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     const first = this.#heap[0];
@@ -102,7 +103,7 @@ export class DeadlineQueue {
       first.index = DUE;
       due.push(first);
     }
-    if (this.#heap.length > 0) this.#arm();
+    this.#arm();
     // Fired after the heap is consistent, so a callback may add or cancel deadlines freely;
     // one that cancels a later deadline of the same batch stops it from firing.
     for (const deadline of due) {

@@ -186,6 +186,36 @@ describe('compileMachine', () => {
         }),
       /m\.a\.go: only plain guard functions without params can be compiled/,
     ],
+    [
+      // XState takes a null guard as no guard; the compiler refuses it with its own message
+      // rather than failing on a property of null.
+      'a null guard',
+      () => createMachine({ id: 'm', context, initial: 'a', states: { a: { on: { go: { guard: null as never, target: 'a' } } } } }),
+      /m\.a\.go: only plain guard functions without params can be compiled; got undefined/,
+    ],
+    [
+      // XState fails on it only when the event comes; the compiler says so at load time.
+      'an undefined action',
+      () => createMachine({ id: 'm', context, initial: 'a', states: { a: { on: { go: { actions: [undefined as never] } } } } }),
+      /m\.a\.go: only assign\(\) actions can be compiled; got undefined/,
+    ],
+    [
+      'an assign() without an assignment',
+      () => createMachine({ id: 'm', context, initial: 'a', states: { a: { on: { go: { actions: assign(undefined as never) } } } } }),
+      /m\.a\.go: only assign\(\) actions can be compiled/,
+    ],
+    [
+      // XState runs it as a plain action and assigns nothing; compiling it as an assign would diverge.
+      'a plain action that carries an `assignment` property',
+      () =>
+        createMachine({
+          id: 'm',
+          context,
+          initial: 'a',
+          states: { a: { on: { go: { actions: Object.assign(() => undefined, { assignment: { n: 1 } }) } } } },
+        }),
+      /m\.a\.go: only assign\(\) actions can be compiled/,
+    ],
     ['a root exit action', () => createMachine({ id: 'm', context, initial: 'a', exit: assign({ n: 1 }), states: { a: {} } }), /m: root-level/],
     ['a root invoke', () => createMachine({ id: 'm', context, initial: 'a', invoke: { src: fromPromise(() => Promise.resolve(1)) }, states: { a: {} } }), /m: root-level/],
   ])('rejects a machine with %s, saying why', (_, make, message) => {
