@@ -1,6 +1,15 @@
 import { Sha256 } from '../internal/sha256.js';
 
-/** Where {@link ExportTask.getFile} writes: a path, a Node writable stream or a WHATWG `WritableStream`. */
+/**
+ * Where {@link ExportTask.getFile} writes: a path, a Node writable stream or a WHATWG `WritableStream`.
+ *
+ * @example
+ * ```ts
+ * await task.getFile('roads.ndjson'); // a path: written atomically
+ * await task.getFile(process.stdout); // a Node stream
+ * await task.getFile(new WritableStream<Uint8Array>({ write: (chunk) => void console.log(chunk.byteLength) }));
+ * ```
+ */
 export type FileTarget = string | NodeJS.WritableStream | WritableStream<Uint8Array>;
 
 /** What the backend said of the file, to verify against. */
@@ -27,8 +36,20 @@ export interface ByteSink {
   readonly createHasher?: () => Hasher;
 }
 
-/** The downloaded file does not match what the backend reported. */
+/**
+ * The downloaded file does not match what the backend reported: its size or its SHA-256
+ * differs. A path target is then left as it was.
+ *
+ * @example
+ * ```ts
+ * await task.getFile('roads.ndjson').catch((error: unknown) => {
+ *   if (error instanceof DownloadVerificationError) console.error('corrupt download, nothing written:', error.message);
+ *   else throw error;
+ * });
+ * ```
+ */
 export class DownloadVerificationError extends Error {
+  /** The class name: `error.name === 'DownloadVerificationError'`. */
   override readonly name = 'DownloadVerificationError' as const;
 }
 

@@ -3,14 +3,30 @@
  * Subclasses follow DL's client: 400/422 {@link BadRequestError}, 401/403
  * {@link UnauthorizedError}, 404 {@link NotFoundError}, 409 {@link ConflictError}, 429
  * {@link RateLimitError}, 504 {@link GatewayTimeoutError}, other 5xx {@link ServerError}.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await client.createFeatureCollection('roads');
+ * } catch (error) {
+ *   if (error instanceof HttpError) console.error(error.status, error.name, error.message);
+ *   else throw error;
+ * }
+ * ```
  */
 export class HttpError extends Error {
+  /** The class name (`'NotFoundError'`, ...): a subclass's literal name. */
   override readonly name: string = 'HttpError';
   /** The HTTP status code. */
   readonly status: number;
   /** The body the server sent, when it was JSON. */
   readonly body: unknown;
 
+  /**
+   * @param status - The HTTP status code.
+   * @param message - What went wrong, from the server's error body when it had one.
+   * @param body - The body the server sent, when it was JSON.
+   */
   constructor(status: number, message: string, body?: unknown) {
     super(message);
     this.status = status;
@@ -18,59 +34,167 @@ export class HttpError extends Error {
   }
 }
 
-/** 400 or 422: the request was malformed; sending it again will not help. */
+/**
+ * 400 or 422: the request was malformed; sending it again will not help.
+ *
+ * @example
+ * ```ts
+ * await fc.add([{ type: 'Feature', geometry: null }]).catch((error: unknown) => {
+ *   if (error instanceof BadRequestError) console.error(error.message); // names the first bad feature
+ * });
+ * ```
+ */
 export class BadRequestError extends HttpError {
+  /** The class name: `error.name === 'BadRequestError'`. */
   override readonly name = 'BadRequestError' as const;
+  /**
+   * @param message - What went wrong, from the server's error body when it had one.
+   * @param body - The body the server sent, when it was JSON.
+   * @param status - 400 or 422.
+   */
   constructor(message: string, body?: unknown, status = 400) {
     super(status, message, body);
   }
 }
 
-/** 401 or 403: the token is missing, wrong or not allowed to do this. */
+/**
+ * 401 or 403: the token is missing, wrong or not allowed to do this.
+ *
+ * @example
+ * ```ts
+ * const client = createClient({ url: 'http://127.0.0.1:8080', token: 'wrong' });
+ * await client.featureCollection('roads').listExports().catch((error: unknown) => {
+ *   if (error instanceof UnauthorizedError) console.error('check EXPORT_TASK_TOKEN');
+ * });
+ * ```
+ */
 export class UnauthorizedError extends HttpError {
+  /** The class name: `error.name === 'UnauthorizedError'`. */
   override readonly name = 'UnauthorizedError' as const;
+  /**
+   * @param message - What went wrong, from the server's error body when it had one.
+   * @param body - The body the server sent, when it was JSON.
+   * @param status - 401 or 403.
+   */
   constructor(message: string, body?: unknown, status = 401) {
     super(status, message, body);
   }
 }
 
-/** 404: no such product, export or file. */
+/**
+ * 404: no such product, export or file.
+ *
+ * @example
+ * ```ts
+ * const task = await fc.getExport('no-such-id').catch((error: unknown) => {
+ *   if (error instanceof NotFoundError) return undefined;
+ *   throw error;
+ * });
+ * ```
+ */
 export class NotFoundError extends HttpError {
+  /** The class name: `error.name === 'NotFoundError'`. */
   override readonly name = 'NotFoundError' as const;
+  /**
+   * @param message - What went wrong, from the server's error body when it had one.
+   * @param body - The body the server sent, when it was JSON.
+   */
   constructor(message: string, body?: unknown) {
     super(404, message, body);
   }
 }
 
-/** 409: the request conflicts with what exists (a product id already taken, say). */
+/**
+ * 409: the request conflicts with what exists (a product id already taken, say).
+ *
+ * @example
+ * ```ts
+ * const roads = await client.createFeatureCollection('roads').catch((error: unknown) => {
+ *   if (error instanceof ConflictError) return client.featureCollection('roads'); // it exists already
+ *   throw error;
+ * });
+ * ```
+ */
 export class ConflictError extends HttpError {
+  /** The class name: `error.name === 'ConflictError'`. */
   override readonly name = 'ConflictError' as const;
+  /**
+   * @param message - What went wrong, from the server's error body when it had one.
+   * @param body - The body the server sent, when it was JSON.
+   */
   constructor(message: string, body?: unknown) {
     super(409, message, body);
   }
 }
 
-/** 429: too many requests; `retryAfter` (ms) says when to try again, when the server said. */
+/**
+ * 429: too many requests; `retryAfter` (ms) says when to try again, when the server said.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await fc.export('exports/roads.ndjson');
+ * } catch (error) {
+ *   if (error instanceof RateLimitError) console.log(`retry in ${error.retryAfter ?? 1000} ms`);
+ * }
+ * ```
+ */
 export class RateLimitError extends HttpError {
+  /** The class name: `error.name === 'RateLimitError'`. */
   override readonly name = 'RateLimitError' as const;
+  /** When to try again, in ms, when the server said (`Retry-After`). */
   readonly retryAfter: number | undefined;
+  /**
+   * @param message - What went wrong, from the server's error body when it had one.
+   * @param retryAfter - When to try again, ms (from `Retry-After`).
+   * @param body - The body the server sent, when it was JSON.
+   */
   constructor(message: string, retryAfter?: number, body?: unknown) {
     super(429, message, body);
     this.retryAfter = retryAfter;
   }
 }
 
-/** 5xx (other than 504): the server failed; the request may be retried. */
+/**
+ * 5xx (other than 504): the server failed; the request may be retried.
+ *
+ * @example
+ * ```ts
+ * await fc.listExports().catch((error: unknown) => {
+ *   if (error instanceof ServerError) console.error(`the service failed (${error.status}): try again later`);
+ * });
+ * ```
+ */
 export class ServerError extends HttpError {
+  /** The class name: `error.name === 'ServerError'`. */
   override readonly name = 'ServerError' as const;
+  /**
+   * @param message - What went wrong, from the server's error body when it had one.
+   * @param body - The body the server sent, when it was JSON.
+   * @param status - The 5xx status.
+   */
   constructor(message: string, body?: unknown, status = 500) {
     super(status, message, body);
   }
 }
 
-/** 504: a gateway gave up waiting for the server. */
+/**
+ * 504: a gateway gave up waiting for the server.
+ *
+ * @example
+ * ```ts
+ * await fc.listExports().catch((error: unknown) => {
+ *   if (error instanceof GatewayTimeoutError) console.error('a proxy timed out: try again');
+ * });
+ * ```
+ */
 export class GatewayTimeoutError extends HttpError {
+  /** The class name: `error.name === 'GatewayTimeoutError'`. */
   override readonly name = 'GatewayTimeoutError' as const;
+  /**
+   * @param message - What went wrong, from the server's error body when it had one.
+   * @param body - The body the server sent, when it was JSON.
+   */
   constructor(message: string, body?: unknown) {
     super(504, message, body);
   }

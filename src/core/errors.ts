@@ -3,26 +3,58 @@ import type { ExportTaskSnapshot } from './snapshot.js';
 /**
  * The task is not final yet, so what was asked (a result, a file) is not available.
  * The DL client raised it with the message "Result not yet ready".
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await task.getResult({ wait: false });
+ * } catch (error) {
+ *   if (!(error instanceof TransientResultError)) throw error;
+ *   console.log('not yet:', error.snapshot?.phase);
+ * }
+ * ```
  */
 export class TransientResultError extends Error {
+  /** The error's class name, for checks that survive bundling and realms: `error.name === 'TransientResultError'`. */
   override readonly name = 'TransientResultError' as const;
   /** What was known of the task when this was thrown, when there was a task. */
   readonly snapshot: ExportTaskSnapshot | undefined;
 
+  /**
+   * @param message - Why; DL's "Result not yet ready" by default.
+   * @param snapshot - The task as known when this was thrown.
+   */
   constructor(message = 'Result not yet ready', snapshot?: ExportTaskSnapshot) {
     super(message);
     this.snapshot = snapshot;
   }
 }
 
-/** A wait ran out of time before the task was final, even after a last check at the deadline. */
+/**
+ * A wait ran out of time before the task was final, even after a last check at the deadline.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await task.getResult({ wait: true, timeout: 5_000 });
+ * } catch (error) {
+ *   if (!(error instanceof TimeoutError)) throw error;
+ *   console.log(`still ${error.snapshot?.phase} after ${error.timeout} ms`);
+ * }
+ * ```
+ */
 export class TimeoutError extends Error {
+  /** The error's class name, for checks that survive bundling and realms: `error.name === 'TimeoutError'`. */
   override readonly name = 'TimeoutError' as const;
   /** The last snapshot seen before giving up. */
   readonly snapshot: ExportTaskSnapshot | undefined;
   /** How long the wait was allowed, in ms. */
   readonly timeout: number;
 
+  /**
+   * @param timeout - How long the wait was allowed, in ms.
+   * @param snapshot - The last snapshot seen.
+   */
   constructor(timeout: number, snapshot?: ExportTaskSnapshot) {
     const where = snapshot ? ` (export ${snapshot.exportId} was ${snapshot.phase}, ${Math.round(snapshot.progress * 100)}% done)` : '';
     super(`Timeout exceeded: the task was not final after ${timeout} ms${where}`);
@@ -31,10 +63,23 @@ export class TimeoutError extends Error {
   }
 }
 
-/** Export tasks have no result: read the attributes or download the file instead. */
+/**
+ * Export tasks have no result: read the attributes or download the file instead.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   void task.result;
+ * } catch (error) {
+ *   console.log(error instanceof NoResultError); // true: use getResult(), then getFile()
+ * }
+ * ```
+ */
 export class NoResultError extends Error {
+  /** The error's class name, for checks that survive bundling and realms: `error.name === 'NoResultError'`. */
   override readonly name = 'NoResultError' as const;
 
+  /** Makes the error with its fixed message. */
   constructor() {
     super("Export tasks don't have a result: await task.getResult(), then read its attributes or call getFile()");
   }
@@ -43,15 +88,32 @@ export class NoResultError extends Error {
 /**
  * A malformed event was rejected at the boundary. The task it names (if any) is unchanged.
  * `field` is the dotted path of the offending field (`""` for the event as a whole).
+ *
+ * @example
+ * ```ts
+ * try {
+ *   parseTaskEvent({ type: 'progress', product_id: 'roads', export_id: 'e1', seq: 0, time: '2026-01-01T00:00:00Z', fraction: 0.5 });
+ * } catch (error) {
+ *   if (error instanceof InvalidEventError) console.log(error.field, error.expected); // 'seq', 'a positive safe integer'
+ * }
+ * ```
  */
 export class InvalidEventError extends Error {
+  /** The error's class name, for checks that survive bundling and realms: `error.name === 'InvalidEventError'`. */
   override readonly name = 'InvalidEventError' as const;
+  /** The dotted path of the offending field, `""` for the event as a whole. */
   readonly field: string;
   /** The offending value (truncated when it is a long string). */
   readonly value: unknown;
   /** What was expected instead. */
   readonly expected: string;
 
+  /**
+   * @param field - The dotted path of the offending field.
+   * @param value - What came.
+   * @param expected - What was expected, as a phrase ("a positive safe integer").
+   * @param context - Where, appended to "Invalid task event" (" of export e1").
+   */
   constructor(field: string, value: unknown, expected: string, context = '') {
     const where = field === '' ? 'the event' : `\`${field}\``;
     super(`Invalid task event${context}: expected ${where} to be ${expected}, got ${describeValue(value)}`);

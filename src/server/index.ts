@@ -7,3 +7,5 @@
 
 export { startServer } from './start-server.js';
 export type { ServerOptions, ExportServer } from './start-server.js';
+export { startWorker } from './start-worker.js';
+export type { WorkerOptions, ExportWorker } from './start-worker.js';

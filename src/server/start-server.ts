@@ -1,10 +1,12 @@
 import { describeValue } from '../core/errors.js';
+import { checkRedisUrl } from './redis/check-redis-url.js';
 import { checkMemoryMb, checkTimeoutMs, MAX_TIMEOUT_MS } from './embedded/check-limits.js';
 import { startEngine } from './embedded/engine.js';
-import type { EmbeddedEngine } from './embedded/engine.js';
 import type * as AppModule from './http/create-app.js';
 import type { App } from './http/create-app.js';
 import type { EventStreamStats } from './http/event-stream.js';
+import type { ExportService } from './http/export-service.js';
+import type * as RedisModule from './redis/redis-engine.js';
 import type * as SqliteModule from './sqlite/open-sqlite-store.js';
 
 /** Options of {@link startServer}. */
@@ -78,6 +80,17 @@ export interface ServerOptions {
    * @defaultValue false
    */
   readonly logger?: boolean | undefined;
+  /**
+   * Runs this process as one API instance of the service on Redis (`redis://host:port`):
+   * products, exports and the event log in Redis (one Redis Stream per product, its entry ids
+   * the event streams' cursors), exports queued on BullMQ for `export-task worker` processes
+   * ({@link startWorker}); `dataDir` is then required, and must be the directory every
+   * instance and worker shares. Any number of instances may serve the same Redis. Needs the
+   * optional peer dependencies `bullmq` and `ioredis`. `jobTimeoutMs`, `jobMemoryMb` and
+   * `concurrency` are the workers' options then, and are refused here.
+   * @defaultValue none: SQLite in `dataDir`, jobs in this process
+   */
+  readonly redis?: string | undefined;
 }
 
 /** A running export service. Close it with {@link ExportServer.close} or `await using`. */
@@ -117,6 +130,7 @@ interface CheckedServerOptions {
   readonly bodyLimit: number;
   readonly sseBufferLimit: number;
   readonly logger: boolean;
+  readonly redis: string | undefined;
 }
 
 /** How long a shutdown waits for requests in flight (a download to a client that stopped reading, say) before it cuts them. */
@@ -135,6 +149,7 @@ const OPTION_KEYS = [
   'bodyLimit',
   'sseBufferLimit',
   'logger',
+  'redis',
 ];
 
 /**
@@ -166,15 +181,24 @@ const OPTION_KEYS = [
  */
 export async function startServer(options: ServerOptions = {}): Promise<ExportServer> {
   const checked = checkServerOptions(options);
-  const [{ createApp }, { openSqliteStore }] = await loadPeers();
-  const engine = await startEngine({
-    dataDir: checked.dataDir,
-    jobTimeoutMs: checked.jobTimeoutMs,
-    jobMemoryMb: checked.jobMemoryMb,
-    concurrency: checked.concurrency,
-    pageSize: checked.pageSize,
-    openStore: openSqliteStore,
-  });
+  let engine: ExportService;
+  let createApp: typeof AppModule.createApp;
+  if (checked.redis === undefined) {
+    const [app, { openSqliteStore }] = await loadPeers();
+    createApp = app.createApp;
+    engine = await startEngine({
+      dataDir: checked.dataDir,
+      jobTimeoutMs: checked.jobTimeoutMs,
+      jobMemoryMb: checked.jobMemoryMb,
+      concurrency: checked.concurrency,
+      pageSize: checked.pageSize,
+      openStore: openSqliteStore,
+    });
+  } else {
+    const [app, { RedisEngine }] = await loadRedisPeers();
+    createApp = app.createApp;
+    engine = await RedisEngine.start({ redis: checked.redis, dataDir: checked.dataDir!, pageSize: checked.pageSize });
+  }
   let app: App | undefined;
   try {
     app = createApp(engine, checked);
@@ -191,11 +215,11 @@ class RunningServer implements ExportServer {
   readonly url: string;
   readonly port: number;
   readonly dataDir: string;
-  readonly #engine: EmbeddedEngine;
+  readonly #engine: ExportService;
   readonly #app: App;
   #closing: Promise<void> | undefined;
 
-  constructor(engine: EmbeddedEngine, app: App) {
+  constructor(engine: ExportService, app: App) {
     this.#engine = engine;
     this.#app = app;
     const address = app.fastify.server.address();
@@ -252,6 +276,21 @@ async function loadPeers(): Promise<[typeof AppModule, typeof SqliteModule]> {
   }
 }
 
+/** The modules of the Redis mode, loaded only when it is asked for. */
+async function loadRedisPeers(): Promise<[typeof AppModule, typeof RedisModule]> {
+  try {
+    return await Promise.all([import('./http/create-app.js'), import('./redis/redis-engine.js')]);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if ((error as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND' && /fastify|bullmq|ioredis/.test(message)) {
+      throw new Error(`startServer({ redis }) needs the optional peer dependencies: npm install fastify@5 bullmq@6 ioredis@6 (${message})`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
+
 function checkServerOptions(options: unknown): CheckedServerOptions {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new TypeError(`Expected the options of startServer() to be an object, got ${describeValue(options)}`);
@@ -289,6 +328,19 @@ function checkServerOptions(options: unknown): CheckedServerOptions {
   }
   const logger = o['logger'] ?? false;
   if (typeof logger !== 'boolean') throw new TypeError(`Expected \`logger\` to be a boolean, got ${describeValue(logger)}`);
+  const redis = o['redis'] === undefined ? undefined : checkRedisUrl(o['redis'], 'redis');
+  if (redis !== undefined) {
+    if (dataDir === undefined) {
+      throw new TypeError(
+        'Expected `dataDir` with `redis`: the directory every API instance and worker shares (features and exported files); give the same one to `export-task worker --data-dir`',
+      );
+    }
+    for (const key of ['jobTimeoutMs', 'jobMemoryMb', 'concurrency']) {
+      if (o[key] !== undefined) {
+        throw new TypeError(`Unexpected \`${key}\` with \`redis\`: jobs run in \`export-task worker\` processes, so give it to them (startWorker() or the worker's flags)`);
+      }
+    }
+  }
   return {
     port: port as number,
     host,
@@ -302,6 +354,7 @@ function checkServerOptions(options: unknown): CheckedServerOptions {
     bodyLimit: checkCount(o['bodyLimit'], 'bodyLimit', 'bytes') ?? 64 * 1024 * 1024,
     sseBufferLimit: checkCount(o['sseBufferLimit'], 'sseBufferLimit', 'bytes') ?? 1024 * 1024,
     logger,
+    redis,
   };
 }
 

@@ -12,6 +12,8 @@ export interface ServeOptions {
   readonly host: string | undefined;
   readonly dataDir: string | undefined;
   readonly token: string | undefined;
+  /** Serve as one API instance of the service on Redis (`redis://host:port`). */
+  readonly redis?: string | undefined;
 }
 
 /** Where `serve` writes and what stops it. */
@@ -44,12 +46,16 @@ export const serveCommand = {
     `data directory ./${DEFAULT_DATA_DIR}. The environment variables EXPORT_TASK_PORT, EXPORT_TASK_DATA_DIR and`,
     'EXPORT_TASK_TOKEN are read when the flag is absent; prefer EXPORT_TASK_TOKEN to --token, which other users',
     'of the machine can see in the process list. Ctrl-C or SIGTERM shuts down gracefully.',
+    'With --redis URL it is one API instance of the service on Redis: products, exports and the event log in',
+    'Redis, exports queued for `export-task worker` processes, features and files in --data-dir, which every',
+    'instance and worker must share. Run as many instances as you like on one Redis.',
   ].join('\n'),
   options: {
     port: { type: 'string', valueName: 'n', description: `TCP port, 0 for any free one (default ${DEFAULT_PORT}, or EXPORT_TASK_PORT)` },
     host: { type: 'string', valueName: 'address', description: 'Address to listen on (default 127.0.0.1)' },
     'data-dir': { type: 'string', valueName: 'dir', description: `Data directory (default ./${DEFAULT_DATA_DIR}, or EXPORT_TASK_DATA_DIR)` },
     token: { type: 'string', valueName: 'token', description: 'Require Authorization: Bearer <token> (default none, or EXPORT_TASK_TOKEN)' },
+    redis: { type: 'string', valueName: 'url', description: 'Keep everything in this Redis, jobs on BullMQ (redis://127.0.0.1:6379)' },
   },
   parse(values: Readonly<Record<string, string | boolean | undefined>>): ServeOptions {
     const string = (name: string): string | undefined => {
@@ -61,6 +67,7 @@ export const serveCommand = {
       host: nonEmpty('--host', string('host')),
       dataDir: nonEmpty('--data-dir', string('data-dir')),
       token: nonEmpty('--token', string('token')),
+      redis: nonEmpty('--redis', string('redis')),
     };
   },
   run: serve,
@@ -122,12 +129,19 @@ async function serve(options: ServeOptions, io: ServeIo): Promise<number> {
   const { startServer } = await import('../../server/index.js');
   let server;
   try {
-    server = await startServer({ port, ...(options.host === undefined ? {} : { host: options.host }), dataDir, token });
+    server = await startServer({
+      port,
+      ...(options.host === undefined ? {} : { host: options.host }),
+      dataDir,
+      token,
+      ...(options.redis === undefined ? {} : { redis: options.redis }),
+    });
   } catch (error) {
     io.stderr.write(`export-task serve: could not start: ${error instanceof Error ? error.message : String(error)}\n`);
     return 1;
   }
-  io.stdout.write(`export-task serving on ${server.url} (data in ${server.dataDir}${token === undefined ? ', no token' : ', token required'})\n`);
+  const where = options.redis === undefined ? '' : ', exports on Redis';
+  io.stdout.write(`export-task serving on ${server.url} (data in ${server.dataDir}${where}${token === undefined ? ', no token' : ', token required'})\n`);
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       io.signal.removeEventListener('abort', stop);

@@ -98,8 +98,9 @@ export interface EventFeed {
   /**
    * How far the feed has read the product's log: every event of the feed at or below this
    * cursor was returned by {@link EventFeed.take}. A client given it as its last cursor misses nothing.
+   * A number for the SQLite and in-memory logs, a stream entry id (`"1700000000000-0"`) for Redis.
    */
-  readonly cursor: number;
+  readonly cursor: number | string;
   /** Up to `limit` events after {@link EventFeed.cursor}, moving it on. */
   take(limit: number): BackendEvent[];
   /** Calls `listener` after each event appended to the product's log. @returns The function that stops it. */
@@ -649,7 +650,8 @@ function clip(text: string | null, max: number): string | null {
   return text === null || text.length <= max ? text : `${text.slice(0, max - 40)}\n... (${text.length - max + 40} characters cut)`;
 }
 
-function failedBody(record: ExportRecord, outcome: Extract<ExportJobOutcome, { ok: false }>): EventBody {
+/** The `failed` event of an export whose job ended as `outcome` (what any engine appends). @internal */
+export function failedBody(record: ExportRecord, outcome: Extract<ExportJobOutcome, { ok: false }>): EventBody {
   return {
     type: 'failed',
     failure_type: outcome.failureType,
@@ -662,7 +664,8 @@ function failedBody(record: ExportRecord, outcome: Extract<ExportJobOutcome, { o
   };
 }
 
-function failureOf(error: unknown, failureType: FailureType): Extract<ExportJobOutcome, { ok: false }> {
+/** A failed outcome for `failureType`, naming `error` when there is one. @internal */
+export function failureOf(error: unknown, failureType: FailureType): Extract<ExportJobOutcome, { ok: false }> {
   const e = error instanceof Error ? error : null;
   return {
     ok: false,

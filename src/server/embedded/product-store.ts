@@ -191,8 +191,8 @@ export class ProductStore {
   }
 }
 
-/** The features as newline-terminated JSON lines, in buffers of about {@link WRITE_CHUNK} characters. */
-function serialise(features: readonly Record<string, unknown>[], countBefore: number): Buffer[] {
+/** The features as newline-terminated JSON lines, in buffers of about {@link WRITE_CHUNK} characters. @internal */
+export function serialise(features: readonly Record<string, unknown>[], countBefore: number): Buffer[] {
   const chunks: Buffer[] = [];
   let text = '';
   for (let i = 0; i < features.length; i++) {
@@ -222,7 +222,8 @@ function serialise(features: readonly Record<string, unknown>[], countBefore: nu
   return chunks;
 }
 
-async function writeAll(file: FileHandle, data: Buffer): Promise<number> {
+/** Writes all of `data` at the file's position. @internal */
+export async function writeAll(file: FileHandle, data: Buffer): Promise<number> {
   let offset = 0;
   while (offset < data.length) {
     const { bytesWritten } = await file.write(data, offset, data.length - offset);

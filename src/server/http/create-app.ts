@@ -1,10 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify from 'fastify';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { EmbeddedEngine } from '../embedded/engine.js';
 import { Connections } from './connections.js';
 import { errorAnswer, errorBody } from './error-body.js';
 import { EventStreams } from './event-stream.js';
+import type { ExportService } from './export-service.js';
 import { registerStorageRoutes } from './storage-routes.js';
 import { registerVectorRoutes } from './vector-routes.js';
 
@@ -36,7 +36,7 @@ const MAX_PARAM_LENGTH = 4096;
  * unknown route), and the Server-Sent Events streams.
  * @internal
  */
-export function createApp(engine: EmbeddedEngine, options: AppOptions): App {
+export function createApp(engine: ExportService, options: AppOptions): App {
   let refusing = false;
   const fastify = Fastify({
     logger: options.logger,

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { FastifyInstance } from 'fastify';
-import type { EmbeddedEngine } from '../embedded/engine.js';
+import type { ExportService } from './export-service.js';
 
 /**
  * The Storage API route (under `/storage/v1`): `GET /data/get/{key}` streams the stored file.
@@ -11,7 +11,7 @@ import type { EmbeddedEngine } from '../embedded/engine.js';
  * closes the file.
  * @internal
  */
-export function registerStorageRoutes(app: FastifyInstance, engine: EmbeddedEngine): void {
+export function registerStorageRoutes(app: FastifyInstance, engine: ExportService): void {
   app.get<{ Params: { readonly '*': string } }>('/storage/v1/data/get/*', async (request, reply) => {
     const controller = new AbortController();
     reply.raw.once('close', () => {

@@ -4,8 +4,8 @@ import type { ExportQuery, Feature } from '../../client/geojson.js';
 import { BadRequestError, NotFoundError } from '../../client/http-errors.js';
 import { describeValue } from '../../core/errors.js';
 import { checkMemoryMb, checkTimeoutMs } from '../embedded/check-limits.js';
-import type { EmbeddedEngine } from '../embedded/engine.js';
 import type { EventStreams } from './event-stream.js';
+import type { ExportService } from './export-service.js';
 import { exportResource, productResource } from './resources.js';
 
 /** The most export ids one batch status request may ask about. @internal */
@@ -30,7 +30,7 @@ interface ExportParams extends ProductParams {
  * fully before the engine is asked anything, so a refused request changes nothing.
  * @internal
  */
-export function registerVectorRoutes(app: FastifyInstance, engine: EmbeddedEngine, streams: EventStreams): void {
+export function registerVectorRoutes(app: FastifyInstance, engine: ExportService, streams: EventStreams): void {
   app.post(PRODUCTS, async (request, reply) => {
     const body = object(request.body, 'the request body', ['id', 'title']);
     if (body['id'] === undefined) throw new BadRequestError('Expected the request body to have an `id`: the new product\'s id');
@@ -38,14 +38,14 @@ export function registerVectorRoutes(app: FastifyInstance, engine: EmbeddedEngin
     return reply.code(201).send({ data: productResource(product) });
   });
 
-  app.get<{ Params: ProductParams }>(`${PRODUCTS}/:product_id`, (request, reply) =>
-    reply.send({ data: productResource(engine.getProduct(request.params.product_id)) }),
+  app.get<{ Params: ProductParams }>(`${PRODUCTS}/:product_id`, async (request, reply) =>
+    reply.send({ data: productResource(await engine.getProduct(request.params.product_id)) }),
   );
 
   app.post<{ Params: ProductParams }>(`${PRODUCTS}/:product_id/features`, async (request, reply) => {
     const productId = request.params.product_id;
     // An unknown product is a 404 whatever the body holds.
-    engine.getProduct(productId);
+    await engine.getProduct(productId);
     const added = await engine.addFeatures(productId, featuresOf(request.body));
     return reply.send({ added: added.added });
   });
@@ -61,16 +61,16 @@ export function registerVectorRoutes(app: FastifyInstance, engine: EmbeddedEngin
     return reply.send({ export_id: exportId });
   });
 
-  app.get<{ Params: ProductParams; Querystring: Record<string, unknown> }>(EXPORTS, (request, reply) => {
+  app.get<{ Params: ProductParams; Querystring: Record<string, unknown> }>(EXPORTS, async (request, reply) => {
     const token = request.query['continuation_token'];
     if (token !== undefined && typeof token !== 'string') {
       throw new BadRequestError(`Expected one \`continuation_token\` query parameter, got ${describeValue(token)}`);
     }
-    const page = engine.listFinal(request.params.product_id, token);
+    const page = await engine.listFinal(request.params.product_id, token);
     return reply.send({ data: page.records.map(exportResource), meta: { continuation_token: page.continuationToken } });
   });
 
-  app.get<{ Params: ProductParams; Querystring: Record<string, unknown> }>(`${EXPORTS}/events`, (request, reply) => {
+  app.get<{ Params: ProductParams; Querystring: Record<string, unknown> }>(`${EXPORTS}/events`, async (request, reply) => {
     const exportId = request.query['export_id'];
     if (exportId !== undefined && typeof exportId !== 'string') {
       throw new BadRequestError(`Expected one \`export_id\` query parameter, got ${describeValue(exportId)}`);
@@ -80,20 +80,20 @@ export function registerVectorRoutes(app: FastifyInstance, engine: EmbeddedEngin
     if (after !== undefined && typeof after !== 'string') {
       throw new BadRequestError(`Expected one \`after\` query parameter, got ${describeValue(after)}`);
     }
-    const feed = engine.feed(request.params.product_id, { after: after === '' ? undefined : after, exportId });
+    const feed = await engine.feed(request.params.product_id, { after: after === '' ? undefined : after, exportId });
     reply.hijack();
     streams.open(reply.raw, feed);
   });
 
-  app.post<{ Params: ProductParams }>(`${EXPORTS}/status`, (request, reply) => {
+  app.post<{ Params: ProductParams }>(`${EXPORTS}/status`, async (request, reply) => {
     const ids = exportIdsOf(request.body);
-    const { data, missing } = engine.statusOf(request.params.product_id, ids);
+    const { data, missing } = await engine.statusOf(request.params.product_id, ids);
     return reply.send({ data, missing });
   });
 
-  app.get<{ Params: ExportParams }>(`${EXPORTS}/:export_id`, (request, reply) => {
+  app.get<{ Params: ExportParams }>(`${EXPORTS}/:export_id`, async (request, reply) => {
     const { product_id: productId, export_id: exportId } = request.params;
-    const record = engine.record(productId, exportId);
+    const record = await engine.record(productId, exportId);
     if (!record.final) {
       throw new NotFoundError(
         `Export ${JSON.stringify(exportId)} is ${record.phase}: its result is not ready yet. ` +
@@ -103,12 +103,12 @@ export function registerVectorRoutes(app: FastifyInstance, engine: EmbeddedEngin
     return reply.send({ data: exportResource(record) });
   });
 
-  app.get<{ Params: ExportParams }>(`${EXPORTS}/:export_id/status`, (request, reply) =>
-    reply.send({ data: engine.record(request.params.product_id, request.params.export_id).snapshot() }),
+  app.get<{ Params: ExportParams }>(`${EXPORTS}/:export_id/status`, async (request, reply) =>
+    reply.send({ data: (await engine.record(request.params.product_id, request.params.export_id)).snapshot() }),
   );
 
-  app.post<{ Params: ExportParams }>(`${EXPORTS}/:export_id/cancel`, (request, reply) => {
-    const record = engine.requestCancel(request.params.product_id, request.params.export_id);
+  app.post<{ Params: ExportParams }>(`${EXPORTS}/:export_id/cancel`, async (request, reply) => {
+    const record = await engine.requestCancel(request.params.product_id, request.params.export_id);
     return reply.code(202).send({ export_id: record.exportId, cancel_requested: record.cancelRequested });
   });
 }

@@ -1,0 +1,243 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { ExportRequest, ProductInfo } from '../../client/backend.js';
+import type { Feature } from '../../client/geojson.js';
+import { BadRequestError, NotFoundError } from '../../client/http-errors.js';
+import { describeValue } from '../../core/errors.js';
+import type { SnapshotEvent } from '../../core/events.js';
+import { checkExportRequest } from '../embedded/check-export-request.js';
+import { decodeContinuationToken, encodeContinuationToken } from '../embedded/continuation-token.js';
+import { closedError, failedBody, failureOf } from '../embedded/engine.js';
+import type { ExportRecord } from '../embedded/export-record.js';
+import { StorageArea } from '../embedded/storage-area.js';
+import type { StoredFile } from '../embedded/storage-area.js';
+import type { ExportService } from '../http/export-service.js';
+import { connectRedis } from './connect-redis.js';
+import { RedisEventFeed } from './redis-event-feed.js';
+import { compareEntryIds, RedisExportLog } from './redis-export-log.js';
+import { EXPORT_QUEUE, redisKeys } from './redis-keys.js';
+import type { ExportJobData } from './redis-keys.js';
+import { RedisProducts } from './redis-products.js';
+import { RedisTails } from './redis-tails.js';
+
+/** What an API instance on Redis runs with, checked. @internal */
+export interface RedisEngineOptions {
+  readonly redis: string;
+  readonly dataDir: string;
+  readonly pageSize: number;
+}
+
+/** The job options of every export: BullMQ keeps no finished job (the export's record is the outcome), one attempt. */
+const JOB_OPTIONS = { removeOnComplete: true, removeOnFail: true, attempts: 1 } as const;
+
+/**
+ * An API instance of the service on Redis: stateless, any number of them on one Redis. The
+ * products, the exports' records and their event log are in Redis ({@link RedisExportLog},
+ * {@link RedisProducts}); exports are jobs on a BullMQ queue, run by `export-task worker`
+ * processes; features and exported files are in `dataDir`, a directory every instance and
+ * worker shares. Any instance answers any request the same, and serves any client's event
+ * stream from its cursor (a stream entry id).
+ * @internal
+ */
+export class RedisEngine implements ExportService {
+  readonly dataDir: string;
+  readonly #options: RedisEngineOptions;
+  readonly #redis: Redis;
+  readonly #log: RedisExportLog;
+  readonly #products: RedisProducts;
+  readonly #tails: RedisTails;
+  readonly #queue: Queue<ExportJobData>;
+  readonly #storage: StorageArea;
+  readonly #feeds = new Set<RedisEventFeed>();
+  #closing: Promise<void> | undefined;
+
+  private constructor(options: RedisEngineOptions, redis: Redis, queue: Queue<ExportJobData>) {
+    this.#options = options;
+    this.dataDir = options.dataDir;
+    this.#redis = redis;
+    this.#log = new RedisExportLog(redis);
+    this.#products = new RedisProducts(redis, join(options.dataDir, 'products'));
+    this.#tails = new RedisTails(redis);
+    this.#queue = queue;
+    this.#storage = new StorageArea(join(options.dataDir, 'storage'));
+  }
+
+  /** Connects to Redis and prepares the shared directory. */
+  static async start(options: RedisEngineOptions): Promise<RedisEngine> {
+    const dataDir = resolve(options.dataDir);
+    await mkdir(join(dataDir, 'storage'), { recursive: true });
+    await mkdir(join(dataDir, 'products'), { recursive: true });
+    const redis = await connectRedis(options.redis);
+    try {
+      const queue = new Queue<ExportJobData>(EXPORT_QUEUE, { connection: redis, defaultJobOptions: JOB_OPTIONS });
+      queue.on('error', () => undefined);
+      return new RedisEngine({ ...options, dataDir }, redis, queue);
+    } catch (error) {
+      redis.disconnect();
+      throw error;
+    }
+  }
+
+  async createProduct(productId: string, options: { readonly title?: string | undefined }): Promise<ProductInfo> {
+    this.#assertOpen();
+    return this.#products.create(productId, (options as { title?: unknown } | undefined)?.title);
+  }
+
+  async getProduct(productId: string): Promise<ProductInfo> {
+    this.#assertOpen();
+    return this.#products.get(productId);
+  }
+
+  async addFeatures(productId: string, features: readonly Feature[]): Promise<{ readonly added: number }> {
+    this.#assertOpen();
+    return { added: await this.#products.add(productId, features) };
+  }
+
+  async startExport(
+    productId: string,
+    request: ExportRequest,
+    options?: { readonly idempotencyKey?: string | undefined },
+  ): Promise<{ readonly exportId: string }> {
+    this.#assertOpen();
+    const checked = checkExportRequest(request);
+    this.#storage.resolve(checked.key);
+    const idempotencyKey: unknown = options?.idempotencyKey;
+    if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || idempotencyKey === '')) {
+      throw new BadRequestError(`Expected \`idempotencyKey\` to be a non-empty string, got ${describeValue(idempotencyKey)}`);
+    }
+    await this.#products.require(productId);
+    const created = await this.#log.create(productId, randomUUID(), checked, idempotencyKey);
+    const exportId = created.created ? created.event.event.export_id : created.exportId;
+    // Adding a job whose id exists does nothing, so a retry with the same key also queues an
+    // export whose first request died between recording it and queueing it.
+    const record = created.created ? undefined : await this.#log.get(productId, exportId);
+    if (created.created || (record !== undefined && record.phase === 'pending' && !record.cancelRequested)) {
+      await this.#queue.add('export', { productId, exportId }, { jobId: exportId });
+    }
+    return { exportId };
+  }
+
+  async statusOf(productId: string, exportIds: readonly unknown[]): Promise<{ data: SnapshotEvent[]; missing: unknown[] }> {
+    this.#assertOpen();
+    await this.#products.require(productId);
+    const ids = exportIds.filter((id): id is string => typeof id === 'string');
+    const records = new Map<string, ExportRecord | undefined>();
+    const found = await this.#log.getMany(productId, ids);
+    ids.forEach((id, i) => records.set(id, found[i]));
+    const data: SnapshotEvent[] = [];
+    const missing: unknown[] = [];
+    for (const exportId of exportIds) {
+      const record = typeof exportId === 'string' ? records.get(exportId) : undefined;
+      if (record === undefined) missing.push(exportId);
+      else data.push(record.snapshot());
+    }
+    return { data, missing };
+  }
+
+  async record(productId: string, exportId: string): Promise<ExportRecord> {
+    this.#assertOpen();
+    return this.#record(productId, exportId);
+  }
+
+  async listFinal(productId: string, continuationToken: string | null | undefined): Promise<{ records: ExportRecord[]; continuationToken: string | null }> {
+    this.#assertOpen();
+    await this.#products.require(productId);
+    const after = decodeContinuationToken(continuationToken);
+    const pageSize = this.#options.pageSize;
+    const records = await this.#log.listFinal(productId, after, pageSize + 1);
+    const more = records.length > pageSize;
+    if (more) records.length = pageSize;
+    return { records, continuationToken: more ? encodeContinuationToken(records.at(-1)!.ordinal) : null };
+  }
+
+  /**
+   * Records a request to cancel the export and acts on it without waiting: a job still
+   * waiting on the queue is removed and its export ends `cancelled` at once; a running one is
+   * told through Redis pub/sub, and the worker running it stops it (a worker that takes the
+   * job later sees the request in the export's record).
+   */
+  async requestCancel(productId: string, exportId: string): Promise<ExportRecord> {
+    this.#assertOpen();
+    const record = await this.#record(productId, exportId);
+    if (record.final || record.cancelRequested) return record;
+    const asked = await this.#log.append(productId, exportId, (current) => (current.cancelRequested ? undefined : { type: 'cancel_requested' }));
+    if (asked !== undefined) {
+      await this.#redis.publish(redisKeys.cancelChannel, JSON.stringify({ product_id: productId, export_id: exportId }));
+      // 1 when the job was waiting (or delayed) and is gone; 0 when a worker holds it.
+      const removed = await this.#queue.remove(exportId).catch(() => 0);
+      if (removed === 1) {
+        await this.#log.append(productId, exportId, (current) => failedBody(current, failureOf(null, 'cancelled')));
+      }
+    }
+    return this.#record(productId, exportId);
+  }
+
+  /**
+   * A feed of the product's events after the cursor `after` (a stream entry id; all events when absent).
+   * @throws NotFoundError for an unknown product or export; BadRequestError for a cursor this service never gave.
+   */
+  async feed(productId: string, options: { readonly after?: string | undefined; readonly exportId?: string | undefined }): Promise<RedisEventFeed> {
+    this.#assertOpen();
+    await this.#products.require(productId);
+    if (options.exportId !== undefined) await this.#record(productId, options.exportId);
+    const after = await this.#cursor(productId, options.after);
+    const feed: RedisEventFeed = new RedisEventFeed(this.#log, this.#tails, productId, after, options.exportId, () => this.#feeds.delete(feed));
+    this.#feeds.add(feed);
+    try {
+      await feed.open();
+    } catch (error) {
+      feed.close();
+      throw error;
+    }
+    return feed;
+  }
+
+  async openFile(key: string, options?: { readonly signal?: AbortSignal | undefined }): Promise<StoredFile> {
+    this.#assertOpen();
+    return this.#storage.open(key, options?.signal);
+  }
+
+  /** An API instance runs no job: the workers do. */
+  async stopJobs(): Promise<void> {
+    // Nothing to stop here.
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      for (const feed of [...this.#feeds]) feed.close();
+      this.#tails.close();
+      this.#storage.close();
+      await this.#queue.close();
+      await this.#redis.quit().catch(() => undefined);
+    })();
+    return this.#closing;
+  }
+
+  #assertOpen(): void {
+    if (this.#closing !== undefined) throw closedError();
+  }
+
+  async #record(productId: string, exportId: unknown): Promise<ExportRecord> {
+    await this.#products.require(productId);
+    const record = typeof exportId === 'string' ? await this.#log.get(productId, exportId) : undefined;
+    if (record === undefined) {
+      throw new NotFoundError(`No export ${describeValue(exportId)} in product ${JSON.stringify(productId)}: check the export id`);
+    }
+    return record;
+  }
+
+  async #cursor(productId: string, after: unknown): Promise<string> {
+    if (after === undefined) return '0-0';
+    const last = await this.#log.lastCursor(productId);
+    if (typeof after !== 'string' || !/^[0-9]{1,20}-[0-9]{1,20}$/.test(after) || compareEntryIds(after, last) > 0) {
+      throw new BadRequestError(
+        `Expected \`after\` to be a cursor this service gave (a stream entry id such as "1700000000000-0", at most ${JSON.stringify(last)}), got ${describeValue(after)}: ` +
+          'resume from a cursor of a received event, or omit it to read the whole history',
+      );
+    }
+    return after;
+  }
+}

@@ -1,0 +1,112 @@
+import type { BackendEvent } from '../../client/backend.js';
+import type { EventFeed } from '../embedded/engine.js';
+import type { RedisExportLog } from './redis-export-log.js';
+import type { RedisTails } from './redis-tails.js';
+
+/** Entries read from the stream at a time: what a feed holds read ahead, at most. */
+const READ_BATCH = 256;
+
+/**
+ * A product's events after a cursor, from its Redis Stream, for one event stream of the HTTP
+ * server. The server's streams pull synchronously ({@link EventFeed.take}); this feed reads a
+ * batch ahead (`XRANGE` after the last entry read, never more than one batch held), and
+ * reads the next batch when the one held is taken or the product's tail says something was
+ * appended; then it tells its listener. Cursors are the entries' ids, so a client resumes at
+ * any API instance.
+ * @internal
+ */
+export class RedisEventFeed implements EventFeed {
+  readonly #log: RedisExportLog;
+  readonly #tails: RedisTails;
+  readonly #productId: string;
+  readonly #exportId: string | undefined;
+  /** The last entry read from the stream (a batch may hold none of the feed's when it is narrowed to one export). */
+  #scanned: string;
+  /** The last entry taken. */
+  #taken: string;
+  #ahead: BackendEvent[] = [];
+  /** The stream may hold entries after {@link RedisEventFeed.#scanned}. */
+  #more = true;
+  #reading = false;
+  #listener: (() => void) | undefined;
+  #stopTail: (() => void) | undefined;
+  #closed = false;
+  readonly #onClose: () => void;
+
+  constructor(log: RedisExportLog, tails: RedisTails, productId: string, after: string, exportId: string | undefined, onClose: () => void) {
+    this.#onClose = onClose;
+    this.#log = log;
+    this.#tails = tails;
+    this.#productId = productId;
+    this.#exportId = exportId;
+    this.#scanned = after;
+    this.#taken = after;
+  }
+
+  /**
+   * Starts listening to the product's tail, then reads the first batch: whatever is appended
+   * after the read is told by the tail, so nothing falls between the two.
+   */
+  async open(): Promise<void> {
+    this.#stopTail = await this.#tails.listen(this.#productId, () => {
+      this.#more = true;
+      this.#read();
+    });
+    await this.#readBatch();
+  }
+
+  get cursor(): string {
+    return this.#ahead.length === 0 ? this.#scanned : this.#taken;
+  }
+
+  take(limit: number): BackendEvent[] {
+    const taken = this.#ahead.splice(0, limit);
+    if (taken.length > 0) this.#taken = taken.at(-1)!.cursor;
+    if (this.#ahead.length === 0) this.#read();
+    return taken;
+  }
+
+  onAppend(listener: () => void): () => void {
+    this.#listener = listener;
+    return () => this.close();
+  }
+
+  /** Stops reading and listening. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#onClose();
+    this.#listener = undefined;
+    this.#stopTail?.();
+    this.#stopTail = undefined;
+  }
+
+  /** Reads the next batch in the background when none is held, then tells the listener. */
+  #read(): void {
+    if (this.#reading || !this.#more || this.#closed || this.#ahead.length > 0) return;
+    this.#readBatch().then(
+      () => {
+        if (this.#ahead.length > 0) this.#listener?.();
+        else this.#read();
+      },
+      () => {
+        // Redis is away: the next append told by the tail (it reconnects) tries again.
+        this.#more = true;
+      },
+    );
+  }
+
+  async #readBatch(): Promise<void> {
+    this.#reading = true;
+    try {
+      const batch = await this.#log.read(this.#productId, this.#scanned, READ_BATCH);
+      this.#more = batch.length === READ_BATCH;
+      if (batch.length === 0 || this.#closed) return;
+      this.#scanned = batch.at(-1)!.cursor;
+      const exportId = this.#exportId;
+      this.#ahead.push(...(exportId === undefined ? batch : batch.filter((e) => e.event.export_id === exportId)));
+    } finally {
+      this.#reading = false;
+    }
+  }
+}

@@ -1,0 +1,95 @@
+import type { Redis } from 'ioredis';
+import { redisKeys } from './redis-keys.js';
+
+/** How long one blocking read waits, ms; between reads the loop sees whether it should stop. */
+const BLOCK_MS = 5_000;
+
+/** One product's tail: a loop of `XREAD BLOCK` on its own connection, telling listeners of each new entry. */
+interface Tail {
+  readonly listeners: Set<() => void>;
+  readonly connection: Redis;
+  /** Resolves once the tail knows where the stream ended when it started: later entries are told. */
+  readonly ready: Promise<void>;
+  stopped: boolean;
+}
+
+/**
+ * Live tails of the products' event streams, for one API instance: one loop per product
+ * while anyone listens, each on a dedicated connection (a blocking `XREAD` holds its
+ * connection, so it cannot share the one commands go through). Listeners are only told that
+ * something was appended; they read it themselves, by cursor, so a tail that falls behind or
+ * reconnects (Redis restarted) loses nothing.
+ * @internal
+ */
+export class RedisTails {
+  readonly #redis: Redis;
+  readonly #tails = new Map<string, Tail>();
+
+  constructor(redis: Redis) {
+    this.#redis = redis;
+  }
+
+  /**
+   * Calls `listener` after entries are appended to the product's stream, from the moment the
+   * promise resolves on.
+   * @returns The function that stops it (the tail ends with its last listener).
+   */
+  async listen(productId: string, listener: () => void): Promise<() => void> {
+    let tail = this.#tails.get(productId);
+    if (tail === undefined) {
+      tail = this.#start(productId);
+      this.#tails.set(productId, tail);
+    }
+    tail.listeners.add(listener);
+    const started = tail;
+    await started.ready;
+    return () => {
+      started.listeners.delete(listener);
+      if (started.listeners.size === 0 && this.#tails.get(productId) === started) this.#stop(productId, started);
+    };
+  }
+
+  /** Ends every tail. */
+  close(): void {
+    for (const [productId, tail] of [...this.#tails]) this.#stop(productId, tail);
+  }
+
+  #start(productId: string): Tail {
+    const connection = this.#redis.duplicate({ lazyConnect: false });
+    connection.on('error', () => undefined);
+    const key = redisKeys.events(productId);
+    let markReady!: () => void;
+    const tail: Tail = { listeners: new Set(), connection, ready: new Promise((resolve) => (markReady = resolve)), stopped: false };
+    void (async () => {
+      let last: string | undefined;
+      while (!tail.stopped) {
+        try {
+          if (last === undefined) {
+            const [entry] = await connection.xrevrange(key, '+', '-', 'COUNT', 1);
+            last = entry?.[0] ?? '0-0';
+            markReady();
+            continue;
+          }
+          const answer = await connection.xread('COUNT', 1000, 'BLOCK', BLOCK_MS, 'STREAMS', key, last);
+          const entries = answer?.[0]?.[1];
+          if (entries === undefined || entries.length === 0) continue;
+          last = entries.at(-1)![0];
+          for (const listener of [...tail.listeners]) listener();
+        } catch {
+          // Redis went away (restarted) or the tail was stopped: wait a little and read again
+          // from the last entry seen; listeners catch up by cursor.
+          if (!tail.stopped) await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
+      markReady();
+    })();
+    return tail;
+  }
+
+  #stop(productId: string, tail: Tail): void {
+    tail.stopped = true;
+    this.#tails.delete(productId);
+    tail.listeners.clear();
+    tail.connection.disconnect();
+  }
+}

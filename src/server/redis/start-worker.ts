@@ -1,0 +1,337 @@
+import { rename, rm } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
+import { QueueEvents, Worker } from 'bullmq';
+import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { describeValue } from '../../core/errors.js';
+import { checkMemoryMb, checkTimeoutMs } from '../embedded/check-limits.js';
+import { failedBody, failureOf } from '../embedded/engine.js';
+import { ExportJob } from '../embedded/export-job.js';
+import type { ExportJobOutcome } from '../embedded/export-job.js';
+import type { EventBody } from '../embedded/export-record.js';
+import { StorageArea } from '../embedded/storage-area.js';
+import { checkRedisUrl } from './check-redis-url.js';
+import { connectRedis } from './connect-redis.js';
+import { RedisExportLog } from './redis-export-log.js';
+import { EXPORT_QUEUE, redisKeys } from './redis-keys.js';
+import type { ExportJobData } from './redis-keys.js';
+import { RedisProducts } from './redis-products.js';
+
+/** Options of {@link startWorker}. */
+export interface WorkerOptions {
+  /** The Redis the API instances use, e.g. `redis://127.0.0.1:6379`. */
+  readonly redis: string;
+  /** The directory the API instances share (features in `products/`, exported files in `storage/`). */
+  readonly dataDir: string;
+  /**
+   * Export jobs this process runs at once, each in its own worker thread.
+   * @defaultValue `os.availableParallelism()`
+   */
+  readonly concurrency?: number | undefined;
+  /**
+   * How long one job may run, ms, before it fails with `failure_type: "timeout"`; an export's own `limits` win.
+   * @defaultValue unlimited
+   */
+  readonly jobTimeoutMs?: number | undefined;
+  /**
+   * How much heap one job may use, MiB, before it fails with `failure_type: "oom"`; an export's own `limits` win.
+   * @defaultValue unlimited
+   */
+  readonly jobMemoryMb?: number | undefined;
+  /**
+   * BullMQ's `lockDuration`: a worker renews the lock of each job it runs every half of it;
+   * a job whose lock ran out (its worker died) is taken back by another worker's stalled-job
+   * check, which runs as often. Smaller notices a dead worker sooner, at more Redis traffic.
+   * @defaultValue 30000
+   */
+  readonly lockDurationMs?: number | undefined;
+}
+
+/** A running worker process's share of the export jobs. */
+export interface ExportWorker extends AsyncDisposable {
+  /**
+   * Stops taking jobs and waits for the running ones to end (they end as they would have),
+   * then disconnects. Calling it again returns the same promise.
+   */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** What the stacktrace of an export whose worker died says. @internal */
+export const WORKER_LOST_STACKTRACE =
+  'The worker running this export stopped (it was killed or crashed) after the export had started, so its job was lost: start the export again.';
+
+/** A job this process runs, seen by the cancellation listener. */
+interface Running {
+  job: ExportJob | undefined;
+  cancelled: boolean;
+}
+
+const OPTION_KEYS = ['redis', 'dataDir', 'concurrency', 'jobTimeoutMs', 'jobMemoryMb', 'lockDurationMs'];
+
+/**
+ * Starts a worker of the service on Redis: it takes export jobs from the BullMQ queue the
+ * API instances (`startServer({ redis })`) add to, runs each in a worker thread with the same
+ * code and limits as the service of one machine (exceptions, time and memory limits), and
+ * appends the export's events to its Redis log. Any number of workers on any number of
+ * machines may share one Redis and one data directory.
+ *
+ * - Cancellation reaches the job wherever it runs: API instances publish it on a Redis
+ *   channel every worker listens to, and a worker taking a job checks the export's record.
+ * - A worker that dies (SIGKILL, a crash) stops renewing its jobs' locks; BullMQ's
+ *   stalled-job check in another worker moves each job back to the queue, and the worker
+ *   that takes it ends the export `failed` with `failure_type: "internal"` if it had started
+ *   (its events so far cannot be taken back), or runs it if it had not. A job BullMQ itself
+ *   fails (stalled too often) ends its export the same way, so no export hangs.
+ *
+ * @example
+ * ```ts
+ * import { startWorker } from 'export-task/server';
+ *
+ * await using worker = await startWorker({ redis: 'redis://127.0.0.1:6379', dataDir: '/shared/export-task', concurrency: 4 });
+ * ```
+ * @param options - See {@link WorkerOptions}.
+ * @returns The running worker.
+ * @throws TypeError (a rejection) for a bad option; Error when Redis cannot be reached.
+ */
+export async function startWorker(options: WorkerOptions): Promise<ExportWorker> {
+  const checked = checkWorkerOptions(options);
+  const redis = await connectRedis(checked.redis);
+  try {
+    return await RedisWorker.start(checked, redis);
+  } catch (error) {
+    redis.disconnect();
+    throw error;
+  }
+}
+
+interface CheckedWorkerOptions {
+  readonly redis: string;
+  readonly dataDir: string;
+  readonly concurrency: number;
+  readonly jobTimeoutMs: number | null;
+  readonly jobMemoryMb: number | null;
+  readonly lockDurationMs: number;
+}
+
+class RedisWorker implements ExportWorker {
+  readonly #options: CheckedWorkerOptions;
+  readonly #redis: Redis;
+  readonly #subscriber: Redis;
+  readonly #log: RedisExportLog;
+  readonly #products: RedisProducts;
+  readonly #storage: StorageArea;
+  readonly #running = new Map<string, Running>();
+  /** The connections given to BullMQ, which leaves closing them to their owner. */
+  readonly #connections: Redis[] = [];
+  #worker: Worker<ExportJobData> | undefined;
+  #events: QueueEvents | undefined;
+  #closing: Promise<void> | undefined;
+
+  private constructor(options: CheckedWorkerOptions, redis: Redis, subscriber: Redis) {
+    this.#options = options;
+    this.#redis = redis;
+    this.#subscriber = subscriber;
+    this.#log = new RedisExportLog(redis);
+    this.#products = new RedisProducts(redis, join(options.dataDir, 'products'));
+    this.#storage = new StorageArea(join(options.dataDir, 'storage'));
+  }
+
+  static async start(options: CheckedWorkerOptions, redis: Redis): Promise<RedisWorker> {
+    const subscriber = redis.duplicate();
+    subscriber.on('error', () => undefined);
+    const self = new RedisWorker(options, redis, subscriber);
+    // Listen for cancellations before taking any job, so none is missed.
+    subscriber.on('message', (_channel: string, message: string) => self.#onCancel(message));
+    await subscriber.subscribe(redisKeys.cancelChannel);
+    // A job BullMQ fails by itself (stalled more than `maxStalledCount` times, a lost lock)
+    // must still end its export: every worker hears it, one append wins.
+    const events = new QueueEvents(EXPORT_QUEUE, { connection: self.#connection() });
+    events.on('error', () => undefined);
+    events.on('failed', ({ jobId, failedReason }) => void self.#onJobFailed(jobId, failedReason));
+    self.#events = events;
+    await events.waitUntilReady();
+    const worker = new Worker<ExportJobData>(EXPORT_QUEUE, (job) => self.#process(job), {
+      connection: self.#connection(),
+      concurrency: options.concurrency,
+      lockDuration: options.lockDurationMs,
+      stalledInterval: Math.max(500, Math.floor(options.lockDurationMs / 2)),
+      maxStalledCount: 1,
+    });
+    worker.on('error', () => undefined);
+    self.#worker = worker;
+    await worker.waitUntilReady();
+    return self;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.#worker?.close();
+      await this.#events?.close();
+      for (const connection of this.#connections) await connection.quit().catch(() => undefined);
+      await this.#subscriber.quit().catch(() => undefined);
+      this.#storage.close();
+      await this.#redis.quit().catch(() => undefined);
+    })();
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #connection(): Redis {
+    const connection = this.#redis.duplicate();
+    connection.on('error', () => undefined);
+    this.#connections.push(connection);
+    return connection;
+  }
+
+  #onCancel(message: string): void {
+    let exportId: unknown;
+    try {
+      exportId = (JSON.parse(message) as { export_id?: unknown }).export_id;
+    } catch {
+      return;
+    }
+    const running = typeof exportId === 'string' ? this.#running.get(exportId) : undefined;
+    if (running === undefined) return;
+    running.cancelled = true;
+    if (running.job !== undefined && !running.job.reported) running.job.stop('cancelled');
+  }
+
+  async #onJobFailed(jobId: string, failedReason: string): Promise<void> {
+    const exportId = jobId;
+    const productId = await this.#log.productOf(exportId).catch(() => undefined);
+    if (productId === undefined) return;
+    await this.#log
+      .append(productId, exportId, (record) =>
+        failedBody(record, {
+          ...failureOf(null, 'internal'),
+          stacktrace: `The job queue gave up on this export (${failedReason}): start the export again.`,
+        }),
+      )
+      .catch(() => undefined);
+  }
+
+  async #process(job: Job<ExportJobData>): Promise<void> {
+    const { productId, exportId } = job.data;
+    const running: Running = { job: undefined, cancelled: false };
+    this.#running.set(exportId, running);
+    try {
+      await this.#run(productId, exportId, running);
+    } finally {
+      this.#running.delete(exportId);
+    }
+  }
+
+  async #run(productId: string, exportId: string, running: Running): Promise<void> {
+    const log = this.#log;
+    const record = await log.get(productId, exportId);
+    const request = await log.request(productId, exportId);
+    if (record === undefined || request === undefined || record.final) return;
+    const fail = (outcome: Extract<ExportJobOutcome, { ok: false }>): Promise<unknown> =>
+      log.append(productId, exportId, (current) => failedBody(current, outcome));
+    if (record.phase === 'running') {
+      // Taken back from a worker that died mid-job (BullMQ's stalled-job check).
+      await fail({ ...failureOf(null, 'internal'), stacktrace: WORKER_LOST_STACKTRACE });
+      return;
+    }
+    if (record.cancelRequested || running.cancelled) {
+      await fail(failureOf(null, 'cancelled'));
+      return;
+    }
+    let target;
+    try {
+      target = await this.#storage.prepare(request.key);
+    } catch (error) {
+      await fail(failureOf(error, 'exception'));
+      return;
+    }
+    const product = await this.#products.meta(productId);
+    if (product === undefined || running.cancelled || (await log.get(productId, exportId))?.cancelRequested === true) {
+      await fail(product === undefined ? failureOf(new Error(`The product ${productId} is gone`), 'internal') : failureOf(null, 'cancelled'));
+      return;
+    }
+    // The job's reports are appended one after the other, in the order it made them.
+    let appends: Promise<unknown> = Promise.resolve();
+    const emit = (body: EventBody): void => {
+      appends = appends.then(() => log.append(productId, exportId, body)).catch(() => undefined);
+    };
+    const job = new ExportJob(
+      {
+        featuresPath: this.#products.featuresPath(productId),
+        featuresBytes: product.byteLength,
+        tempPath: target.temp,
+        key: request.key,
+        query: request.query,
+      },
+      { timeoutMs: request.timeoutMs ?? this.#options.jobTimeoutMs, memoryMb: request.memoryMb ?? this.#options.jobMemoryMb },
+      {
+        onStarted: () => emit({ type: 'started' }),
+        onProgress: (fraction, message) => emit({ type: 'progress', fraction, message }),
+        onLog: (line) => emit({ type: 'log', line }),
+      },
+    );
+    running.job = job;
+    // A cancellation heard while the job was being set up.
+    if (running.cancelled) job.stop('cancelled');
+    const outcome = await job.outcome;
+    await appends;
+    if (!outcome.ok) {
+      await rm(target.temp, { force: true });
+      await fail(outcome);
+      return;
+    }
+    try {
+      await rename(target.temp, target.target);
+    } catch (error) {
+      await rm(target.temp, { force: true });
+      await fail(failureOf(error, 'exception'));
+      return;
+    }
+    await log.append(productId, exportId, { type: 'log', line: `wrote ${request.key} (${outcome.sizeBytes} bytes)` });
+    await log.append(productId, exportId, (current) => ({
+      type: 'succeeded',
+      runtime: outcome.runtime,
+      peak_memory_usage: outcome.peakMemory,
+      key: current.key,
+      labels: current.labels,
+      size_bytes: outcome.sizeBytes,
+      sha256: outcome.sha256,
+    }));
+  }
+}
+
+function checkWorkerOptions(options: unknown): CheckedWorkerOptions {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new TypeError(`Expected the options of startWorker() to be an object, got ${describeValue(options)}`);
+  }
+  const o = options as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (!OPTION_KEYS.includes(key)) {
+      throw new TypeError(`Unknown option \`${key}\` of startWorker(): expected only ${OPTION_KEYS.map((k) => `\`${k}\``).join(', ')}`);
+    }
+  }
+  const dataDir = o['dataDir'];
+  if (typeof dataDir !== 'string' || dataDir === '' || dataDir.includes('\0')) {
+    throw new TypeError(`Expected \`dataDir\` to be the directory the API instances share (features and exported files), got ${describeValue(dataDir)}`);
+  }
+  return {
+    redis: checkRedisUrl(o['redis'], 'redis'),
+    dataDir: resolve(dataDir),
+    concurrency: checkPositive(o['concurrency'], 'concurrency') ?? availableParallelism(),
+    jobTimeoutMs: checkTimeoutMs(o['jobTimeoutMs'], 'jobTimeoutMs'),
+    jobMemoryMb: checkMemoryMb(o['jobMemoryMb'], 'jobMemoryMb'),
+    lockDurationMs: checkPositive(o['lockDurationMs'], 'lockDurationMs') ?? 30_000,
+  };
+}
+
+function checkPositive(value: unknown, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isSafeInteger(value) || (value as number) < 1) {
+    throw new TypeError(`Expected \`${name}\` to be a positive integer, got ${describeValue(value)}`);
+  }
+  return value as number;
+}
