@@ -5,6 +5,15 @@ import type { ResourceLimits } from 'node:worker_threads';
 import type { ExportJobInput } from './export-job-protocol.js';
 
 /**
+ * The worker's file beside this module, built and from source. Named here rather than written
+ * as literals in `new Worker(new URL('...', import.meta.url))`: a browser app's bundler (Vite)
+ * takes that literal pattern for a web worker or an asset of the page and fails on it, while this
+ * Node-only worker thread is never loaded in a browser.
+ */
+const BUILT_WORKER = './export-job.worker.js';
+const SOURCE_WORKER = './export-job.worker.ts';
+
+/**
  * Starts the worker thread that runs one export job.
  *
  * Where the worker's code is depends on how this module runs. Built (tsup), the worker is
@@ -26,9 +35,9 @@ import type { ExportJobInput } from './export-job-protocol.js';
 export function spawnExportWorker(input: ExportJobInput, resourceLimits: ResourceLimits | undefined): Worker {
   const options = { workerData: input, ...(resourceLimits === undefined ? {} : { resourceLimits }) };
   if (!import.meta.url.endsWith('.ts')) {
-    return new Worker(new URL('./export-job.worker.js', import.meta.url), options);
+    return new Worker(new URL(BUILT_WORKER, import.meta.url), options);
   }
-  const entry = fileURLToPath(new URL('./export-job.worker.ts', import.meta.url));
+  const entry = fileURLToPath(new URL(SOURCE_WORKER, import.meta.url));
   const tsxApi = createRequire(import.meta.url).resolve('tsx/cjs/api');
   const bootstrap = `require(${JSON.stringify(tsxApi)}).register(); require(${JSON.stringify(entry)});`;
   return new Worker(bootstrap, { ...options, eval: true });
