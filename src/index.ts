@@ -57,7 +57,7 @@ export {
   ServerError,
   GatewayTimeoutError,
 } from './client/http-errors.js';
-export type { ExportBackend, ExportRequest, ExportLimits, ExportPage, ProductInfo, BackendEvent } from './client/backend.js';
+export type { ExportBackend, ExportRequest, ExportLimits, ExportPage, ProductInfo, BackendEvent, EventsOptions } from './client/backend.js';
 export type { Feature, FeatureCollectionJson, Geometry, ExportQuery, QueryExpr, QueryValue } from './client/geojson.js';
 export { createEmbeddedBackend } from './server/embedded/create-embedded-backend.js';
 export type { EmbeddedBackendOptions } from './server/embedded/create-embedded-backend.js';

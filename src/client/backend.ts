@@ -2,7 +2,15 @@ import type { Observable } from 'rxjs';
 import type { SnapshotEvent, TaskEvent } from '../core/events.js';
 import type { ExportQuery, Feature } from './geojson.js';
 
-/** Limits for one export's job. Missing fields take the backend's defaults. */
+/**
+ * Limits for one export's job. Missing fields take the backend's defaults.
+ *
+ * @example
+ * ```ts
+ * const limits: ExportLimits = { timeoutMs: 10 * 60_000, memoryMb: 512 };
+ * await roads.export('exports/everything.ndjson', { limits });
+ * ```
+ */
 export interface ExportLimits {
   /** Wall-clock time the job may run before it fails with `failure_type: "timeout"`, ms. */
   readonly timeoutMs?: number | undefined;
@@ -10,21 +18,55 @@ export interface ExportLimits {
   readonly memoryMb?: number | undefined;
 }
 
-/** What {@link ExportBackend.startExport} is asked to do. */
+/**
+ * What {@link ExportBackend.startExport} is asked to do.
+ *
+ * @example
+ * ```ts
+ * const request: ExportRequest = { key: 'exports/roads.ndjson', query: { query_limit: 10 } };
+ * const { exportId } = await backend.startExport('roads', request, { idempotencyKey: 'nightly-2026-01-01' });
+ * ```
+ */
 export interface ExportRequest {
+  /** Storage key to write the file to. */
   readonly key: string;
+  /** What to export. */
   readonly query: ExportQuery;
+  /** Limits of the job (the backend's defaults otherwise). */
   readonly limits?: ExportLimits | undefined;
 }
 
-/** A product (a feature collection) as the backend describes it. */
+/**
+ * A product (a feature collection) as the backend describes it.
+ *
+ * @example
+ * ```ts
+ * const info: ProductInfo = await client.backend.createProduct('roads', { title: 'Roads' });
+ * console.log(info.featureCount); // 0
+ * ```
+ */
 export interface ProductInfo {
+  /** The product id. */
   readonly id: string;
+  /** Its title, for people. */
   readonly title: string;
+  /** How many features it holds. */
   readonly featureCount: number;
 }
 
-/** One page of a product's completed exports. */
+/**
+ * One page of a product's completed exports.
+ *
+ * @example
+ * ```ts
+ * let token: string | null = null;
+ * do {
+ *   const page: ExportPage = await backend.listExports('roads', token);
+ *   for (const snapshot of page.data) console.log(snapshot.export_id, snapshot.attributes?.status);
+ *   token = page.continuationToken;
+ * } while (token !== null);
+ * ```
+ */
 export interface ExportPage {
   /** One `snapshot` event per completed export, with its final attributes. */
   readonly data: readonly SnapshotEvent[];
@@ -36,6 +78,15 @@ export interface ExportPage {
  * Where tasks come from and where their requests go. The embedded service implements it
  * in-process; the HTTP client implements it over the network. Every method that takes a
  * product id rejects with `NotFoundError` when the product does not exist.
+ *
+ * @example
+ * ```ts
+ * const backend: ExportBackend = createEmbeddedBackend();
+ * const a = createClient({ backend });
+ * const b = createClient({ backend }); // two clients, one service
+ * await Promise.all([a.close(), b.close()]);
+ * await backend.close();
+ * ```
  */
 export interface ExportBackend {
   /** Creates an empty product. Rejects with `ConflictError` when the id is taken. */
@@ -70,7 +121,18 @@ export interface ExportBackend {
   close(): Promise<void>;
 }
 
-/** Options of {@link ExportBackend.events}. */
+/**
+ * Options of {@link ExportBackend.events}.
+ *
+ * @example
+ * ```ts
+ * const subscription = backend.events('roads', { after: savedCursor, onReconnect: () => console.log('resumed') })
+ *   .subscribe(({ cursor, event }) => {
+ *     savedCursor = cursor;
+ *     store.apply(event);
+ *   });
+ * ```
+ */
 export interface EventsOptions {
   /** Resume after this cursor (from {@link BackendEvent.cursor}); from the start when absent. */
   readonly after?: string | undefined;
@@ -81,8 +143,17 @@ export interface EventsOptions {
   readonly onReconnect?: (() => void) | undefined;
 }
 
-/** An event with the stream cursor that resumes right after it. */
+/**
+ * An event with the stream cursor that resumes right after it.
+ *
+ * @example
+ * ```ts
+ * backend.events('roads').subscribe(({ cursor, event }: BackendEvent) => console.log(cursor, event.type));
+ * ```
+ */
 export interface BackendEvent {
+  /** Opaque: pass it as `after` to resume right after this event. */
   readonly cursor: string;
+  /** The event. */
   readonly event: TaskEvent;
 }
