@@ -23,6 +23,8 @@ export class HttpError extends Error {
   readonly body: unknown;
 
   /**
+   * Makes the error; the library throws it, applications only catch it.
+   *
    * @param status - The HTTP status code.
    * @param message - What went wrong, from the server's error body when it had one.
    * @param body - The body the server sent, when it was JSON.
@@ -48,6 +50,8 @@ export class BadRequestError extends HttpError {
   /** The class name: `error.name === 'BadRequestError'`. */
   override readonly name = 'BadRequestError' as const;
   /**
+   * Makes the error; the library throws it, applications only catch it.
+   *
    * @param message - What went wrong, from the server's error body when it had one.
    * @param body - The body the server sent, when it was JSON.
    * @param status - 400 or 422.
@@ -72,6 +76,8 @@ export class UnauthorizedError extends HttpError {
   /** The class name: `error.name === 'UnauthorizedError'`. */
   override readonly name = 'UnauthorizedError' as const;
   /**
+   * Makes the error; the library throws it, applications only catch it.
+   *
    * @param message - What went wrong, from the server's error body when it had one.
    * @param body - The body the server sent, when it was JSON.
    * @param status - 401 or 403.
@@ -96,6 +102,8 @@ export class NotFoundError extends HttpError {
   /** The class name: `error.name === 'NotFoundError'`. */
   override readonly name = 'NotFoundError' as const;
   /**
+   * Makes the error; the library throws it, applications only catch it.
+   *
    * @param message - What went wrong, from the server's error body when it had one.
    * @param body - The body the server sent, when it was JSON.
    */
@@ -119,6 +127,8 @@ export class ConflictError extends HttpError {
   /** The class name: `error.name === 'ConflictError'`. */
   override readonly name = 'ConflictError' as const;
   /**
+   * Makes the error; the library throws it, applications only catch it.
+   *
    * @param message - What went wrong, from the server's error body when it had one.
    * @param body - The body the server sent, when it was JSON.
    */
@@ -145,6 +155,8 @@ export class RateLimitError extends HttpError {
   /** When to try again, in ms, when the server said (`Retry-After`). */
   readonly retryAfter: number | undefined;
   /**
+   * Makes the error; the library throws it, applications only catch it.
+   *
    * @param message - What went wrong, from the server's error body when it had one.
    * @param retryAfter - When to try again, ms (from `Retry-After`).
    * @param body - The body the server sent, when it was JSON.
@@ -169,6 +181,8 @@ export class ServerError extends HttpError {
   /** The class name: `error.name === 'ServerError'`. */
   override readonly name = 'ServerError' as const;
   /**
+   * Makes the error; the library throws it, applications only catch it.
+   *
    * @param message - What went wrong, from the server's error body when it had one.
    * @param body - The body the server sent, when it was JSON.
    * @param status - The 5xx status.
@@ -192,6 +206,8 @@ export class GatewayTimeoutError extends HttpError {
   /** The class name: `error.name === 'GatewayTimeoutError'`. */
   override readonly name = 'GatewayTimeoutError' as const;
   /**
+   * Makes the error; the library throws it, applications only catch it.
+   *
    * @param message - What went wrong, from the server's error body when it had one.
    * @param body - The body the server sent, when it was JSON.
    */

@@ -21,6 +21,8 @@ export class TransientResultError extends Error {
   readonly snapshot: ExportTaskSnapshot | undefined;
 
   /**
+   * Makes the error; the library throws it, applications only catch it.
+   *
    * @param message - Why; DL's "Result not yet ready" by default.
    * @param snapshot - The task as known when this was thrown.
    */
@@ -52,6 +54,8 @@ export class TimeoutError extends Error {
   readonly timeout: number;
 
   /**
+   * Makes the error; the library throws it, applications only catch it.
+   *
    * @param timeout - How long the wait was allowed, in ms.
    * @param snapshot - The last snapshot seen.
    */
@@ -109,6 +113,8 @@ export class InvalidEventError extends Error {
   readonly expected: string;
 
   /**
+   * Makes the error; the library throws it, applications only catch it.
+   *
    * @param field - The dotted path of the offending field.
    * @param value - What came.
    * @param expected - What was expected, as a phrase ("a positive safe integer").
