@@ -9,13 +9,31 @@ import type {
 } from '../src/core/events.js';
 import type { ExportTaskAttributes, ExportTaskContext } from '../src/core/snapshot.js';
 
-/** What a task's machine is started with. */
+/**
+ * What a task's machine is started with.
+ *
+ * @example
+ * ```ts
+ * const actor = createActor(exportTaskMachine, { input: { productId: 'roads', exportId: 'e1' } satisfies ExportTaskInput });
+ * ```
+ */
 export interface ExportTaskInput {
+  /** The product (feature collection) the export belongs to. */
   readonly productId: string;
+  /** The export's id. */
   readonly exportId: string;
 }
 
-/** DL's result attributes (snake_case) in the snapshot's camelCase. */
+/**
+ * DL's result attributes (snake_case) in the snapshot's camelCase.
+ *
+ * @example
+ * ```ts
+ * const page = await client.backend.listExports('roads');
+ * const wire = page.data[0]?.attributes;
+ * if (wire) console.log(attributesFromWire(wire).peakMemoryUsage); // camelCase, bytes
+ * ```
+ */
 export function attributesFromWire(wire: WireAttributes): ExportTaskAttributes {
   return {
     status: wire.status,
@@ -140,6 +158,7 @@ export const exportTaskMachine = setup({
 }).createMachine({
   id: 'exportTask',
   initial: 'pending',
+  /** The task's first context: its ids, and nothing known yet. */
   context: ({ input }) => ({
     productId: input.productId,
     exportId: input.exportId,
@@ -187,5 +206,14 @@ export const exportTaskMachine = setup({
   },
 });
 
-/** The machine's type, for users who type their own actors or tests. */
+/**
+ * The machine's type, for users who type their own actors or tests.
+ *
+ * @example
+ * ```ts
+ * function startTask(machine: ExportTaskMachine, exportId: string): Actor<ExportTaskMachine> {
+ *   return createActor(machine, { input: { productId: 'roads', exportId } }).start();
+ * }
+ * ```
+ */
 export type ExportTaskMachine = typeof exportTaskMachine;

@@ -2,7 +2,16 @@ import { TimeoutError } from '../core/errors.js';
 import { checkMilliseconds, checkOptionBag, checkSignal } from '../internal/options.js';
 import type { ExportTask } from './export-task.js';
 
-/** Options of {@link asCompleted}. */
+/**
+ * Options of {@link asCompleted}.
+ *
+ * @example
+ * ```ts
+ * const controller = new AbortController();
+ * const options: AsCompletedOptions = { timeout: 10 * 60_000, signal: controller.signal };
+ * for await (const task of asCompleted(tasks, options)) console.log(task.tuid, await task.status);
+ * ```
+ */
 export interface AsCompletedOptions {
   /**
    * How long, in ms, to wait for all the tasks; past it the iteration throws `TimeoutError`

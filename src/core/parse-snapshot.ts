@@ -29,7 +29,14 @@ const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isS
  * Validates a persisted {@link ExportTaskSnapshot} (what `JSON.stringify` of a snapshot gives,
  * parsed back) and answers a fresh copy of it.
  *
+ *
+ * @example
+ * ```ts
+ * const saved = localStorage.getItem('export-e1');
+ * const snapshot = saved === null ? undefined : parseSnapshot(JSON.parse(saved)); // TypeError naming a bad field
+ * ```
  * @throws TypeError naming the field, what was expected and what came.
+
  */
 export function parseSnapshot(input: unknown): ExportTaskSnapshot {
   let value: unknown = input;

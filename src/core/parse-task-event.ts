@@ -1,10 +1,20 @@
 import { InvalidEventError } from './errors.js';
 import type { TaskEvent, TaskEventType, TaskPhase, WireAttributes } from './events.js';
 
-/** Limits past which a field is "oversized" and the event is rejected. */
+/**
+ * Limits past which a field is "oversized" and the event is rejected.
+ *
+ * @example
+ * ```ts
+ * const line = 'x'.repeat(EVENT_LIMITS.line + 1);
+ * // Rejected with InvalidEventError: `line` is oversized.
+ * store.apply({ type: 'log', product_id: 'roads', export_id: 'e1', seq: 4, time: '2026-01-01T00:00:00Z', line });
+ * ```
+ */
 export const EVENT_LIMITS = {
   /** Product and export ids, keys, exception names, hashes: characters. */
   id: 256,
+  /** A storage key: characters. */
   key: 1024,
   /** A progress message: characters. */
   message: 4096,

@@ -9,7 +9,15 @@ import { parseTaskEvent } from './parse-task-event.js';
 import { parseSnapshot } from './parse-snapshot.js';
 import type { ExportTaskSnapshot } from './snapshot.js';
 
-/** Options of a {@link TaskStore}. */
+/**
+ * Options of a {@link TaskStore}.
+ *
+ * @example
+ * ```ts
+ * const store = new TaskStore({ maxHeld: 64 } satisfies TaskStoreOptions);
+ * store.resyncRequests$.subscribe(({ productId, exportId }) => void refresh(productId, exportId));
+ * ```
+ */
 export interface TaskStoreOptions {
   /**
    * How many early events (with a gap before them) one task may hold. Past that, the event is
@@ -19,7 +27,18 @@ export interface TaskStoreOptions {
   readonly maxHeld?: number;
 }
 
-/** Options of {@link TaskStore.settled}. */
+/**
+ * Options of {@link TaskStore.settled}.
+ *
+ * @example
+ * ```ts
+ * const snapshot = await store.settled('e1', {
+ *   timeout: 60_000,
+ *   signal: AbortSignal.timeout(120_000),
+ *   beforeTimeout: () => backend.status('roads', ['e1']).then(([s]) => s && store.apply(s)),
+ * } satisfies SettledOptions);
+ * ```
+ */
 export interface SettledOptions {
   /**
    * How long to wait, in ms, before rejecting with {@link TimeoutError}. `0` still makes the
@@ -37,7 +56,16 @@ export interface SettledOptions {
   readonly beforeTimeout?: (() => Promise<unknown>) | undefined;
 }
 
-/** Something the store noticed and ignored: kept apart from the snapshots. */
+/**
+ * Something the store noticed and ignored: kept apart from the snapshots.
+ *
+ * @example
+ * ```ts
+ * store.diagnostics$.subscribe((d: TaskDiagnostic) => {
+ *   if (d.kind === 'conflict') console.warn(`export ${d.exportId}: a second, different outcome (seq ${d.seq}) was ignored`);
+ * });
+ * ```
+ */
 export interface TaskDiagnostic {
   /**
    * `duplicate`: an event whose seq was already applied or held; `stale-snapshot`: a snapshot
@@ -46,15 +74,31 @@ export interface TaskDiagnostic {
    * `overflow`: an early event dropped because the task held too many.
    */
   readonly kind: 'duplicate' | 'stale-snapshot' | 'conflict' | 'after-final' | 'overflow';
+  /** The product of the event's task. */
   readonly productId: string;
+  /** The event's task. */
   readonly exportId: string;
+  /** The event's `seq`. */
   readonly seq: number;
+  /** The event's `type`. */
   readonly type: TaskEvent['type'];
 }
 
-/** The store asks its source for a snapshot of a task whose gap it cannot fill by holding. */
+/**
+ * The store asks its source for a snapshot of a task whose gap it cannot fill by holding.
+ *
+ * @example
+ * ```ts
+ * store.resyncRequests$.subscribe(async ({ productId, exportId }: ResyncRequest) => {
+ *   const [snapshot] = await backend.status(productId, [exportId]);
+ *   if (snapshot) store.apply(snapshot);
+ * });
+ * ```
+ */
 export interface ResyncRequest {
+  /** The task's product. */
   readonly productId: string;
+  /** The task that needs a snapshot. */
   readonly exportId: string;
   /** The task's cursor: every event up to it is applied. */
   readonly seq: number;
