@@ -15,6 +15,8 @@ export { parseSnapshot } from './core/parse-snapshot.js';
 export { replay } from './core/replay.js';
 export { TaskStore } from './core/task-store.js';
 export type { TaskStoreOptions, SettledOptions, TaskDiagnostic, ResyncRequest } from './core/task-store.js';
+export { inspectStore } from './core/inspect-store.js';
+export type { TaskInspector, InspectedTaskRef, InspectionSubscription } from './core/inspect-store.js';
 export { TransientResultError, TimeoutError, NoResultError, InvalidEventError } from './core/errors.js';
 export { isFinalPhase, TASK_EVENT_TYPES } from './core/events.js';
 export type {

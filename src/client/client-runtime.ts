@@ -1,5 +1,5 @@
 import type { Subscription } from 'rxjs';
-import type { InspectionEvent } from 'xstate';
+import { inspectStore, type InspectionSubscription, type TaskInspector } from '../core/inspect-store.js';
 import { parseTaskEvent } from '../core/parse-task-event.js';
 import type { ExportTaskSnapshot } from '../core/snapshot.js';
 import type { TaskStore } from '../core/task-store.js';
@@ -23,7 +23,8 @@ export class ClientRuntime {
   readonly backend: ExportBackend;
   readonly store: TaskStore;
   readonly waitTimeout: number | undefined;
-  readonly inspect: ((event: InspectionEvent) => void) | undefined;
+  readonly inspect: TaskInspector | undefined;
+  readonly #inspection: InspectionSubscription | undefined;
   readonly #streams = new Map<string, Subscription>();
   readonly #pollers = new Map<string, PollSource>();
   readonly #transport: TransportOptions;
@@ -35,7 +36,7 @@ export class ClientRuntime {
     backend: ExportBackend,
     store: TaskStore,
     waitTimeout: number | undefined,
-    inspect: ((event: InspectionEvent) => void) | undefined,
+    inspect: TaskInspector | undefined,
     transport: TransportOptions = { transport: 'push', pollInterval: 1_000, maxPollInterval: 30_000 },
     ownsBackend = true,
   ) {
@@ -45,6 +46,7 @@ export class ClientRuntime {
     this.store = store;
     this.waitTimeout = waitTimeout;
     this.inspect = inspect;
+    this.#inspection = inspect === undefined ? undefined : inspectStore(store, inspect);
     // A task whose gap cannot be held asks for a snapshot; one status request fills it.
     this.#resync = store.resyncRequests$.subscribe(({ productId, exportId }) => {
       this.refresh(productId, exportId).catch((error: unknown) => store.reportError(error as Error));
@@ -131,6 +133,7 @@ export class ClientRuntime {
     if (this.#closed) return;
     this.#closed = true;
     this.#resync.unsubscribe();
+    this.#inspection?.unsubscribe();
     for (const subscription of this.#streams.values()) subscription.unsubscribe();
     this.#streams.clear();
     for (const poller of this.#pollers.values()) poller.stop();

@@ -1,4 +1,5 @@
-import type { InspectionEvent } from 'xstate';
+import { describeValue } from '../core/errors.js';
+import type { TaskInspector } from '../core/inspect-store.js';
 import { TaskStore } from '../core/task-store.js';
 import { checkNonEmptyString, checkOptionBag, checkPositiveMilliseconds } from '../internal/options.js';
 import type { ExportBackend } from './backend.js';
@@ -7,7 +8,20 @@ import { FeatureCollection } from './feature-collection.js';
 import { createEmbeddedBackend, type EmbeddedBackendOptions } from '../server/embedded/create-embedded-backend.js';
 import { createHttpBackend } from './http/http-backend.js';
 
-/** Options of {@link createClient}. */
+/**
+ * Options of {@link createClient}.
+ *
+ * @example
+ * ```ts
+ * const options: ClientOptions = {
+ *   url: 'http://127.0.0.1:8080',
+ *   token: process.env['EXPORT_TASK_TOKEN'],
+ *   transport: 'sse',
+ *   waitTimeout: 10 * 60_000,
+ * };
+ * const client = createClient(options);
+ * ```
+ */
 export interface ClientOptions {
   /**
    * The export service's base URL: the Vector API is under `/vector/v2` and Storage under
@@ -17,9 +31,15 @@ export interface ClientOptions {
   readonly url?: string | undefined;
   /** Sent as `Authorization: Bearer <token>`; it never appears in an error, a log or a snapshot. */
   readonly token?: string | undefined;
-  /** @defaultValue `${url}/vector/v2` */
+  /**
+   * Where the Vector API is, when not under `url` (a DL deployment, a proxy).
+   * @defaultValue `${url}/vector/v2`
+   */
   readonly vectorUrl?: string | undefined;
-  /** @defaultValue `${url}/storage/v1` */
+  /**
+   * Where the Storage API is, when not under `url`.
+   * @defaultValue `${url}/storage/v1`
+   */
   readonly storageUrl?: string | undefined;
   /** The fetch to use (for proxies, custom agents or tests). @defaultValue `globalThis.fetch` */
   readonly fetch?: typeof fetch | undefined;
@@ -46,13 +66,30 @@ export interface ClientOptions {
    * @defaultValue undefined (no limit, as the DL client)
    */
   readonly waitTimeout?: number | undefined;
-  /** Receives XState inspection events of the tasks' actors (see `ExportTask.actor()`). */
-  readonly inspect?: ((event: InspectionEvent) => void) | undefined;
+  /**
+   * Receives XState inspection events of every task of the client's store, as an actor of
+   * `exportTaskMachine` fed the task's events would emit them (`@xstate.actor`, then
+   * `@xstate.event`, `@xstate.microstep` and `@xstate.snapshot` per applied event): a function,
+   * or an observer such as `createBrowserInspector().inspect` from `@statelyai/inspect`.
+   * See `inspectStore`. Nothing is inspected, and nothing is paid, without it.
+   * @defaultValue undefined
+   */
+  readonly inspect?: TaskInspector | undefined;
   /** The store tasks fold into (a new one by default). */
   readonly store?: TaskStore | undefined;
 }
 
-/** A client of the export service: creates and opens feature collections, and owns their tasks. */
+/**
+ * A client of the export service: creates and opens feature collections, and owns their tasks.
+ *
+ * @example
+ * ```ts
+ * await using client: ExportClient = createClient({ url: 'http://127.0.0.1:8080' });
+ * const roads = client.featureCollection('roads');
+ * console.log((await roads.listExports()).length);
+ * // closed at the end of the block: no stream, timer or job left behind
+ * ```
+ */
 export interface ExportClient extends AsyncDisposable {
   /** The store every task of this client folds into. */
   readonly store: TaskStore;
@@ -143,8 +180,11 @@ export function createClient(options?: ClientOptions): ExportClient {
   if (options?.backend !== undefined && options.embedded !== undefined) {
     throw new TypeError(`${where}: \`embedded\` configures the embedded service; it cannot be combined with \`backend\``);
   }
-  if (options?.inspect !== undefined && typeof options.inspect !== 'function') {
-    throw new TypeError(`${where}: expected \`inspect\` to be a function receiving XState inspection events`);
+  const inspect: unknown = options?.inspect;
+  if (inspect !== undefined && typeof inspect !== 'function' && (typeof inspect !== 'object' || inspect === null || typeof (inspect as { next?: unknown }).next !== 'function')) {
+    throw new TypeError(
+      `${where}: expected \`inspect\` to be a function receiving XState inspection events, or an observer with \`next\` (such as createBrowserInspector().inspect), got ${describeValue(inspect)}`,
+    );
   }
   if (options?.store !== undefined && !(options.store instanceof TaskStore)) {
     throw new TypeError(`${where}: expected \`store\` to be a TaskStore`);
