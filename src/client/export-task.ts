@@ -9,7 +9,14 @@ import { checkBoolean, checkMilliseconds, checkOptionBag, checkSignal } from '..
 import type { ClientRuntime } from './client-runtime.js';
 import { downloadTo, type FileTarget } from './download.js';
 
-/** Options of {@link ExportTask.getResult}. */
+/**
+ * Options of {@link ExportTask.getResult}.
+ *
+ * @example
+ * ```ts
+ * await task.getResult({ wait: true, timeout: 60_000, signal: AbortSignal.timeout(90_000) } satisfies GetResultOptions);
+ * ```
+ */
 export interface GetResultOptions {
   /**
    * Wait until the task is final. When false, answer at once: resolve if final (after one
@@ -27,13 +34,30 @@ export interface GetResultOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
-/** Options of {@link ExportTask.getFile}. */
+/**
+ * Options of {@link ExportTask.getFile}.
+ *
+ * @example
+ * ```ts
+ * const controller = new AbortController();
+ * setTimeout(() => controller.abort(new Error('too slow')), 30_000);
+ * await task.getFile('roads.ndjson', { signal: controller.signal } satisfies GetFileOptions);
+ * ```
+ */
 export interface GetFileOptions {
   /** Aborts the download; a file target is then left as it was. */
   readonly signal?: AbortSignal | undefined;
 }
 
-/** Options of {@link ExportTask.actor}. */
+/**
+ * Options of {@link ExportTask.actor}.
+ *
+ * @example
+ * ```ts
+ * const actor = task.actor({ inspect: (event) => console.log(event.type) } satisfies TaskActorOptions);
+ * actor.subscribe((snapshot) => console.log(snapshot.value));
+ * ```
+ */
 export interface TaskActorOptions {
   /**
    * XState inspection of this actor, as `createActor`'s `inspect`. (The client's own `inspect`

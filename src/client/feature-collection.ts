@@ -7,7 +7,18 @@ import type { ClientRuntime } from './client-runtime.js';
 import { ExportTask } from './export-task.js';
 import type { ExportQuery, Feature, FeatureCollectionJson } from './geojson.js';
 
-/** Options of {@link FeatureCollection.export}. */
+/**
+ * Options of {@link FeatureCollection.export}.
+ *
+ * @example
+ * ```ts
+ * const task = await roads.export('exports/highways.ndjson', {
+ *   query: { query_expr: { eq: { kind: 'highway' } } },
+ *   limits: { timeoutMs: 60_000 },
+ *   idempotencyKey: 'highways-2026-01-01',
+ * } satisfies ExportOptions);
+ * ```
+ */
 export interface ExportOptions {
   /**
    * What to export: `geometry` (features intersecting it), `query_expr` (DL's forms) and

@@ -7,7 +7,14 @@ import { describeValue } from '../../core/errors.js';
 import { checkMemoryMb, checkTimeoutMs } from './check-limits.js';
 import type { EmbeddedEngine, EngineOptions } from './engine.js';
 
-/** Options of {@link createEmbeddedBackend}. */
+/**
+ * Options of {@link createEmbeddedBackend}.
+ *
+ * @example
+ * ```ts
+ * const client = createClient({ embedded: { dataDir: './export-data', jobTimeoutMs: 60_000, jobMemoryMb: 256 } satisfies EmbeddedBackendOptions });
+ * ```
+ */
 export interface EmbeddedBackendOptions {
   /**
    * The directory holding products (`products/`) and exported files (`storage/`). Products
