@@ -9,7 +9,20 @@ import type { ExportService } from './http/export-service.js';
 import type * as RedisModule from './redis/redis-engine.js';
 import type * as SqliteModule from './sqlite/open-sqlite-store.js';
 
-/** Options of {@link startServer}. */
+/**
+ * Options of {@link startServer}.
+ *
+ * @example
+ * ```ts
+ * const server = await startServer({
+ *   port: 8080,
+ *   host: '127.0.0.1',
+ *   dataDir: './export-data',
+ *   token: process.env['EXPORT_TASK_TOKEN'],
+ *   jobTimeoutMs: 10 * 60_000,
+ * } satisfies ServerOptions);
+ * ```
+ */
 export interface ServerOptions {
   /**
    * The TCP port to listen on; 0 picks a free one (read it from {@link ExportServer.port}).
@@ -93,7 +106,18 @@ export interface ServerOptions {
   readonly redis?: string | undefined;
 }
 
-/** A running export service. Close it with {@link ExportServer.close} or `await using`. */
+/**
+ * A running export service. Close it with {@link ExportServer.close} or `await using`.
+ *
+ * @example
+ * ```ts
+ * await using server: ExportServer = await startServer({ port: 0 });
+ * const client = createClient({ url: server.url });
+ * console.log(`serving on port ${server.port}, data in ${server.dataDir}`);
+ * await client.close();
+ * // the server closes gracefully at the end of the block
+ * ```
+ */
 export interface ExportServer extends AsyncDisposable {
   /** Where it listens, e.g. `http://127.0.0.1:8080`: pass it to `createClient({ url })`. */
   readonly url: string;

@@ -18,7 +18,14 @@ import { EXPORT_QUEUE, redisKeys } from './redis-keys.js';
 import type { ExportJobData } from './redis-keys.js';
 import { RedisProducts } from './redis-products.js';
 
-/** Options of {@link startWorker}. */
+/**
+ * Options of {@link startWorker}.
+ *
+ * @example
+ * ```ts
+ * const worker = await startWorker({ redis: 'redis://127.0.0.1:6379', dataDir: '/srv/export-data', concurrency: 4 } satisfies WorkerOptions);
+ * ```
+ */
 export interface WorkerOptions {
   /** The Redis the API instances use, e.g. `redis://127.0.0.1:6379`. */
   readonly redis: string;
@@ -48,13 +55,22 @@ export interface WorkerOptions {
   readonly lockDurationMs?: number | undefined;
 }
 
-/** A running worker process's share of the export jobs. */
+/**
+ * A running worker process's share of the export jobs.
+ *
+ * @example
+ * ```ts
+ * const worker: ExportWorker = await startWorker({ redis: 'redis://127.0.0.1:6379', dataDir: '/srv/export-data' });
+ * process.once('SIGTERM', () => void worker.close()); // running jobs end as they would have
+ * ```
+ */
 export interface ExportWorker extends AsyncDisposable {
   /**
    * Stops taking jobs and waits for the running ones to end (they end as they would have),
    * then disconnects. Calling it again returns the same promise.
    */
   close(): Promise<void>;
+  /** Same as {@link ExportWorker.close}, for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
