@@ -1,0 +1,26 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * The tests Stryker runs against each mutant of `machines/` and `src/core/` (`npm run mutate`):
+ * only the core's and the machine's own tests, which are fast and need no service. Without
+ * typecheck and coverage, which Stryker replaces with its own per-test coverage.
+ */
+export default defineConfig({
+  test: {
+    include: ['test/core/**/*.test.ts', 'test/machines/**/*.test.ts'],
+    setupFiles: ['test/setup/fast-check-seed.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // One module graph for every test file of a run: Stryker switches mutants at run time, so
+    // there is nothing to reload, and re-importing xstate, rxjs and fast-check for each file
+    // would take most of the time. Static mutants (in code that runs when a module loads, such
+    // as the machine's definition) need fresh modules: `npm run mutate:static` sets MUTATE_STATIC.
+    isolate: process.env['MUTATE_STATIC'] === '1',
+    // Few, reproducible property runs: each mutant runs the tests that cover it, and a mutant
+    // must be killed (or survive) the same way on every run. `FC_RUNS_MUTATE` / `FC_SEED` override.
+    env: {
+      FC_RUNS: process.env['FC_RUNS_MUTATE'] ?? '100',
+      FC_SEED: process.env['FC_SEED'] ?? '20260101',
+    },
+  },
+});
