@@ -6,6 +6,15 @@ import { describe } from './internal/describe.js';
 /**
  * What {@link useExportTask} needs of a task: the `snapshot` and `state$` every `ExportTask`
  * has. (A structural type, so that tasks of any copy of the package fit.)
+ *
+ * @example
+ * ```tsx
+ * const task: ObservableTask = await roads.export('exports/roads.ndjson'); // an ExportTask fits
+ * function Progress({ task }: { task: ObservableTask }) {
+ *   const { progress } = useExportTask(task);
+ *   return <progress value={progress} max={1} />;
+ * }
+ * ```
  */
 export interface ObservableTask {
   /** What is known of the task now. */

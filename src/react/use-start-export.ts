@@ -4,7 +4,15 @@ import type { ExportTaskSnapshot } from '../core/snapshot.js';
 import { describe } from './internal/describe.js';
 import { useExportTask, type ObservableTask } from './use-export-task.js';
 
-/** What {@link useStartExport} needs of a task: what every `ExportTask` has. */
+/**
+ * What {@link useStartExport} needs of a task: what every `ExportTask` has.
+ *
+ * @example
+ * ```ts
+ * const task: StartedTask = await roads.export('exports/roads.ndjson'); // an ExportTask fits
+ * if (!task.ready) await task.cancel();
+ * ```
+ */
 export interface StartedTask extends ObservableTask {
   /** Whether the task is final, as last known. */
   readonly ready: boolean;
@@ -16,12 +24,26 @@ export interface StartedTask extends ObservableTask {
  * What {@link useStartExport} needs of a feature collection: its `export` method. (Structural,
  * so the hook answers the very task type the collection makes: `ExportTask` for a
  * `FeatureCollection`.)
+ *
+ * @example
+ * ```ts
+ * const starter: ExportStarter<ExportTask> = client.featureCollection('roads'); // a FeatureCollection fits
+ * const { start } = useStartExport(starter);
+ * ```
  */
 export interface ExportStarter<TTask extends StartedTask> {
+  /** Starts an export to `key` and answers its task (as `FeatureCollection.export()`). */
   export(key: string, options?: ExportOptions): Promise<TTask>;
 }
 
-/** Options of {@link useStartExport}. */
+/**
+ * Options of {@link useStartExport}.
+ *
+ * @example
+ * ```ts
+ * const { start, snapshot } = useStartExport(roads, { cancelOnUnmount: true } satisfies StartExportOptions);
+ * ```
+ */
 export interface StartExportOptions {
   /**
    * Cancel the tracked export when the component unmounts (and an export whose request was
@@ -32,7 +54,15 @@ export interface StartExportOptions {
   readonly cancelOnUnmount?: boolean | undefined;
 }
 
-/** What {@link useStartExport} answers. */
+/**
+ * What {@link useStartExport} answers.
+ *
+ * @example
+ * ```ts
+ * const { start, task, snapshot, error, pending, reset }: StartExport<ExportTask> = useStartExport(roads);
+ * if (snapshot?.phase === 'success') void task?.getFile(new WritableStream());
+ * ```
+ */
 export interface StartExport<TTask extends StartedTask> {
   /**
    * Starts an export of the collection (the arguments of `FeatureCollection.export()`) and

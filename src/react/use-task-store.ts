@@ -2,7 +2,18 @@ import { useCallback, useRef, useSyncExternalStore } from 'react';
 import type { Observable } from 'rxjs';
 import { describe } from './internal/describe.js';
 
-/** What {@link useTaskStore} needs of a store: the `changes$` every `TaskStore` has. */
+/**
+ * What {@link useTaskStore} needs of a store: the `changes$` every `TaskStore` has.
+ *
+ * @example
+ * ```tsx
+ * const store: ObservableStore = client.store; // a TaskStore fits
+ * function Running() {
+ *   const running = useTaskStore(client.store, (s) => [...s.snapshots()].filter((t) => t.phase === 'running').length);
+ *   return <span>{running} running</span>;
+ * }
+ * ```
+ */
 export interface ObservableStore {
   /** Emits after each change of any task. */
   readonly changes$: Observable<unknown>;
