@@ -9,6 +9,12 @@ import type { TaskStore } from './task-store.js';
  * What receives inspection events: a function, or an observer such as
  * `createBrowserInspector().inspect` from `@statelyai/inspect` (the two forms `createActor`'s
  * `inspect` option takes).
+ *
+ * @example
+ * ```ts
+ * const log: TaskInspector = (event) => console.log(event.type, event.actorRef.id);
+ * const inspection = inspectStore(client.store, log);
+ * ```
  */
 export type TaskInspector = ((event: InspectionEvent) => void) | Observer<InspectionEvent>;
 
@@ -16,6 +22,14 @@ export type TaskInspector = ((event: InspectionEvent) => void) | Observer<Inspec
  * The actor reference that inspection events of one task carry. It stands for the task as
  * the store folds it: `getSnapshot()` answers the task's current machine snapshot; `send`
  * throws, because a task moves only by its backend's events.
+ *
+ * @example
+ * ```ts
+ * inspectStore(store, (event) => {
+ *   const ref = event.actorRef as InspectedTaskRef;
+ *   console.log(ref.sessionId, ref.getSnapshot().value); // 'export-task:roads/e1' 'running'
+ * });
+ * ```
  */
 export interface InspectedTaskRef extends ActorRefLike {
   /** The export id. */
@@ -28,7 +42,16 @@ export interface InspectedTaskRef extends ActorRefLike {
   readonly _parent: undefined;
 }
 
-/** Something to stop. */
+/**
+ * Something to stop.
+ *
+ * @example
+ * ```ts
+ * const inspection: InspectionSubscription = inspectStore(store, (event) => console.log(event.type));
+ * // later
+ * inspection.unsubscribe();
+ * ```
+ */
 export interface InspectionSubscription {
   /** Stops the inspection; the store goes on as before. */
   unsubscribe(): void;
