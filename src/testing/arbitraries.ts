@@ -200,11 +200,11 @@ export function snapshotEventFrom(snapshot: ExportTaskSnapshot, time: string): S
  * ```
  */
 export interface TaskEventArbOptions {
-  /** @defaultValue short alphanumeric ids */
+  /** The events' product id, or an arbitrary of it. @defaultValue short alphanumeric ids */
   readonly productId?: string | Arbitrary<string>;
-  /** @defaultValue short alphanumeric ids */
+  /** The events' export id, or an arbitrary of it. @defaultValue short alphanumeric ids */
   readonly exportId?: string | Arbitrary<string>;
-  /** @defaultValue integers from 1 to 20 */
+  /** The events' `seq`, or an arbitrary of it. @defaultValue integers from 1 to 20 */
   readonly seq?: number | Arbitrary<number>;
   /** The types to draw from. @defaultValue every type */
   readonly types?: readonly TaskEventType[];
@@ -326,9 +326,9 @@ export function taskEventArb(options?: TaskEventArbOptions): Arbitrary<TaskEvent
  * ```
  */
 export interface TaskHistoryOptions {
-  /** @defaultValue one of a few product names */
+  /** The task's product id, or an arbitrary of it. @defaultValue one of a few product names */
   readonly productId?: string | Arbitrary<string>;
-  /** @defaultValue short alphanumeric ids */
+  /** The task's export id, or an arbitrary of it. @defaultValue short alphanumeric ids */
   readonly exportId?: string | Arbitrary<string>;
   /**
    * Most events between the start and the terminal event.
@@ -376,10 +376,27 @@ export interface TaskHistoryOptions {
   readonly maxSnapshots?: number;
 }
 
-/** How a task's history ends: see {@link TaskHistoryOptions.outcome}. */
+/**
+ * How a task's history ends: see {@link TaskHistoryOptions.outcome}.
+ *
+ * @example
+ * ```ts
+ * const outcome: TaskOutcome = 'cancelled';
+ * fc.assert(fc.property(taskHistoryArb({ outcome }), (history) => expect(replay(history).attributes?.failureType).toBe('cancelled')));
+ * ```
+ */
 export type TaskOutcome = 'success' | 'failure' | 'cancelled' | 'unfinished';
 
-/** Every {@link TaskOutcome}, for `taskHistoryArb({ outcome: TASK_OUTCOMES })` or a loop over them. */
+/**
+ * Every {@link TaskOutcome}, for `taskHistoryArb({ outcome: TASK_OUTCOMES })` or a loop over them.
+ *
+ * @example
+ * ```ts
+ * for (const outcome of TASK_OUTCOMES) {
+ *   fc.assert(fc.property(taskHistoryArb({ outcome }), (history) => expect(replay(history).seq).toBe(history.length)));
+ * }
+ * ```
+ */
 export const TASK_OUTCOMES: readonly TaskOutcome[] = ['success', 'failure', 'cancelled', 'unfinished'];
 
 type Item =
@@ -633,9 +650,9 @@ export function hostileDeliveryArb(history: readonly TaskEvent[], options?: Host
  * ```
  */
 export interface MultiTaskStreamOptions {
-  /** @defaultValue 1 */
+  /** Fewest tasks in the stream. @defaultValue 1 */
   readonly minTasks?: number;
-  /** @defaultValue 5 */
+  /** Most tasks in the stream. @defaultValue 5 */
   readonly maxTasks?: number;
   /** Options of each task's history (their export ids are drawn unique). */
   readonly history?: Omit<TaskHistoryOptions, 'exportId'>;

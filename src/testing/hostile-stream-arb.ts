@@ -15,6 +15,16 @@ import { hostileDeliveryArb, malformedEventArb, snapshotEventFrom } from './arbi
  * - `disconnect`: the stream is cut; the events in `lost` were sent meanwhile and never arrive;
  * - `resync`: after a cut, the source asks the backend for the task's state and gets `event`,
  *   a truthful `snapshot` as of a `seq` at or above every lost event's.
+ *
+ * @example
+ * ```ts
+ * const steps: DeliveryStep[] = [
+ *   { kind: 'event', event: history[1]! },
+ *   { kind: 'disconnect', lost: [history[0]!] },
+ *   { kind: 'resync', event: snapshotEventFrom(replay(history.slice(0, 2)), '2026-01-01T00:00:05Z') },
+ * ];
+ * applyDelivery(new TaskStore(), steps);
+ * ```
  */
 export type DeliveryStep =
   | { readonly kind: 'event'; readonly event: TaskEvent }
@@ -48,7 +58,20 @@ export interface HostileStreamOptions {
   readonly maxMalformed?: number;
 }
 
-/** A delivery of one task's history and what any correct fold of it must give. */
+/**
+ * A delivery of one task's history and what any correct fold of it must give.
+ *
+ * @example
+ * ```ts
+ * fc.assert(
+ *   fc.property(taskHistoryArb().chain((history) => hostileStreamArb(history)), ({ steps, expected }: HostileStream) => {
+ *     const store = new TaskStore();
+ *     applyDelivery(store, steps);
+ *     expect(store.get(expected.exportId)).toEqual(expected);
+ *   }),
+ * );
+ * ```
+ */
 export interface HostileStream {
   /** The history delivered (gap-free, in `seq` order). */
   readonly history: readonly TaskEvent[];

@@ -29,13 +29,29 @@ export interface ScheduledBackendOptions {
   readonly scheduleRequests?: readonly ScheduledRequest[];
 }
 
-/** A request of an {@link ScheduledBackend} whose answer can be scheduled. */
+/**
+ * A request of an {@link ScheduledBackend} whose answer can be scheduled.
+ *
+ * @example
+ * ```ts
+ * const backend = createScheduledBackend(s, { requests: ['status', 'cancel'] satisfies ScheduledRequest[] });
+ * ```
+ */
 export type ScheduledRequest = 'createProduct' | 'addFeatures' | 'startExport' | 'status' | 'cancel' | 'listExports' | 'readFile';
 
 const ALL_REQUESTS: readonly ScheduledRequest[] = ['createProduct', 'addFeatures', 'startExport', 'status', 'cancel', 'listExports', 'readFile'];
 const DEFAULT_REQUESTS: readonly ScheduledRequest[] = ['startExport', 'status', 'cancel', 'listExports'];
 
-/** Options of {@link ScheduledBackend.reconnect}. */
+/**
+ * Options of {@link ScheduledBackend.reconnect}.
+ *
+ * @example
+ * ```ts
+ * backend.disconnect('roads');
+ * backend.emit(task.exportId, { type: 'started' }); // sent while cut
+ * backend.reconnect('roads', { resume: false } satisfies ReconnectOptions); // lost: the client's status request must make it good
+ * ```
+ */
 export interface ReconnectOptions {
   /**
    * `true`: the stream resumes after the last event it delivered in order, so the events sent
@@ -51,6 +67,22 @@ export interface ReconnectOptions {
  * pushed to a stream and every answer to a request (by default those that race with events)
  * waits until the scheduler releases it, in an order fast-check picks, shrinks and replays
  * from the seed.
+ *
+ * @example
+ * ```ts
+ * await fc.assert(
+ *   fc.asyncProperty(fc.scheduler(), taskHistoryArb({ outcome: 'success' }), async (s, history) => {
+ *     const backend: ScheduledBackend = createScheduledBackend(s);
+ *     const client = createClient({ backend });
+ *     const task = await (await client.createFeatureCollection('roads')).export('out/roads.ndjson');
+ *     const played = backend.play(task.exportId, history);
+ *     await s.waitFor(played);
+ *     await s.waitFor(task.getResult({ wait: true }));
+ *     expect(await task.status).toBe('SUCCESS');
+ *     await client.close();
+ *   }),
+ * );
+ * ```
  */
 export interface ScheduledBackend extends TestBackend {
   /** The scheduler that releases deliveries. */

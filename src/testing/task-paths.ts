@@ -15,6 +15,12 @@ import { checkOptionBag } from '../internal/options.js';
  * - `'states'`: the shortest path to each state;
  * - `'simple'`: every path that visits no state twice (straight to a final state, or through
  *   `running`).
+ *
+ * @example
+ * ```ts
+ * const shortest = taskPaths({ coverage: 'states' satisfies TaskPathCoverage });
+ * for (const path of shortest) console.log(path.description); // the shortest path to each state
+ * ```
  */
 export type TaskPathCoverage = 'transitions' | 'states' | 'simple';
 
@@ -27,15 +33,24 @@ export type TaskPathCoverage = 'transitions' | 'states' | 'simple';
  * ```
  */
 export interface TaskPathOptions {
-  /** @defaultValue 'roads' */
+  /** The product id of the paths' events. @defaultValue 'roads' */
   readonly productId?: string;
-  /** @defaultValue 'e1' */
+  /** The export id of the paths' events. @defaultValue 'e1' */
   readonly exportId?: string;
-  /** @defaultValue 'transitions' */
+  /** Which paths: see {@link TaskPathCoverage}. @defaultValue 'transitions' */
   readonly coverage?: TaskPathCoverage;
 }
 
-/** One step of a {@link TaskPath}: an event and the task's snapshot once it is applied. */
+/**
+ * One step of a {@link TaskPath}: an event and the task's snapshot once it is applied.
+ *
+ * @example
+ * ```ts
+ * const store = new TaskStore();
+ * const steps: readonly TaskPathStep[] = taskPaths()[0]!.steps;
+ * for (const { event, snapshot } of steps) expect(store.apply(event)).toEqual(snapshot);
+ * ```
+ */
 export interface TaskPathStep {
   /** The event, with its `seq` on the path (1, 2, 3, ...). */
   readonly event: TaskEvent;
@@ -43,7 +58,18 @@ export interface TaskPathStep {
   readonly snapshot: ExportTaskSnapshot;
 }
 
-/** A path of the task's machine from its initial state, as events and the snapshots they give. */
+/**
+ * A path of the task's machine from its initial state, as events and the snapshots they give.
+ *
+ * @example
+ * ```ts
+ * await forEachTaskPath(async (path: TaskPath) => {
+ *   const store = new TaskStore();
+ *   for (const event of path.events) store.apply(event);
+ *   expect(store.get(path.final.exportId) ?? path.initial).toEqual(path.final);
+ * });
+ * ```
+ */
 export interface TaskPath {
   /** The path in words, for test names: `pending -started-> running -succeeded-> success`. */
   readonly description: string;

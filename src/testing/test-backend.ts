@@ -14,19 +14,50 @@ interface TestExport {
   readonly events: TaskEvent[];
 }
 
-/** What a {@link TestBackend} was asked, per method, for assertions on requests. */
+/**
+ * What a {@link TestBackend} was asked, per method, for assertions on requests.
+ *
+ * @example
+ * ```ts
+ * const backend = createTestBackend();
+ * const client = createClient({ backend });
+ * await client.featureCollection('roads').listExports();
+ * expect(backend.requests.listExports).toBe(1);
+ * ```
+ */
 export interface TestBackendRequests {
+  /** Calls of `createProduct`. */
   createProduct: number;
+  /** Calls of `addFeatures`. */
   addFeatures: number;
+  /** Calls of `startExport`. */
   startExport: number;
+  /** Calls of `status` (one per request, whatever the number of ids). */
   status: number;
+  /** Calls of `listExports` (one per page). */
   listExports: number;
+  /** Calls of `cancel`. */
   cancel: number;
+  /** Subscriptions to `events`. */
   events: number;
+  /** Calls of `readFile`. */
   readFile: number;
 }
 
-/** A backend whose exports move only when the test says so. */
+/**
+ * A backend whose exports move only when the test says so.
+ *
+ * @example
+ * ```ts
+ * const backend: TestBackend = createTestBackend();
+ * const client = createClient({ backend });
+ * const roads = await client.createFeatureCollection('roads');
+ * const task = await roads.export('out/roads.ndjson');
+ * backend.emit(task.exportId, { type: 'started' });
+ * backend.emit(task.exportId, { type: 'progress', fraction: 0.5 });
+ * expect(task.snapshot.progress).toBe(0.5);
+ * ```
+ */
 export interface TestBackend extends ExportBackend {
   /** How many calls each method received. */
   readonly requests: TestBackendRequests;
