@@ -34,7 +34,7 @@ export interface ScheduledBackendOptions {
  *
  * @example
  * ```ts
- * const backend = createScheduledBackend(s, { requests: ['status', 'cancel'] satisfies ScheduledRequest[] });
+ * const backend = createScheduledBackend(s, { scheduleRequests: ['status', 'cancel'] satisfies ScheduledRequest[] });
  * ```
  */
 export type ScheduledRequest = 'createProduct' | 'addFeatures' | 'startExport' | 'status' | 'cancel' | 'listExports' | 'readFile';
