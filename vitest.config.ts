@@ -2,7 +2,9 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    // examples/model-based-test imports the package by its name (`export-task/testing`), which
+    // resolves to the build: the test command builds first.
+    include: ['test/**/*.test.ts', 'examples/model-based-test/**/*.test.ts'],
     setupFiles: ['test/setup/fast-check-seed.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
