@@ -3,7 +3,7 @@ import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { getCommand } from '../../../src/cli/commands/get.js';
-import { makeTempDir } from '../../server/http/helpers.js';
+import { makeTempDir, SLOW_QUERY, slowFeatures } from '../../server/http/helpers.js';
 import { ROADS, runCommand, startService, type Service } from './service.js';
 
 let service: Service;
@@ -73,6 +73,22 @@ describe('export-task get', () => {
     expect(run).toMatchObject({ code: 1, stdout: '' });
     expect(run.stderr).toBe(`export-task get: export ${service.failed.exportId} failed (exception, QueryTypeError): it has no file\n`);
     expect(await readdir(join(dir, 'out'))).toEqual([]);
+  });
+
+  it('exits 1 for an export still in flight, saying how to wait for it', async () => {
+    const slow = await service.client.createFeatureCollection('slow-get');
+    await slow.add(slowFeatures(20_000));
+    const task = await slow.export('exports/slow.ndjson', { query: SLOW_QUERY });
+    try {
+      const run = await runCommand(getCommand, { url: service.url }, ['slow-get', task.exportId, dir]);
+      expect(run).toMatchObject({ code: 1, stdout: '' });
+      expect(run.stderr).toMatch(
+        new RegExp(`^export-task get: export ${task.exportId} is (pending|running) \\(\\d+%\\): it has a file once it has succeeded; wait for it with "export-task watch slow-get ${task.exportId}"\n$`),
+      );
+      expect(await readdir(dir)).toEqual([]);
+    } finally {
+      await task.cancel();
+    }
   });
 
   it('exits 1 naming an unknown export', async () => {

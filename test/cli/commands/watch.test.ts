@@ -114,6 +114,26 @@ describe('export-task watch', () => {
     expect(summary).toMatchObject({ succeeded: 2, failed: 1 });
   });
 
+  it('stops and exits 130 when interrupted, leaving the export running', async () => {
+    const slow = await service.client.createFeatureCollection('slow-interrupted');
+    await slow.add(slowFeatures(20_000));
+    const task = await slow.export('exports/slow.ndjson', { query: SLOW_QUERY });
+    const controller = new AbortController();
+    try {
+      const run = await runCommand(watchCommand, { url: service.url }, ['slow-interrupted', task.exportId], {
+        signal: controller.signal,
+        onStdout: (out) => {
+          if (out.includes(task.exportId)) controller.abort(new Error('Interrupted'));
+        },
+      });
+      expect(run).toMatchObject({ code: 130, stderr: 'export-task watch: interrupted\n' });
+      expect(run.stdout).not.toContain('succeeded,');
+      expect((await task.refresh()).cancelRequested).toBe(false);
+    } finally {
+      await task.cancel();
+    }
+  });
+
   it('exits 0 at once saying so when nothing of the product is in flight', async () => {
     const run = await runCommand(watchCommand, { url: service.url }, ['roads']);
     expect(run).toEqual({ code: 0, stdout: 'No exports of roads are in flight.\n', stderr: '' });
