@@ -41,7 +41,7 @@ export class HttpError extends Error {
  *
  * @example
  * ```ts
- * await fc.add([{ type: 'Feature', geometry: null }]).catch((error: unknown) => {
+ * await roads.add([{ type: 'Feature', geometry: null }]).catch((error: unknown) => {
  *   if (error instanceof BadRequestError) console.error(error.message); // names the first bad feature
  * });
  * ```
@@ -92,7 +92,7 @@ export class UnauthorizedError extends HttpError {
  *
  * @example
  * ```ts
- * const task = await fc.getExport('no-such-id').catch((error: unknown) => {
+ * const task = await roads.getExport('no-such-id').catch((error: unknown) => {
  *   if (error instanceof NotFoundError) return undefined;
  *   throw error;
  * });
@@ -143,7 +143,7 @@ export class ConflictError extends HttpError {
  * @example
  * ```ts
  * try {
- *   await fc.export('exports/roads.ndjson');
+ *   await roads.export('exports/roads.ndjson');
  * } catch (error) {
  *   if (error instanceof RateLimitError) console.log(`retry in ${error.retryAfter ?? 1000} ms`);
  * }
@@ -172,7 +172,7 @@ export class RateLimitError extends HttpError {
  *
  * @example
  * ```ts
- * await fc.listExports().catch((error: unknown) => {
+ * await roads.listExports().catch((error: unknown) => {
  *   if (error instanceof ServerError) console.error(`the service failed (${error.status}): try again later`);
  * });
  * ```
@@ -197,7 +197,7 @@ export class ServerError extends HttpError {
  *
  * @example
  * ```ts
- * await fc.listExports().catch((error: unknown) => {
+ * await roads.listExports().catch((error: unknown) => {
  *   if (error instanceof GatewayTimeoutError) console.error('a proxy timed out: try again');
  * });
  * ```
