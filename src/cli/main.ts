@@ -11,6 +11,7 @@ import { getCommand } from './commands/get.js';
 import { lsCommand } from './commands/ls.js';
 import { serveCommand } from './commands/serve.js';
 import { watchCommand } from './commands/watch.js';
+import { workerCommand } from './commands/worker.js';
 import { demoCommand } from './demo.js';
 
 /** One flag of a command. */
@@ -67,7 +68,7 @@ export interface CliCommand<TOptions> {
 }
 
 /** Every command, in the order the help lists them. */
-const COMMANDS: readonly CliCommand<unknown>[] = [watchCommand, lsCommand, getCommand, serveCommand, demoCommand];
+const COMMANDS: readonly CliCommand<unknown>[] = [watchCommand, lsCommand, getCommand, serveCommand, workerCommand, demoCommand];
 
 const PROGRAM = 'export-task';
 const HELP_OPTION: CliOption = { type: 'boolean', short: 'h', description: 'Show this help' };
