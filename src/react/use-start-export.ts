@@ -67,8 +67,10 @@ export interface StartExport<TTask extends StartedTask> {
   /**
    * Starts an export of the collection (the arguments of `FeatureCollection.export()`) and
    * tracks it. Never rejects: it resolves with the task, or with `undefined` when the request
-   * failed (the reason is in `error`) or the component has unmounted. A call supersedes the
-   * ones before it: only the latest call's outcome becomes `task` or `error`.
+   * failed (the reason is in `error`) or when called after unmount (nothing is started then).
+   * A call supersedes the ones before it: only the latest call's outcome becomes `task` or
+   * `error`. A request still in flight at unmount resolves with its task all the same (cancelled
+   * with `cancelOnUnmount`), but changes no state.
    */
   readonly start: (key: string, options?: ExportOptions) => Promise<TTask | undefined>;
   /** The export started by the latest successful `start`, or `undefined` before one. */
@@ -158,7 +160,7 @@ export function useStartExport<TTask extends StartedTask>(
       }
       if (!mounted.current) {
         if (cancelOnUnmountRef.current) cancelQuietly(task);
-        return undefined;
+        return task;
       }
       if (call === latestCall.current) {
         tracked.current = task;
