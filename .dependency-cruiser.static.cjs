@@ -46,6 +46,19 @@ module.exports = {
       from: BROWSER_CODE,
       to: { path: 'node_modules/', pathNot: 'node_modules/(?:xstate|rxjs|immer)/', reachable: true },
     },
+    {
+      name: 'react-browser-safe',
+      severity: 'error',
+      comment:
+        'export-task/react runs in browsers: src/react/ statically reaches no Node built-in, no Node-only module, ' +
+        'and no package but react and what the client runs with (xstate, rxjs, immer).',
+      from: { path: '^src/react/' },
+      to: {
+        path: [NODE_BUILTIN, ...NODE_ONLY, 'node_modules/'],
+        pathNot: 'node_modules/(?:react|xstate|rxjs|immer)/',
+        reachable: true,
+      },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules/' },
