@@ -42,7 +42,7 @@ const realEvents = (history: readonly TaskEvent[]): TaskEvent[] => history.filte
 describe('inspectStore', () => {
   it('emits what an actor of the machine emits for the same events: actor, init, then event, microstep and snapshot per event', () => {
     fc.assert(
-      fc.property(taskHistoryArb({ maxSnapshots: 0 }), (history) => {
+      fc.property(taskHistoryArb({ maxSnapshots: 0, maxEvents: 8 }), (history) => {
         const store = new TaskStore();
         const seen: InspectionEvent[] = [];
         const inspection = inspectStore(store, (e) => seen.push(e));
@@ -55,7 +55,7 @@ describe('inspectStore', () => {
   });
 
   it('emits the same for any reordered, duplicated delivery: events appear as the store applies them, in seq order', () => {
-    const arb = taskHistoryArb({ maxSnapshots: 0 }).chain((history) => hostileDeliveryArb(history, { drop: false }).map((delivery) => ({ history, delivery })));
+    const arb = taskHistoryArb({ maxSnapshots: 0, maxEvents: 8 }).chain((history) => hostileDeliveryArb(history, { drop: false }).map((delivery) => ({ history, delivery })));
     fc.assert(
       fc.property(arb, ({ history, delivery }) => {
         const store = new TaskStore();
