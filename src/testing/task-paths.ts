@@ -146,11 +146,20 @@ function serializer(coverage: TaskPathCoverage): (state: MachineSnapshot, event:
  * one event per event type and per guarded branch of `snapshot`. For tests that use
  * `xstate/graph`'s own `path.test()`; {@link taskPaths} gives the same paths as plain events.
  *
+ * The model's events all carry `seq: 1` (a model cannot number them): give each the next
+ * `seq` of the path as you apply it, or a store drops every event after the first as a
+ * duplicate. {@link taskPaths} numbers them for you.
+ *
  * @example
  * ```ts
  * const model = createTaskTestModel();
  * for (const path of model.getShortestPaths()) {
- *   await path.test({ states: { '*': (state) => expect(view.phase).toBe(state.value) }, events: { ... } });
+ *   const view = new TaskStore(); // stands for your view of the task
+ *   let seq = 0;
+ *   await path.test({
+ *     events: Object.fromEntries(TASK_EVENT_TYPES.map((type) => [type, ({ event }: { event: TaskEvent }) => void view.apply({ ...event, seq: ++seq })])),
+ *     states: { '*': (state) => expect(view.get('e1')?.phase ?? 'pending').toBe(state.value) },
+ *   });
  * }
  * ```
  * @param options - See {@link TaskPathOptions}.
