@@ -6,11 +6,12 @@ export default defineConfig({
     server: 'src/server/index.ts',
     react: 'src/react/index.ts',
     testing: 'src/testing/index.ts',
+    bullmq: 'src/bullmq/index.ts',
     cli: 'src/cli/main.ts',
     'export-job.worker': 'src/server/embedded/export-job.worker.ts',
   },
   format: ['esm', 'cjs'],
-  dts: { entry: { index: 'src/index.ts', server: 'src/server/index.ts', react: 'src/react/index.ts', testing: 'src/testing/index.ts' } },
+  dts: { entry: { index: 'src/index.ts', server: 'src/server/index.ts', react: 'src/react/index.ts', testing: 'src/testing/index.ts', bullmq: 'src/bullmq/index.ts' } },
   // An optional peer of export-task/react: the app's own copy, never bundled (two Reacts break hooks).
   external: ['react'],
   sourcemap: true,

@@ -61,6 +61,8 @@ const EXPECTED_NAMES: Readonly<Record<string, readonly string[]>> = {
     'RateLimitError',
   ],
   './react': ['useExportTask', 'useTaskStore', 'useStartExport', 'shallowEqual'],
+  './server': ['startServer', 'startWorker'],
+  './bullmq': ['fromBullmq', 'JOB_REMOVED'],
   './testing': [
     'taskHistoryArb',
     'hostileDeliveryArb',
