@@ -41,7 +41,7 @@ export class HttpError extends Error {
  *
  * @example
  * ```ts
- * await roads.add([{ type: 'Feature', geometry: null }]).catch((error: unknown) => {
+ * await roads.add([{ type: 'Feature', geometry: null, properties: { kind: 42 } }]).catch((error: unknown) => {
  *   if (error instanceof BadRequestError) console.error(error.message); // names the first bad feature
  * });
  * ```

@@ -12,7 +12,7 @@ import type { TaskStore } from './task-store.js';
  *
  * @example
  * ```ts
- * const log: TaskInspector = (event) => console.log(event.type, event.actorRef.id);
+ * const log: TaskInspector = (event) => console.log(event.type, event.actorRef.sessionId);
  * const inspection = inspectStore(client.store, log);
  * ```
  */

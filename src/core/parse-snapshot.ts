@@ -32,8 +32,8 @@ const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every(isS
  *
  * @example
  * ```ts
- * const saved = localStorage.getItem('export-e1');
- * const snapshot = saved === null ? undefined : parseSnapshot(JSON.parse(saved)); // TypeError naming a bad field
+ * const saved = await readFile('export-e1.json', 'utf8');
+ * const snapshot = parseSnapshot(JSON.parse(saved)); // TypeError naming a bad field
  * ```
  * @throws TypeError naming the field, what was expected and what came.
 

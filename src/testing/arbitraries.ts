@@ -665,7 +665,7 @@ export interface MultiTaskStreamOptions {
  *
  * @example
  * ```ts
- * const [{ histories, stream }] = fc.sample(multiTaskStreamArb(), 1);
+ * const { histories, stream } = fc.sample(multiTaskStreamArb(), 1)[0]!;
  * stream.length >= histories.length; // true
  * ```
  */
@@ -723,7 +723,7 @@ export function multiTaskStreamArb(options?: MultiTaskStreamOptions): Arbitrary<
  *
  * @example
  * ```ts
- * const [{ input, field }] = fc.sample(malformedEventArb(), 1);
+ * const { input, field } = fc.sample(malformedEventArb(), 1)[0]!;
  * try { parseTaskEvent(input); } catch (error) { (error as InvalidEventError).field === field; } // true
  * ```
  */

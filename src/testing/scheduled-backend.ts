@@ -47,6 +47,7 @@ const DEFAULT_REQUESTS: readonly ScheduledRequest[] = ['startExport', 'status', 
  *
  * @example
  * ```ts
+ * const backend = createScheduledBackend(s);
  * backend.disconnect('roads');
  * backend.emit(task.exportId, { type: 'started' }); // sent while cut
  * backend.reconnect('roads', { resume: false } satisfies ReconnectOptions); // lost: the client's status request must make it good
