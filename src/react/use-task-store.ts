@@ -22,6 +22,7 @@ export interface ObservableStore {
 /** The last selection: the store version and selector it was made with, and the value kept. */
 interface Selection<T> {
   readonly version: number;
+  readonly store: unknown;
   readonly selector: unknown;
   readonly value: T;
 }
@@ -88,10 +89,13 @@ export function useTaskStore<TStore extends ObservableStore, TSelected>(
   );
   const getSnapshot = (): TSelected => {
     const previous = last.current;
-    if (previous !== undefined && previous.version === version.current && previous.selector === selector) return previous.value;
+    // Another store (a new prop) selects again at once, before its subscription bumps the version.
+    if (previous !== undefined && previous.version === version.current && previous.store === store && previous.selector === selector) {
+      return previous.value;
+    }
     const next = selector(store);
     const value = previous !== undefined && isEqual(previous.value, next) ? previous.value : next;
-    last.current = { version: version.current, selector, value };
+    last.current = { version: version.current, store, selector, value };
     return value;
   };
   return useSyncExternalStore(subscribe, getSnapshot, getSnapshot);

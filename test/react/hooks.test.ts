@@ -192,6 +192,18 @@ describe('useTaskStore', () => {
   });
 });
 
+describe('useTaskStore with another store', () => {
+  it('selects from the new store at once when the `store` prop changes, even with the same selector', async () => {
+    await unmount();
+    const size = await page.evaluate(() => window.harness.store.size);
+    await page.evaluate(() => window.harness.showSize(false));
+    await page.evaluate(() => window.harness.showSize(true));
+    await page.evaluate(() => window.harness.showSize(false));
+    expect(await renders('size')).toEqual([String(size), '1', String(size)]);
+    await unmount();
+  });
+});
+
 describe('useStartExport', () => {
   const starts = (): Promise<{ pending: boolean; error: string | null; exportId: string | null; phase: string | null }[]> =>
     page.evaluate(() => window.harness.starts.slice());

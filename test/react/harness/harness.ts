@@ -30,6 +30,8 @@ export interface Harness {
   openSubscriptions(): number;
   /** Mounts `useExportTask` on a task backed by `store` (exact one render per change is checked with it). */
   mountStoreTask(exportId: string, strict: boolean): void;
+  /** Shows `useTaskStore(second ? secondStore : store, s => s.size)` with one selector function, re-rendering the same root. */
+  showSize(second: boolean): void;
   /** Mounts `useTaskStore` selecting a product's export ids (shallowEqual) and, in another view, one task's phase. */
   mountStoreList(productId: string, exportId: string): void;
   /** Creates a product on the service with `n` point features; answers nothing. */

@@ -69,6 +69,18 @@ function StorePhaseView({ exportId }: { exportId: string }): ReactElement {
   return <p>{phase}</p>;
 }
 
+/** A second store, for a view whose `store` prop changes. */
+const secondStore = new TaskStore();
+secondStore.apply({ type: 'queued', product_id: 'second', export_id: 's1', seq: 1, time: '2026-01-01T00:00:00Z' });
+/** A selector that stays the same function from render to render. */
+const selectSize = (s: TaskStore): number => s.size;
+
+function SizeView({ second }: { second: boolean }): ReactElement {
+  const size = useTaskStore(second ? secondStore : store, selectSize);
+  renders.push({ view: 'size', shown: String(size) });
+  return <p>{size}</p>;
+}
+
 function RealTaskView({ task }: { task: ExportTask }): ReactElement {
   const snapshot = useExportTask(task);
   renders.push({ view: 'real', shown: `${snapshot.seq} ${snapshot.phase}` });
@@ -134,6 +146,10 @@ const harness: Harness = {
   mountStoreTask(exportId, strict) {
     store.track('roads', exportId);
     mount(<StoreTaskView exportId={exportId} />, strict);
+  },
+  showSize(second) {
+    if (root === undefined) mount(<SizeView second={second} />);
+    else flushSync(() => root!.render(<SizeView second={second} />));
   },
   mountStoreList(productId, exportId) {
     mount(
