@@ -137,6 +137,34 @@ describe('inspectStore', () => {
     expect(errors.every((e) => e.message === 'inspector down')).toBe(true);
   });
 
+  it('emits only the event for an event after the task is final, as a done actor does', () => {
+    const store = new TaskStore();
+    const seen: InspectionEvent[] = [];
+    inspectStore(store, (e) => seen.push(e));
+    const base = { product_id: 'roads', export_id: 'a', time: '2026-01-01T00:00:00.000Z' };
+    const events: TaskEvent[] = [
+      { ...base, type: 'failed', seq: 1, failure_type: 'oom', exception_name: null, stacktrace: null, runtime: null, peak_memory_usage: null },
+      { ...base, type: 'log', seq: 2, line: 'late' },
+      { ...base, type: 'succeeded', seq: 3, runtime: 1, peak_memory_usage: 1, key: 'k', labels: ['v', 'roads', 'a', 'k'], size_bytes: 1, sha256: 'a'.repeat(64) },
+    ];
+    for (const event of events) store.apply(event);
+    // (A real actor warns of events sent once it is done, and emits only their @xstate.event.)
+    const late = events.slice(1).map((event) => ({ type: '@xstate.event', event, source: undefined }));
+    expect(seen.map(meaningful)).toEqual([...fromActor('roads', 'a', events.slice(0, 1)).map(meaningful), ...late]);
+  });
+
+  it('reports an inspector that throws something other than an Error as an Error', () => {
+    const store = new TaskStore();
+    const errors: Error[] = [];
+    store.errors$.subscribe((e) => errors.push(e));
+    inspectStore(store, () => {
+      throw 'down'; // eslint-disable-line @typescript-eslint/only-throw-error -- what a careless inspector does
+    });
+    store.apply({ type: 'queued', product_id: 'roads', export_id: 'a', seq: 1, time: '2026-01-01T00:00:00.000Z' });
+    expect(errors[0]).toBeInstanceOf(Error);
+    expect(errors[0]!.message).toBe('down');
+  });
+
   it('throws a TypeError at once for an inspector that is neither a function nor an observer', () => {
     expect(() => inspectStore(new TaskStore(), { nxt: () => undefined } as never)).toThrow(
       /inspectStore\(\): expected `inspect` to be a function receiving XState inspection events, or an observer with `next`/,
