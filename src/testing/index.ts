@@ -39,7 +39,7 @@ export type {
 export { hostileStreamArb, applyDelivery } from './hostile-stream-arb.js';
 export type { DeliveryStep, HostileStream, HostileStreamOptions } from './hostile-stream-arb.js';
 export { createTestBackend } from './test-backend.js';
-export type { TestBackend, TestBackendRequests } from './test-backend.js';
+export type { TestBackend, TestBackendOptions, TestBackendRequests } from './test-backend.js';
 export { createScheduledBackend } from './scheduled-backend.js';
 export type { ScheduledBackend, ScheduledBackendOptions, ScheduledRequest, ReconnectOptions } from './scheduled-backend.js';
 export { createTaskTestModel, taskPaths, forEachTaskPath } from './task-paths.js';

@@ -124,7 +124,9 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
  * deliveries and request answers are driven by `fc.scheduler()`: races between the stream,
  * status answers and the test's own actions are explored, shrunk, and replayed from the seed.
  * Everything else is the {@link TestBackend}'s: exports start `queued` and move by `emit` or
- * {@link ScheduledBackend.play}.
+ * {@link ScheduledBackend.play}. Its events' times come from a logical clock (from
+ * 2026-01-01T00:00:00Z, one second per event), so a run replayed from its seed records exactly
+ * the same events.
  *
  * A scheduled answer does not arrive until the scheduler releases it: await requests with
  * `s.waitFor(promise)`, and let everything in flight arrive with `s.waitIdle()`.
@@ -160,7 +162,10 @@ export function createScheduledBackend(scheduler: Scheduler, options?: Scheduled
       throw new TypeError(`${where}: expected \`scheduleRequests\` to list some of ${ALL_REQUESTS.join(', ')}; got ${JSON.stringify(name)}`);
     }
   }
-  const base = createTestBackend();
+  // A logical clock: the same run records the same events, so a replayed counterexample
+  // prints exactly as it did the first time.
+  let time = Date.UTC(2026, 0, 1);
+  const base = createTestBackend({ clock: () => (time += 1000) });
   const connections = new Map<string, Set<Connection>>();
 
   /** The answer of a request, held back by the scheduler when the request is scheduled. */

@@ -3,7 +3,9 @@ import { NotFoundError, BadRequestError, ConflictError } from '../client/http-er
 import type { BackendEvent, ExportBackend, ExportPage, ExportRequest, ProductInfo } from '../client/backend.js';
 import type { Feature } from '../client/geojson.js';
 import type { SnapshotEvent, TaskEvent } from '../core/events.js';
+import { describeValue } from '../core/errors.js';
 import { replay } from '../core/replay.js';
+import { checkOptionBag } from '../internal/options.js';
 import type { ExportTaskSnapshot } from '../core/snapshot.js';
 
 /** An export of a {@link TestBackend}: its history so far and its stored file, if any. */
@@ -42,6 +44,24 @@ export interface TestBackendRequests {
   events: number;
   /** Calls of `readFile`. */
   readFile: number;
+}
+
+/**
+ * Options of {@link createTestBackend}.
+ *
+ * @example
+ * ```ts
+ * let t = Date.UTC(2026, 0, 1);
+ * const backend = createTestBackend({ clock: () => (t += 1000) }); // events one second apart, the same every run
+ * ```
+ */
+export interface TestBackendOptions {
+  /**
+   * Where the `time` of the events it records comes from, in ms since the epoch: a logical
+   * clock makes every run record the same events, so a counterexample prints the same twice.
+   * @defaultValue Date.now
+   */
+  readonly clock?: () => number;
 }
 
 /**
@@ -122,8 +142,15 @@ function toSnapshotEvent(snapshot: ExportTaskSnapshot, time: string): SnapshotEv
  * const task = await fc.export('out.ndjson');
  * backend.emit(task.tuid, { type: 'started' });
  * ```
+ * @param options - See {@link TestBackendOptions}.
+ * @throws TypeError at once for an unknown option or a `clock` that is not a function.
  */
-export function createTestBackend(): TestBackend {
+export function createTestBackend(options?: TestBackendOptions): TestBackend {
+  checkOptionBag('createTestBackend()', options, ['clock']);
+  const clock = options?.clock ?? Date.now;
+  if (typeof clock !== 'function') {
+    throw new TypeError(`createTestBackend(): expected \`clock\` to be a function answering milliseconds since the epoch, got ${describeValue(clock)}`);
+  }
   const products = new Map<string, { title: string; features: Feature[] }>();
   const exports = new Map<string, TestExport>();
   const files = new Map<string, Uint8Array>();
@@ -144,7 +171,7 @@ export function createTestBackend(): TestBackend {
   let openStreams = 0;
   const idempotency = new Map<string, string>();
 
-  const now = (): string => new Date().toISOString();
+  const now = (): string => new Date(clock()).toISOString();
   const product = (id: string): { title: string; features: Feature[] } => {
     const found = products.get(id);
     if (found === undefined) throw new NotFoundError(`No product ${id}`);
