@@ -8,7 +8,15 @@ import { compareEntryIds } from '../server/redis/redis-export-log.js';
 import { ExportRecord } from '../server/embedded/export-record.js';
 import type { ExportRecordState } from '../server/embedded/export-record.js';
 
-/** Options of {@link fromBullmq}. */
+/**
+ * Options of {@link fromBullmq}.
+ *
+ * @example
+ * ```ts
+ * const events = fromBullmq({ redis: 'redis://127.0.0.1:6379', productId: 'roads', exportIds: [exportId], checkIntervalMs: 10_000 } satisfies BullmqSourceOptions);
+ * const subscription = store.connect(events);
+ * ```
+ */
 export interface BullmqSourceOptions {
   /** The Redis of the service, e.g. `redis://127.0.0.1:6379`. */
   readonly redis: string;
@@ -35,7 +43,15 @@ export interface BullmqSourceOptions {
   readonly hooks?: { readonly afterSubscribe?: () => Promise<void>; readonly afterStateRead?: () => Promise<void> } | undefined;
 }
 
-/** The `exception_name` of an export that settled because its job was gone from the queue while it had not ended. */
+/**
+ * The `exception_name` of an export that settled because its job was gone from the queue while it had not ended.
+ *
+ * @example
+ * ```ts
+ * const snapshot = await store.settled(exportId);
+ * if (snapshot.attributes?.exceptionName === JOB_REMOVED) console.error('its job was removed from the queue: start the export again');
+ * ```
+ */
 export const JOB_REMOVED = 'JobRemoved';
 
 /** The name of the source's Redis connections (`CLIENT LIST` shows it). @internal */

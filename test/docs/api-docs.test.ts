@@ -1,6 +1,8 @@
 import { Application, Logger, LogLevel, ReflectionKind, type DeclarationReflection, type ProjectReflection, type Reflection } from 'typedoc';
+import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import config, { entryPointsBySubpath } from '../../typedoc.config.js';
+import { compileExamples, type Example } from './compile-examples.js';
 
 /** Collects what TypeDoc reports instead of printing it. */
 class CollectingLogger extends Logger {
@@ -39,6 +41,23 @@ function commentOf(reflection: DeclarationReflection): Reflection['comment'] {
 
 function summaryOf(reflection: DeclarationReflection): string {
   return (commentOf(reflection)?.summary ?? []).map((part) => part.text).join('').trim();
+}
+
+/** Every code block of every `@example` in the project, members' included. */
+function allExamples(): Example[] {
+  const examples: Example[] = [];
+  const visit = (reflection: Reflection, where: string): void => {
+    const declaration = reflection as DeclarationReflection;
+    const comments = [reflection.comment, ...(declaration.signatures ?? []).map((s) => s.comment), declaration.getSignature?.comment];
+    for (const tag of comments.flatMap((comment) => comment?.blockTags ?? [])) {
+      if (tag.tag !== '@example') continue;
+      const text = tag.content.map((part) => part.text).join('');
+      for (const [, language, code] of text.matchAll(/```(tsx?)\n([\s\S]*?)```/g)) examples.push({ where, code: code!, tsx: language === 'tsx' });
+    }
+    reflection.traverse((child) => visit(child, `${where}.${child.name}`));
+  };
+  for (const module of project.children ?? []) visit(module, module.name === 'index' ? 'export-task' : `export-task/${module.name}`);
+  return examples;
 }
 
 /** The code of the `@example` blocks of a reflection. */
@@ -86,4 +105,11 @@ describe('the API documentation', () => {
     }
     expect(missing).toEqual([]);
   });
+
+  it('has examples that compile: each sees every export and the objects its prose talks about', () => {
+    const examples = allExamples();
+    expect(examples.length).toBeGreaterThan(100);
+    const exportsBySpecifier = new Map(specifiers.map((specifier) => [specifier, (moduleOf(specifier).children ?? []).map((child) => child.name)] as const));
+    expect(compileExamples(fileURLToPath(new URL('../../', import.meta.url)), examples, exportsBySpecifier)).toEqual([]);
+  }, 120_000);
 });
