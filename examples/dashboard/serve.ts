@@ -28,7 +28,15 @@ const port = count('--port', values.port, 5173, 0, 65_535);
 const features = count('--features', values.features, 100_000, 1, 2_000_000);
 
 console.log(`Starting the export service and seeding ${features.toLocaleString('en')} roads...`);
-const dashboard = await startDashboard({ port, features });
+let dashboard: Awaited<ReturnType<typeof startDashboard>>;
+try {
+  dashboard = await startDashboard({ port, features });
+} catch (error) {
+  const message = error instanceof Error ? error.message : String(error);
+  const hint = /in use/i.test(message) ? ` Pass another port with \`npm run dashboard -- --port <n>\` (0 picks a free one).` : '';
+  console.error(`npm run dashboard: could not start: ${message}.${hint}`);
+  process.exit(1);
+}
 console.log(`Export service: ${dashboard.serviceUrl}`);
 console.log(`Dashboard:      ${dashboard.url}   (Ctrl-C to stop)`);
 
