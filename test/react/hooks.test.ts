@@ -37,7 +37,6 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await page?.evaluate(() => window.harness.close()).catch(() => undefined);
   await browser?.close();
   await served?.close();
   await server?.close();
@@ -267,6 +266,14 @@ describe('useStartExport', () => {
 });
 
 describe('the hooks page', () => {
+  it('closes its event streams on the service when its client closes', async () => {
+    await page.evaluate(() => window.harness.unmount());
+    expect(server.streamStats.open).toBeGreaterThan(0);
+    await page.evaluate(() => window.harness.close());
+    // The service sees each stream end once its connection has closed, a moment later.
+    await expect.poll(() => server.streamStats.open, { timeout: 5_000 }).toBe(0);
+  });
+
   it('logged no console error and no page error (React warnings included), but the 404s the test asked for', () => {
     // Chromium logs each failed request: the export request for an unknown product, and the
     // event stream the client opened for it.
