@@ -5,6 +5,8 @@ import type { RedisTails } from './redis-tails.js';
 
 /** Entries read from the stream at a time: what a feed holds read ahead, at most. */
 const READ_BATCH = 256;
+/** How soon a read that failed (Redis away) is tried again, ms. */
+const RETRY_MS = 200;
 
 /**
  * A product's events after a cursor, from its Redis Stream, for one event stream of the HTTP
@@ -27,6 +29,8 @@ export class RedisEventFeed implements EventFeed {
   #ahead: BackendEvent[] = [];
   /** The stream may hold entries after {@link RedisEventFeed.#scanned}. */
   #more = true;
+  /** Counts the tail's notices: one that comes while a read is under way may be of an entry the read did not see. */
+  #notices = 0;
   #reading = false;
   #listener: (() => void) | undefined;
   #stopTail: (() => void) | undefined;
@@ -49,6 +53,7 @@ export class RedisEventFeed implements EventFeed {
    */
   async open(): Promise<void> {
     this.#stopTail = await this.#tails.listen(this.#productId, () => {
+      this.#notices++;
       this.#more = true;
       this.#read();
     });
@@ -90,17 +95,21 @@ export class RedisEventFeed implements EventFeed {
         else this.#read();
       },
       () => {
-        // Redis is away: the next append told by the tail (it reconnects) tries again.
+        // Redis is away (restarting): try again shortly; the clients reconnect by themselves.
         this.#more = true;
+        if (!this.#closed) setTimeout(() => this.#read(), RETRY_MS).unref();
       },
     );
   }
 
   async #readBatch(): Promise<void> {
     this.#reading = true;
+    const notices = this.#notices;
     try {
       const batch = await this.#log.read(this.#productId, this.#scanned, READ_BATCH);
-      this.#more = batch.length === READ_BATCH;
+      // A full batch, or a notice during the read (its entry may have come after the read's
+      // snapshot of the stream): there may be more.
+      this.#more = batch.length === READ_BATCH || this.#notices !== notices;
       if (batch.length === 0 || this.#closed) return;
       this.#scanned = batch.at(-1)!.cursor;
       const exportId = this.#exportId;
