@@ -87,7 +87,9 @@ function checkInspector(where: string, inspect: unknown): (event: InspectionEven
  * unless it was restored). Then for each event the store applies (in `seq` order, without
  * duplicates): `@xstate.event`, `@xstate.microstep` (with the transitions taken) and
  * `@xstate.snapshot`; once the task is final, only `@xstate.event`, as for a done actor.
- * Events the store holds or ignores appear when, and if, they are applied.
+ * Events the store holds or ignores appear when, and if, they are applied. A task the store
+ * only tracks (no event yet) appears with its first event; a `restore()` shows in the snapshot
+ * of the next event applied after it (a restore is not an event of the machine).
  *
  * It costs nothing until called: the store checks for an inspector with one comparison per event.
  * An error thrown by the inspector goes to the store's `errors$`; the fold goes on.
