@@ -77,7 +77,9 @@ describe('export-task watch', () => {
 
   it('with no export named, follows the ones in flight and those started while watching, not the finished ones', async () => {
     const slow = await service.client.createFeatureCollection('slow');
-    await slow.add(slowFeatures(20_000));
+    // Enough for the blocker to run far longer than the test needs to follow everything (it is
+    // cancelled then): a blocker that succeeded first would fail the expected outcomes.
+    await slow.add(slowFeatures(60_000));
     const done = await slow.export('exports/done.ndjson', { query: { query_limit: 1 } });
     await done.getResult({ wait: true, timeout: 60_000 });
     // The service runs one job at a time: `blocker` runs (slowly) until cancelled, `queued` waits behind it.
