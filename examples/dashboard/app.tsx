@@ -1,11 +1,12 @@
 /**
  * The dashboard: a product's exports in a table with live progress, a form to start one, cancel
- * buttons, failure details and download links. Each row follows its task with `useExportTask`,
- * the form starts exports with `useStartExport`, and the summary counts phases with
- * `useTaskStore`.
+ * buttons, failure details and download links. Each row of a task the page holds (started here,
+ * or completed and listed) follows it with `useExportTask`; the form starts exports with
+ * `useStartExport`; the summary counts phases, and the exports started elsewhere that the
+ * product's event stream brings are found and followed, with `useTaskStore`.
  */
 import { useEffect, useMemo, useState, type FormEvent, type ReactElement } from 'react';
-import type { ExportClient, ExportTask, FeatureCollection } from '../../src/index.js';
+import type { ExportClient, ExportTask, ExportTaskSnapshot, FeatureCollection } from '../../src/index.js';
 import { shallowEqual, useExportTask, useStartExport, useTaskStore } from '../../src/react/index.js';
 import { BOUNDARY_VERTICES, describeQuery, parseQuery, QUERY_PRESETS } from './queries.js';
 
@@ -43,12 +44,22 @@ export function App({ client, productId }: { client: ExportClient; productId: st
     };
   }, [collection, productId]);
 
+  // Exports of the product that the store knows of (from the product's event stream, which
+  // replays its whole history once a task of it is followed) but the page holds no task for:
+  // those started elsewhere and still running when the page loaded (the list has only completed ones).
+  const held = new Set(rows.map((row) => row.task.exportId));
+  const elsewhere = useTaskStore(
+    client.store,
+    (store) => [...store.snapshots()].filter((s) => s.productId === productId && !held.has(s.exportId)).map((s) => s.exportId),
+    shallowEqual,
+  );
+
   return (
     <main>
       <header>
         <h1>Exports of “{productId}”</h1>
         <p className="muted">{product === null ? 'Loading…' : `${product.title}: ${product.featureCount.toLocaleString('en')} features`}</p>
-        <Summary client={client} ids={rows.map((row) => row.task.exportId)} />
+        <Summary client={client} ids={[...held, ...elsewhere]} />
       </header>
       {loadError !== null && (
         <p role="alert" className="error">
@@ -56,7 +67,7 @@ export function App({ client, productId }: { client: ExportClient; productId: st
         </p>
       )}
       <ExportForm collection={collection} onStarted={(row) => setRows((current) => [row, ...current])} />
-      <ExportTable rows={rows} />
+      <ExportTable client={client} productId={productId} rows={rows} elsewhere={elsewhere} />
     </main>
   );
 }
@@ -161,8 +172,16 @@ function ExportForm({ collection, onStarted }: { collection: FeatureCollection; 
   );
 }
 
-function ExportTable({ rows }: { rows: readonly Row[] }): ReactElement {
-  if (rows.length === 0) return <p className="muted">No exports yet: start one above.</p>;
+interface TableProps {
+  readonly client: ExportClient;
+  readonly productId: string;
+  readonly rows: readonly Row[];
+  /** Ids of exports the page holds no task for. */
+  readonly elsewhere: readonly string[];
+}
+
+function ExportTable({ client, productId, rows, elsewhere }: TableProps): ReactElement {
+  if (rows.length === 0 && elsewhere.length === 0) return <p className="muted">No exports yet: start one above.</p>;
   return (
     <table>
       <thead>
@@ -180,28 +199,59 @@ function ExportTable({ rows }: { rows: readonly Row[] }): ReactElement {
         {rows.map((row) => (
           <ExportRow key={row.task.exportId} row={row} />
         ))}
+        {elsewhere.map((id) => (
+          <StoreRow key={id} client={client} productId={productId} exportId={id} />
+        ))}
       </tbody>
     </table>
   );
 }
 
+/** A row of a task the page holds: followed with `useExportTask`, cancelled with `task.cancel()`. */
 function ExportRow({ row }: { row: Row }): ReactElement {
   const { task, query } = row;
   const snapshot = useExportTask(task);
+  return <RowView snapshot={snapshot} storageKey={snapshot.attributes?.key ?? task.key} query={query} cancel={() => task.cancel()} />;
+}
+
+/**
+ * A row of an export started elsewhere: its snapshot selected from the store (kept current by the
+ * product's event stream), cancelled through the client's backend.
+ */
+function StoreRow({ client, productId, exportId }: { client: ExportClient; productId: string; exportId: string }): ReactElement | null {
+  const snapshot = useTaskStore(client.store, (store) => store.get(exportId));
+  if (snapshot === undefined) return null;
+  return (
+    <RowView
+      snapshot={snapshot}
+      storageKey={snapshot.attributes?.key ?? undefined}
+      query="started elsewhere"
+      cancel={() => client.backend.cancel(productId, exportId)}
+    />
+  );
+}
+
+interface RowViewProps {
+  readonly snapshot: ExportTaskSnapshot;
+  readonly storageKey: string | undefined;
+  readonly query: string;
+  readonly cancel: () => Promise<void>;
+}
+
+function RowView({ snapshot, storageKey: key, query, cancel: requestCancel }: RowViewProps): ReactElement {
   const [actionError, setActionError] = useState<string | null>(null);
   const percent = Math.round(snapshot.progress * 100);
   const attributes = snapshot.attributes;
   const final = attributes !== null;
-  const key = attributes?.key ?? task.key;
 
   const cancel = (): void => {
-    task.cancel().catch((error: unknown) => setActionError(`Could not cancel: ${error instanceof Error ? error.message : String(error)}`));
+    requestCancel().catch((error: unknown) => setActionError(`Could not cancel: ${error instanceof Error ? error.message : String(error)}`));
   };
 
   return (
-    <tr data-export-id={task.exportId} data-phase={snapshot.phase}>
+    <tr data-export-id={snapshot.exportId} data-phase={snapshot.phase}>
       <td>
-        <code>{task.exportId}</code>
+        <code>{snapshot.exportId}</code>
       </td>
       <td>
         <code>{key}</code>
@@ -212,7 +262,7 @@ function ExportRow({ row }: { row: Row }): ReactElement {
         {snapshot.cancelRequested && !final && <span className="muted"> (cancelling)</span>}
       </td>
       <td>
-        <div className="bar" role="progressbar" aria-label={`Progress of ${task.exportId}`} aria-valuemin={0} aria-valuemax={100} aria-valuenow={percent}>
+        <div className="bar" role="progressbar" aria-label={`Progress of ${snapshot.exportId}`} aria-valuemin={0} aria-valuemax={100} aria-valuenow={percent}>
           <div style={{ width: `${percent}%` }} />
         </div>
         <span className="muted">
@@ -258,7 +308,7 @@ function ExportRow({ row }: { row: Row }): ReactElement {
             Cancel
           </button>
         )}
-        {attributes?.status === 'SUCCESS' && key !== undefined && key !== null && (
+        {attributes?.status === 'SUCCESS' && key !== undefined && (
           <a href={downloadUrl(key)} download={key.split('/').pop()}>
             Download
           </a>

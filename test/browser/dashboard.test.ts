@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient } from '../../src/index.js';
+import { bayAreaBoundary } from '../../examples/dashboard/queries.js';
 import { generateRoads } from '../../examples/dashboard/seed.js';
 import { startDashboard, type Dashboard } from '../../examples/dashboard/start-dashboard.js';
 import { launchChromium, type TestBrowser } from '../support/chromium.js';
@@ -115,6 +117,25 @@ describe('the dashboard', () => {
     expect(highways).toBeGreaterThan(0);
     expect(features).toHaveLength(highways);
     expect(features.every((feature) => feature.type === 'Feature' && feature.properties.kind === 'highway')).toBe(true);
+  });
+
+  it('shows an export started by another client as it runs, and cancels it', async () => {
+    const other = createClient({ url: dashboard.serviceUrl });
+    try {
+      const task = await other.featureCollection(dashboard.productId).export('exports/elsewhere.ndjson', { query: { geometry: bayAreaBoundary(3000) } });
+      const row = page.locator(`tbody tr[data-export-id="${task.exportId}"]`);
+      await waitForPhase(row, 'running');
+      expect(await row.locator('td.query').textContent()).toBe('started elsewhere');
+      await row.getByRole('button', { name: 'Cancel' }).click();
+      await waitForPhase(row, 'failure');
+      await row.locator('summary').click();
+      expect(await row.locator('dd.failure-type').textContent()).toBe('cancelled');
+      // The other client saw the same end.
+      await task.getResult({ wait: true, timeout: 10_000 });
+      expect(await task.failureType).toBe('cancelled');
+    } finally {
+      await other.close();
+    }
   });
 
   it('refuses a query that is not JSON with a message saying how to write one, and starts nothing', async () => {
