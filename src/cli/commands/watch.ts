@@ -81,7 +81,12 @@ async function watch(client: ExportClient, options: WatchOptions, io: CommandIo)
   const followed = new Map<string, { task: ExportTask; last: ExportTaskSnapshot }>();
   const subscriptions: Subscription[] = [];
   let quietTimer: NodeJS.Timeout | undefined;
-  let discovering = options.exportIds.length === 0;
+  const discover = options.exportIds.length === 0;
+  /**
+   * Still learning which exports to follow (reading the product's history, or opening the named
+   * exports): until then, all followed exports being final does not mean done.
+   */
+  let gathering = true;
   /** Exports found in flight whose task is being fetched. */
   let adopting = 0;
   let finish: (outcome: 'done' | 'interrupted' | Error) => void = () => undefined;
@@ -91,7 +96,7 @@ async function watch(client: ExportClient, options: WatchOptions, io: CommandIo)
   if (io.signal.aborted) onAbort();
 
   const checkDone = (): void => {
-    if (!discovering && adopting === 0 && [...followed.values()].every(({ last }) => isFinalPhase(last.phase))) finish('done');
+    if (!gathering && adopting === 0 && [...followed.values()].every(({ last }) => isFinalPhase(last.phase))) finish('done');
   };
   const follow = (task: ExportTask): void => {
     if (followed.has(task.exportId)) return;
@@ -111,7 +116,7 @@ async function watch(client: ExportClient, options: WatchOptions, io: CommandIo)
   };
 
   try {
-    if (discovering) {
+    if (discover) {
       // The product's whole history, then each new event: exports not final once the history
       // is read are in flight; an export that appears later was started while watching.
       const seen = new TaskStore();
@@ -129,7 +134,7 @@ async function watch(client: ExportClient, options: WatchOptions, io: CommandIo)
         );
       };
       const settle = (): void => {
-        discovering = false;
+        gathering = false;
         for (const id of pending) adopt(id);
         pending.clear();
         checkDone();
@@ -144,7 +149,7 @@ async function watch(client: ExportClient, options: WatchOptions, io: CommandIo)
               io.stderr.write(`export-task watch: skipped an event: ${describeError(error)}\n`);
               return;
             }
-            if (discovering) {
+            if (gathering) {
               if (isFinalPhase(snapshot.phase)) pending.delete(snapshot.exportId);
               else pending.add(snapshot.exportId);
               // Only a new export restarts the wait: exports in flight send progress all the time.
@@ -164,6 +169,7 @@ async function watch(client: ExportClient, options: WatchOptions, io: CommandIo)
       quietTimer ??= setTimeout(settle, DISCOVERY_QUIET_MS);
     } else {
       for (const task of await Promise.all(options.exportIds.map((id) => product.getExport(id)))) follow(task);
+      gathering = false;
       checkDone();
     }
     const outcome = await finished;

@@ -38,7 +38,8 @@ describe('export-task watch', () => {
     const task = await service.roads.export('exports/odd.ndjson', { query: { query_expr: { eq: { kind: 'odd' } } } });
     const streamsBefore = service.server.server.streamStats.open;
     let streamsDuring = 0;
-    const run = await runCommand(watchCommand, { url: service.url }, ['roads', task.exportId, service.succeeded.exportId], {
+    // The final one first: following it must not end the watch before the other is followed.
+    const run = await runCommand(watchCommand, { url: service.url }, ['roads', service.succeeded.exportId, task.exportId], {
       onStdout: () => (streamsDuring = Math.max(streamsDuring, service.server.server.streamStats.open)),
     });
     expect(run).toMatchObject({ code: 0, stderr: '' });
