@@ -29,7 +29,8 @@ export interface ObservableTask {
  * it never tears under concurrent rendering.
  *
  * It subscribes to `task.state$` while mounted and unsubscribes on unmount (or when `task`
- * changes); following a task keeps the client's event stream of its product open. With
+ * changes). Following a task opens the client's event stream of its product if it is not open
+ * yet; that stream is the client's, shared by all its tasks, and ends with `client.close()`. With
  * `undefined` or `null` it answers `undefined` and subscribes to nothing, which suits a task
  * that does not exist yet.
  *
