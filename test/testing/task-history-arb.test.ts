@@ -48,6 +48,13 @@ describe('taskHistoryArb({ outcome })', () => {
     expect(seen).toEqual(new Set(['oom', 'timeout', null]));
   });
 
+  it('draws every known failure type but cancelled, null and unknown strings for a failure, by default', () => {
+    const types = new Set(fc.sample(taskHistoryArb({ outcome: 'failure' }), { numRuns: 500, seed: 5 }).map((h) => replay(h).attributes!.failureType));
+    for (const known of ['exception', 'oom', 'timeout', 'internal', 'unknown', 'executable_failure', null]) expect(types).toContain(known);
+    expect(types).not.toContain('cancelled');
+    expect([...types].some((t) => typeof t === 'string' && t.startsWith('x_'))).toBe(true);
+  });
+
   it('draws every outcome of a list', () => {
     const phases = new Set(
       fc.sample(taskHistoryArb({ outcome: TASK_OUTCOMES }), { numRuns: 400, seed: 7 }).map((h) => {
