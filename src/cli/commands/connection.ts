@@ -95,7 +95,7 @@ export async function withClient(command: string, flags: ConnectionFlags, io: Co
     return await body(client);
   } catch (error) {
     const code = error instanceof CommandError ? error.code : 1;
-    io.stderr.write(`export-task ${command}: ${describeError(error)}\n`);
+    io.stderr.write(`export-task ${command}: ${describeError(error, flags.url ?? io.env['EXPORT_TASK_URL'])}\n`);
     return code;
   } finally {
     await client?.close();
@@ -110,12 +110,20 @@ function checkEnvUrl(url: string): void {
   }
 }
 
-/** One line for an error: the service's errors by name, a refused connection by its cause. */
-export function describeError(error: unknown): string {
+/**
+ * One line for an error: the service's errors by name, a service out of reach by its cause.
+ *
+ * @param url - The service's URL, to name it when it cannot be reached.
+ */
+export function describeError(error: unknown, url?: string): string {
   if (!(error instanceof Error)) return String(error);
   if (error instanceof CommandError) return error.message;
   // fetch says only "fetch failed"; the reason (ECONNREFUSED 127.0.0.1:8080) is its cause.
   const cause = (error as { cause?: unknown }).cause;
-  const reason = cause instanceof Error ? `: ${cause.message}` : '';
-  return `${error.name}: ${error.message}${reason}`;
+  const reason = cause instanceof Error ? cause.message : undefined;
+  if (error instanceof TypeError && error.message === 'fetch failed') {
+    const where = url === undefined ? 'the service' : url;
+    return `could not reach ${where}${reason === undefined ? '' : ` (${reason})`}: is the service running there? Check --url or EXPORT_TASK_URL`;
+  }
+  return `${error.name}: ${error.message}${reason === undefined ? '' : `: ${reason}`}`;
 }
