@@ -61,16 +61,19 @@ export interface CommandRun {
 }
 
 /**
- * Runs a command in this process, its flags already parsed, stdout a pipe (not a TTY).
+ * Runs a command in this process, its flags already parsed, stdout a pipe (not a TTY, unless
+ * `terminalColumns` makes it one).
  * `onStdout` sees the output so far each time more arrives.
  */
 export async function runCommand<TOptions>(
   command: Runnable<TOptions>,
   values: Readonly<Record<string, string | boolean | undefined>>,
   positionals: readonly string[],
-  options: { env?: Record<string, string>; signal?: AbortSignal; onStdout?: (stdoutSoFar: string) => void } = {},
+  options: { env?: Record<string, string>; signal?: AbortSignal; onStdout?: (stdoutSoFar: string) => void; terminalColumns?: number } = {},
 ): Promise<CommandRun> {
   const stdout = new PassThrough();
+  // A terminal as the command sees one: `isTTY` and a width.
+  if (options.terminalColumns !== undefined) Object.assign(stdout, { isTTY: true, columns: options.terminalColumns });
   const stderr = new PassThrough();
   let out = '';
   let err = '';

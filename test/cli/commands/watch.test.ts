@@ -51,6 +51,17 @@ describe('export-task watch', () => {
     await waitFor(() => service.server.server.streamStats.open === streamsBefore, 10_000, 'the event stream to close');
   });
 
+  it('draws live bars on a terminal, redrawn in place, and ends with the final state', async () => {
+    const run = await runCommand(watchCommand, { url: service.url }, ['roads', service.succeeded.exportId, service.failed.exportId], { terminalColumns: 140 });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('\u001b[');
+    // The last drawing: a full bar for the success, the failure's phase, then the table.
+    const lastDrawing = run.stdout.slice(run.stdout.lastIndexOf('\r'));
+    expect(lastDrawing).toContain('failure');
+    expect(run.stdout).toMatch(new RegExp(`\\r\\u001b\\[2K${service.succeeded.exportId} +\\[\\u001b\\[32m█{10,}\\u001b\\[0m\\] +100% +\\u001b\\[32msuccess`));
+    expect(run.stdout).toContain('1 succeeded, 1 failed');
+  });
+
   it('exits 1 when any export failed, naming its failure type and exception', async () => {
     const run = await runCommand(watchCommand, { url: service.url }, ['roads', service.succeeded.exportId, service.failed.exportId]);
     expect(run.code).toBe(1);
