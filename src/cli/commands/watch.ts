@@ -98,8 +98,10 @@ async function watch(client: ExportClient, options: WatchOptions, io: CommandIo)
   const checkDone = (): void => {
     if (!gathering && adopting === 0 && [...followed.values()].every(({ last }) => isFinalPhase(last.phase))) finish('done');
   };
+  /** Set once the watch has ended: a task fetched after that is not followed. */
+  let ended = false;
   const follow = (task: ExportTask): void => {
-    if (followed.has(task.exportId)) return;
+    if (ended || followed.has(task.exportId)) return;
     followed.set(task.exportId, { task, last: task.snapshot });
     view?.add(task.exportId, task.exportId);
     subscriptions.push(
@@ -181,6 +183,7 @@ async function watch(client: ExportClient, options: WatchOptions, io: CommandIo)
     }
     return report(options, [...followed.values()].map(({ last }) => last), io);
   } finally {
+    ended = true;
     clearTimeout(quietTimer);
     view?.close();
     io.signal.removeEventListener('abort', onAbort);
