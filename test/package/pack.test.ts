@@ -31,6 +31,7 @@ interface PackageJson {
 
 interface LockEntry {
   readonly dependencies?: Record<string, string>;
+  readonly optionalDependencies?: Record<string, string>;
   readonly [field: string]: unknown;
 }
 
@@ -118,7 +119,7 @@ async function runOk(file: string, args: readonly string[], cwd: string): Promis
  */
 function lockClosure(lock: Record<string, LockEntry>, names: readonly string[], registry: string): Record<string, LockEntry> {
   const entries: Record<string, LockEntry> = {};
-  const todo = names.map((name) => ({ from: '', name }));
+  const todo = names.map((name) => ({ from: '', name, optional: false }));
   for (let item = todo.pop(); item !== undefined; item = todo.pop()) {
     let base = item.from;
     let key: string | undefined;
@@ -132,7 +133,11 @@ function lockClosure(lock: Record<string, LockEntry>, names: readonly string[], 
       const up = base.lastIndexOf('/node_modules/');
       base = up < 0 ? '' : base.slice(0, up);
     }
-    if (key === undefined) throw new Error(`package-lock.json has no entry for ${item.name} (required by ${item.from || 'the package'})`);
+    if (key === undefined) {
+      // An optional dependency that npm left out here (another platform's build) stays out.
+      if (item.optional) continue;
+      throw new Error(`package-lock.json has no entry for ${item.name} (required by ${item.from || 'the package'})`);
+    }
     if (entries[key] !== undefined) continue;
     // Installed as the smoke project's own dependencies: not dev-only, whatever they are here.
     const { dev: _dev, devOptional: _devOptional, peer: _peer, ...entry } = lock[key]!;
@@ -140,7 +145,10 @@ function lockClosure(lock: Record<string, LockEntry>, names: readonly string[], 
     // cache when offline, instead of first asking the registry's metadata where it is.
     const name = key.slice(key.lastIndexOf('node_modules/') + 'node_modules/'.length);
     entries[key] = { resolved: `${registry}${name}/-/${name.slice(name.indexOf('/') + 1)}-${String(entry['version'])}.tgz`, ...entry };
-    for (const dependency of Object.keys(entry.dependencies ?? {})) todo.push({ from: key, name: dependency });
+    for (const dependency of Object.keys(entry.dependencies ?? {})) todo.push({ from: key, name: dependency, optional: false });
+    // Optional ones too (a native build of msgpackr, through bullmq): `npm ci` wants them in the
+    // lockfile, and skips at install those whose `os` and `cpu` do not match this machine.
+    for (const dependency of Object.keys(entry.optionalDependencies ?? {})) todo.push({ from: key, name: dependency, optional: true });
   }
   return entries;
 }
