@@ -34,7 +34,7 @@ const config = {
   out: 'docs/api',
   tsconfig: 'tsconfig.json',
   readme: 'README.md',
-  projectDocuments: ['docs/guide-*.md'],
+  projectDocuments: ['docs/guide-*.md', 'docs/server.md', 'docs/http-protocol.md'],
   excludeInternal: true,
   // The repository has no public remote to link sources to.
   disableSources: true,
