@@ -1,0 +1,185 @@
+/**
+ * `npm run bench:redis`: the service on Redis and BullMQ, on a real `redis-server` on
+ * 127.0.0.1 (started here, append-only, in a temporary directory) with real worker processes
+ * (`export-task worker`, built: run `npm run build` first).
+ *
+ * 1. Throughput: the same exports of the same product, run by 1 worker process and then by 3
+ *    (one job at a time each), in exports per second from the first request to the last
+ *    settle; the ratio says how the service scales out with workers (on this machine's cores).
+ * 2. Fan-out latency: from the moment an event is appended (its `time`, this machine's clock)
+ *    to the moment an SSE client of an API instance has read it, for every event of a batch of
+ *    exports (p50, p99), through Redis (the worker appends, the API instance tails the stream),
+ *    beside the SQLite mode (one process appends and serves).
+ *
+ * Writes `bench/results/redis.json`.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { asCompleted, createClient, type Feature, type TaskEvent } from '../src/index.js';
+import { startServer, type ExportServer } from '../src/server/index.js';
+import { startRedisServer } from '../test/support/redis-server.js';
+
+const quick = process.argv.includes('--quick');
+const THROUGHPUT_EXPORTS = quick ? 60 : 150;
+const LATENCY_EXPORTS = quick ? 20 : 60;
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+const features = (n: number): Feature[] =>
+  Array.from({ length: n }, (_, i) => ({ type: 'Feature', id: i, geometry: { type: 'Point', coordinates: [i % 180, i % 90] }, properties: { i } }));
+
+/** Starts `export-task worker` (built) and resolves once it is ready; the function stops it. */
+async function startWorkerProcess(redisUrl: string, dataDir: string): Promise<() => Promise<void>> {
+  const cli = join(root, 'dist', 'cli.js');
+  if (!existsSync(cli)) throw new Error('bench:redis runs the built worker: run `npm run build` first');
+  const child = spawn(process.execPath, [cli, 'worker', '--redis', redisUrl, '--data-dir', dataDir, '--concurrency', '1'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.setEncoding('utf8').on('data', (text: string) => {
+      if (text.includes('export-task worker ready')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`the worker exited with code ${code}`)));
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return async () => {
+    child.kill('SIGTERM');
+    await exited;
+  };
+}
+
+/** Exports per second of `count` exports of the product, started at once, until the last one settles. */
+async function throughput(url: string, productId: string, count: number, run: string): Promise<number> {
+  const client = createClient({ url });
+  try {
+    const fc = client.featureCollection(productId);
+    const started = performance.now();
+    const tasks = await Promise.all(Array.from({ length: count }, (_, i) => fc.export(`throughput/${run}/${i}.ndjson`, { query: { query_limit: 200 } })));
+    for await (const task of asCompleted(tasks, { timeout: 600_000 })) {
+      if (task.snapshot.attributes?.status !== 'SUCCESS') throw new Error(`export ${task.tuid} failed: ${task.snapshot.attributes?.stacktrace}`);
+    }
+    return count / ((performance.now() - started) / 1000);
+  } finally {
+    await client.close();
+  }
+}
+
+/** Reads the product's event stream and notes, for each event, how long after its `time` it was read. */
+function followLatency(url: string, productId: string) {
+  const delays: number[] = [];
+  const controller = new AbortController();
+  const done = (async () => {
+    const response = await fetch(`${url}/vector/v2/products/${productId}/search/export/events`, {
+      headers: { accept: 'text/event-stream', 'last-event-id': await lastCursor(url, productId) },
+      signal: controller.signal,
+    });
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    try {
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+        const now = Date.now();
+        buffer += chunk.value;
+        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+          const data = /^data: ?(.*)$/m.exec(buffer.slice(0, end))?.[1];
+          buffer = buffer.slice(end + 2);
+          if (data !== undefined) delays.push(now - Date.parse((JSON.parse(data) as TaskEvent).time));
+        }
+      }
+    } catch {
+      // Aborted at the end.
+    }
+  })();
+  return {
+    delays,
+    stop: async () => {
+      controller.abort();
+      await done;
+    },
+  };
+}
+
+/** The cursor of the product's last event so far, from a stream read to its current end. */
+async function lastCursor(url: string, productId: string): Promise<string> {
+  const controller = new AbortController();
+  const response = await fetch(`${url}/vector/v2/products/${productId}/search/export/events`, { signal: controller.signal });
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let text = '';
+  for (;;) {
+    const next = await Promise.race([reader.read(), new Promise<'idle'>((r) => setTimeout(() => r('idle'), 300))]);
+    if (next === 'idle' || next.done) break;
+    text += next.value;
+  }
+  controller.abort();
+  return [...text.matchAll(/^id: ?(.+)$/gm)].at(-1)?.[1] ?? '';
+}
+
+async function fanOut(server: ExportServer, productId: string, run: string): Promise<{ p50: number; p99: number; events: number }> {
+  const follower = followLatency(server.url, productId);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  await throughput(server.url, productId, LATENCY_EXPORTS, run);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await follower.stop();
+  return { p50: percentile(follower.delays, 50), p99: percentile(follower.delays, 99), events: follower.delays.length };
+}
+
+const redis = await startRedisServer();
+const redisDir = await mkdtemp(join(tmpdir(), 'export-task-bench-redis-'));
+const sqliteDir = await mkdtemp(join(tmpdir(), 'export-task-bench-sqlite-'));
+try {
+  const api = await startServer({ redis: redis.url, dataDir: redisDir });
+  const setup = createClient({ url: api.url });
+  await (await setup.createFeatureCollection('bench')).add(features(5_000));
+  await setup.close();
+
+  const rates: Record<string, number> = {};
+  let redisLatency: { p50: number; p99: number; events: number } | undefined;
+  for (const workers of [1, 3]) {
+    const stops = await Promise.all(Array.from({ length: workers }, () => startWorkerProcess(redis.url, redisDir)));
+    // One run to warm up (the workers' first jobs load their code), then the measured one.
+    await throughput(api.url, 'bench', 3 * workers, `warm-${workers}`);
+    rates[workers] = await throughput(api.url, 'bench', THROUGHPUT_EXPORTS, `w${workers}`);
+    if (workers === 3) {
+      redisLatency = await fanOut(api, 'bench', 'latency');
+    }
+    await Promise.all(stops.map((stop) => stop()));
+    console.log(`${workers} worker process(es): ${rates[workers].toFixed(1)} exports/s`);
+  }
+  await api.close();
+
+  const sqlite = await startServer({ dataDir: sqliteDir, concurrency: 3 });
+  const setupSqlite = createClient({ url: sqlite.url });
+  await (await setupSqlite.createFeatureCollection('bench')).add(features(5_000));
+  await setupSqlite.close();
+  await throughput(sqlite.url, 'bench', 6, 'warm');
+  const sqliteLatency = await fanOut(sqlite, 'bench', 'latency');
+  const sqliteRate = await throughput(sqlite.url, 'bench', THROUGHPUT_EXPORTS, 'sqlite');
+  await sqlite.close();
+
+  const result = {
+    date: new Date().toISOString(),
+    exports: THROUGHPUT_EXPORTS,
+    throughput: {
+      oneWorker: rates[1],
+      threeWorkers: rates[3],
+      ratio: rates[3]! / rates[1]!,
+      sqliteThreeSlots: sqliteRate,
+    },
+    fanOutLatencyMs: { redis: redisLatency!, sqlite: sqliteLatency },
+  };
+  console.log(JSON.stringify(result, null, 2));
+  mkdirSync(join(here, 'results'), { recursive: true });
+  writeFileSync(join(here, 'results', 'redis.json'), `${JSON.stringify(result, null, 2)}\n`);
+} finally {
+  await redis.stop();
+  await rm(redisDir, { recursive: true, force: true });
+  await rm(sqliteDir, { recursive: true, force: true });
+}
