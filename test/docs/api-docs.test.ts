@@ -27,7 +27,7 @@ beforeAll(async () => {
   app.validate(project);
 }, 120_000);
 
-/** The exports of one entry point (module), or of the project when there is a single one. */
+/** The module TypeDoc made of one entry point, found by its import specifier. */
 function moduleOf(specifier: string): DeclarationReflection {
   const module = project.children?.find((child) => child.kindOf(ReflectionKind.Module) && `export-task${child.name === 'index' ? '' : `/${child.name}`}` === specifier);
   if (module === undefined) throw new Error(`TypeDoc made no module of ${specifier}; it has ${project.children?.map((c) => c.name).join(', ')}`);
