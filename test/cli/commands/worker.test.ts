@@ -1,6 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runServe } from '../../../src/cli/commands/serve.js';
 import { runWorker } from '../../../src/cli/commands/worker.js';
 import { startRedisServer, type RedisServer } from '../../support/redis-server.js';
 import { makeTempDir } from '../../server/embedded/helpers.js';
@@ -62,6 +63,33 @@ describe('export-task worker', () => {
       } finally {
         probe.disconnect();
       }
+    } finally {
+      await remove();
+    }
+  });
+});
+
+describe('export-task serve --redis', () => {
+  it('serves as an API instance on Redis, keeping its products there, and stops cleanly', async () => {
+    const { dir, remove } = await makeTempDir();
+    const stdout = new PassThrough();
+    let out = '';
+    stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    const controller = new AbortController();
+    try {
+      const code = runServe(['--port', '0', '--data-dir', dir, '--redis', redis.url], { stdout, stderr: new PassThrough(), env: {}, signal: controller.signal });
+      await expect.poll(() => out, { timeout: 20_000 }).toMatch(/serving on http:\/\/127\.0\.0\.1:\d+ \(data in .*, exports on Redis/);
+      const url = /serving on (\S+)/.exec(out)![1]!;
+      const created = await fetch(`${url}/vector/v2/products`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"id":"from-cli"}' });
+      expect(created.status).toBe(201);
+      const probe = new Redis(redis.url);
+      try {
+        expect(await probe.exists('export-task:product/from-cli')).toBe(1);
+      } finally {
+        probe.disconnect();
+      }
+      controller.abort();
+      expect(await code).toBe(0);
     } finally {
       await remove();
     }
