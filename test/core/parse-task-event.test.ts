@@ -362,6 +362,7 @@ describe('parseTaskEvent, field by field', () => {
     ['null attributes on a final snapshot', { type: 'snapshot', ...base, phase: 'success', progress: 1, attributes: null }, 'attributes', /an object of result attributes, got null/],
     ['attributes with a created that is not an ISO time', finalSnapshot({ created: 'yesterday' }), 'attributes.created', /an ISO-8601 UTC time, got "yesterday"/],
     ['attributes with a numeric created', finalSnapshot({ created: 1 }), 'attributes.created', /a string, got 1/],
+    ['attributes with a sha256 that is not hex', finalSnapshot({ sha256: 'x' }), 'attributes.sha256', /a lower-case hex SHA-256/],
     ['an oversized label', { ...succeeded, labels: ['x'.repeat(EVENT_LIMITS.key + 1)] }, 'labels[0]', /a string of at most 1024 characters/],
     ['an oversized line in a snapshot log', { type: 'snapshot', ...base, phase: 'running', progress: 0, log: ['ok', 'x'.repeat(EVENT_LIMITS.line + 1)] }, 'log[1]', /a string of at most 65536 characters/],
     ['attributes with a numeric failure_type', finalSnapshot({ failure_type: 1 }), 'attributes.failure_type', /a string, got 1/],
