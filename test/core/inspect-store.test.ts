@@ -165,6 +165,10 @@ describe('inspectStore', () => {
     expect(errors[0]!.message).toBe('down');
   });
 
+  it('refuses a null inspector with its own TypeError, not a failed property read', () => {
+    expect(() => inspectStore(new TaskStore(), null as never)).toThrow(/inspectStore\(\): expected `inspect` to be a function .*got null/);
+  });
+
   it('throws a TypeError at once for an inspector that is neither a function nor an observer', () => {
     expect(() => inspectStore(new TaskStore(), { nxt: () => undefined } as never)).toThrow(
       /inspectStore\(\): expected `inspect` to be a function receiving XState inspection events, or an observer with `next`/,

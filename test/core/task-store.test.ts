@@ -2,7 +2,7 @@ import { Subject, config, from, throwError } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { InvalidEventError, TimeoutError } from '../../src/core/errors.js';
 import type { ExportTaskSnapshot } from '../../src/core/snapshot.js';
-import { TaskStore, type ResyncRequest, type TaskDiagnostic, type TaskStoreOptions } from '../../src/core/task-store.js';
+import { finishedChecked, TaskStore, type ResyncRequest, type TaskDiagnostic, type TaskStoreOptions } from '../../src/core/task-store.js';
 
 const P = 'roads';
 const T0 = '2026-01-01T00:00:00.000Z';
@@ -924,6 +924,40 @@ describe('TaskStore, observers and waits', () => {
       expect(() => store.apply(ev('started', 'e1', 2, { product_id: 'parcels' }))).toThrow(
         'Invalid task event: expected `product_id` to be "roads", the product this export belongs to (export e1), got "parcels"',
       );
+    });
+  });
+
+  describe('the client\'s entry for getResult (finishedChecked)', () => {
+    it('resolves with nothing, for a task final already and for one that becomes final', async () => {
+      const store = newStore();
+      store.apply(queued('done'));
+      store.apply(succeeded('done', 2));
+      await expect(finishedChecked(store, 'done', undefined, undefined, undefined)).resolves.toBeUndefined();
+      store.apply(queued('later'));
+      const wait = finishedChecked(store, 'later', 60_000, undefined, undefined);
+      store.apply(failed('later', 2));
+      await expect(wait).resolves.toBeUndefined();
+      expect(store.pendingWaits).toBe(0);
+      expect(store.timerArmed).toBe(false);
+    });
+  });
+
+  describe('onStep', () => {
+    it('keeps the other listeners when one is removed, and a second removal is harmless', () => {
+      const store = newStore();
+      const first: string[] = [];
+      const second: string[] = [];
+      const removeFirst = store.onStep((event) => first.push(event.type));
+      const removeSecond = store.onStep((event, before, after) => second.push(`${before.phase}>${after.phase}`));
+      store.apply(queued('e1'));
+      removeFirst();
+      store.apply(started('e1', 2));
+      removeSecond();
+      removeSecond();
+      removeFirst();
+      store.apply(succeeded('e1', 3));
+      expect(first).toEqual(['queued']);
+      expect(second).toEqual(['pending>pending', 'pending>running']);
     });
   });
 });

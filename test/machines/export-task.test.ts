@@ -185,6 +185,25 @@ describe('exportTaskMachine', () => {
       expect(new Intl.NumberFormat('en', { style: 'percent' }).format(s.context.progress)).toBe('0%');
     });
 
+    it('takes a pending task to failure by a final snapshot, with its attributes', () => {
+      const attributes = { status: 'FAILURE', failure_type: 'timeout', created: T0 };
+      const s = run([{ type: 'snapshot', phase: 'failure', progress: 0.4, attributes }]);
+      expect(s.value).toBe('failure');
+      expect(s.context.attributes).toMatchObject({ status: 'FAILURE', failureType: 'timeout', created: T0 });
+    });
+
+    it('takes a pending task to running by a running snapshot, with its progress and cancel request', () => {
+      const s = run([{ type: 'snapshot', phase: 'running', progress: 0.3, message: 'scanning', cancel_requested: true }]);
+      expect(s.value).toBe('running');
+      expect(s.context).toMatchObject({ progress: 0.3, message: 'scanning', cancelRequested: true, created: null, attributes: null });
+    });
+
+    it('keeps a pending task pending on a pending snapshot, and applies what it says', () => {
+      const s = run([{ type: 'snapshot', phase: 'pending', progress: 0.2, message: 'queued behind 3', log: ['waiting'] }]);
+      expect(s.value).toBe('pending');
+      expect(s.context).toMatchObject({ progress: 0.2, message: 'queued behind 3', log: ['waiting'], cancelRequested: false });
+    });
+
     it('keeps a running task running on a pending snapshot, and its progress', () => {
       const s = run([{ type: 'started' }, { type: 'progress', fraction: 0.5 }, { type: 'snapshot', phase: 'pending', progress: 0.1 }]);
       expect(s.value).toBe('running');
