@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { stopRequested } from '../stop-requested.js';
 
 /** What `serve` runs with. */
 export interface ServeOptions {
@@ -141,17 +142,9 @@ async function serve(options: ServeOptions, io: ServeIo): Promise<number> {
     return 1;
   }
   const where = options.redis === undefined ? '' : ', exports on Redis';
+  const stopped = stopRequested(io.signal);
   io.stdout.write(`export-task serving on ${server.url} (data in ${server.dataDir}${where}${token === undefined ? ', no token' : ', token required'})\n`);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      io.signal.removeEventListener('abort', stop);
-      process.removeListener('SIGTERM', stop);
-      resolve();
-    };
-    io.signal.addEventListener('abort', stop, { once: true });
-    process.once('SIGTERM', stop);
-    if (io.signal.aborted) stop();
-  });
+  await stopped;
   io.stdout.write('export-task serve: shutting down (running exports end as "internal" failures, queued ones wait for the next start)\n');
   await server.close();
   io.stdout.write('export-task serve: stopped\n');

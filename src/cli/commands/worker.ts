@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { stopRequested } from '../stop-requested.js';
 
 /** What `worker` runs with. */
 export interface WorkerCommandOptions {
@@ -124,17 +125,9 @@ async function work(options: WorkerCommandOptions, io: WorkerIo): Promise<number
     io.stderr.write(`export-task worker: could not start: ${error instanceof Error ? error.message : String(error)}\n`);
     return error instanceof TypeError ? 2 : 1;
   }
+  const stopped = stopRequested(io.signal);
   io.stdout.write(`export-task worker ready (pid ${process.pid}, data in ${dataDir})\n`);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      io.signal.removeEventListener('abort', stop);
-      process.removeListener('SIGTERM', stop);
-      resolve();
-    };
-    io.signal.addEventListener('abort', stop, { once: true });
-    process.once('SIGTERM', stop);
-    if (io.signal.aborted) stop();
-  });
+  await stopped;
   io.stdout.write('export-task worker: stopping (running jobs finish first)\n');
   await worker.close();
   io.stdout.write('export-task worker: stopped\n');
