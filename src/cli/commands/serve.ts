@@ -4,8 +4,7 @@
  * @packageDocumentation
  */
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { stopRequested } from '../stop-requested.js';
+import { runService, stopRequested, type ServiceIo } from '../service-command.js';
 
 /** What `serve` runs with. */
 export interface ServeOptions {
@@ -18,13 +17,7 @@ export interface ServeOptions {
 }
 
 /** Where `serve` writes and what stops it. */
-export interface ServeIo {
-  readonly stdout: NodeJS.WritableStream;
-  readonly stderr: NodeJS.WritableStream;
-  readonly env: Readonly<Record<string, string | undefined>>;
-  /** Aborted to shut the service down (Ctrl-C); SIGTERM does it too. */
-  readonly signal: AbortSignal;
-}
+export type ServeIo = ServiceIo;
 
 /** The port when neither `--port` nor `EXPORT_TASK_PORT` says. */
 export const DEFAULT_PORT = 8080;
@@ -86,25 +79,8 @@ export const serveCommand = {
  * @param io - Streams, environment and the stop signal; the process's by default.
  * @returns The exit code: 0 after a clean shutdown, 1 when the service could not start, 2 for a usage error.
  */
-export async function runServe(argv: readonly string[], io?: Partial<ServeIo>): Promise<number> {
-  const stderr = io?.stderr ?? process.stderr;
-  let options: ServeOptions;
-  try {
-    const { values } = parseArgs({ args: [...argv], options: serveCommand.options, strict: true, allowPositionals: false });
-    options = serveCommand.parse(values);
-  } catch (error) {
-    stderr.write(`export-task serve: ${error instanceof Error ? error.message : String(error)}\n`);
-    return 2;
-  }
-  const controller = new AbortController();
-  const onInterrupt = (): void => controller.abort(new Error('Interrupted'));
-  const signal = io?.signal ?? controller.signal;
-  if (io?.signal === undefined) process.once('SIGINT', onInterrupt);
-  try {
-    return await serve(options, { stdout: io?.stdout ?? process.stdout, stderr, env: io?.env ?? process.env, signal });
-  } finally {
-    process.removeListener('SIGINT', onInterrupt);
-  }
+export function runServe(argv: readonly string[], io?: Partial<ServeIo>): Promise<number> {
+  return runService(serveCommand, argv, io);
 }
 
 /**

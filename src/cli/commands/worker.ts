@@ -4,8 +4,7 @@
  * @packageDocumentation
  */
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { stopRequested } from '../stop-requested.js';
+import { runService, stopRequested, type ServiceIo } from '../service-command.js';
 
 /** What `worker` runs with. */
 export interface WorkerCommandOptions {
@@ -18,13 +17,7 @@ export interface WorkerCommandOptions {
 }
 
 /** Where `worker` writes and what stops it. */
-export interface WorkerIo {
-  readonly stdout: NodeJS.WritableStream;
-  readonly stderr: NodeJS.WritableStream;
-  readonly env: Readonly<Record<string, string | undefined>>;
-  /** Aborted to stop the worker (Ctrl-C); SIGTERM does it too. */
-  readonly signal: AbortSignal;
-}
+export type WorkerIo = ServiceIo;
 
 /** The data directory when neither `--data-dir` nor `EXPORT_TASK_DATA_DIR` says: the same as `serve`'s. */
 const DEFAULT_DATA_DIR = 'export-task-data';
@@ -85,25 +78,8 @@ export const workerCommand = {
  * @param io - Streams, environment and the stop signal; the process's by default.
  * @returns The exit code: 0 after a clean stop, 1 when the worker could not start, 2 for a usage error.
  */
-export async function runWorker(argv: readonly string[], io?: Partial<WorkerIo>): Promise<number> {
-  const stderr = io?.stderr ?? process.stderr;
-  let options: WorkerCommandOptions;
-  try {
-    const { values } = parseArgs({ args: [...argv], options: workerCommand.options, strict: true, allowPositionals: false });
-    options = workerCommand.parse(values);
-  } catch (error) {
-    stderr.write(`export-task worker: ${error instanceof Error ? error.message : String(error)}\n`);
-    return 2;
-  }
-  const controller = new AbortController();
-  const onInterrupt = (): void => controller.abort(new Error('Interrupted'));
-  const signal = io?.signal ?? controller.signal;
-  if (io?.signal === undefined) process.once('SIGINT', onInterrupt);
-  try {
-    return await work(options, { stdout: io?.stdout ?? process.stdout, stderr, env: io?.env ?? process.env, signal });
-  } finally {
-    process.removeListener('SIGINT', onInterrupt);
-  }
+export function runWorker(argv: readonly string[], io?: Partial<WorkerIo>): Promise<number> {
+  return runService(workerCommand, argv, io);
 }
 
 async function work(options: WorkerCommandOptions, io: WorkerIo): Promise<number> {
