@@ -121,21 +121,7 @@ export class ProductStore {
       const chunks = serialise(features as readonly Record<string, unknown>[], meta.featureCount);
       if (chunks.length === 0) return 0;
       const path = this.#featuresPath(productId);
-      let file: FileHandle | undefined;
-      let byteLength = meta.byteLength;
-      try {
-        file = await open(path, 'a');
-        for (const chunk of chunks) byteLength += await writeAll(file, chunk);
-        await file.sync();
-      } catch (error) {
-        await file?.close().catch(() => undefined);
-        file = undefined;
-        // Undo a partial append so the file ends with the last committed line.
-        await truncate(path, meta.byteLength).catch(() => undefined);
-        throw error;
-      } finally {
-        await file?.close();
-      }
+      const byteLength = await appendChunks(path, chunks, meta.byteLength);
       const next = { ...meta, featureCount: meta.featureCount + features.length, byteLength };
       await this.#saveMeta(next);
       this.#products.set(productId, next);
@@ -220,6 +206,31 @@ export function serialise(features: readonly Record<string, unknown>[], countBef
   }
   if (text !== '') chunks.push(Buffer.from(text, 'utf8'));
   return chunks;
+}
+
+/**
+ * Appends `chunks` to the features file at `path`, whose committed length is `committed`, and
+ * syncs it. A failed append is undone (truncated back), so the file ends with the last committed
+ * line.
+ * @returns The file's new committed length.
+ * @internal
+ */
+export async function appendChunks(path: string, chunks: readonly Buffer[], committed: number): Promise<number> {
+  let file: FileHandle | undefined;
+  let byteLength = committed;
+  try {
+    file = await open(path, 'a');
+    for (const chunk of chunks) byteLength += await writeAll(file, chunk);
+    await file.sync();
+  } catch (error) {
+    await file?.close().catch(() => undefined);
+    file = undefined;
+    await truncate(path, committed).catch(() => undefined);
+    throw error;
+  } finally {
+    await file?.close();
+  }
+  return byteLength;
 }
 
 /** Writes all of `data` at the file's position. @internal */

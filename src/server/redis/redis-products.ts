@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, stat, truncate, writeFile } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
+import { mkdir, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { ProductInfo } from '../../client/backend.js';
@@ -9,7 +8,7 @@ import { describeValue } from '../../core/errors.js';
 import { checkFeature } from '../embedded/check-feature.js';
 import { checkProductId } from '../embedded/check-product-id.js';
 import type { ProductMeta } from '../embedded/product-store.js';
-import { serialise, writeAll } from '../embedded/product-store.js';
+import { appendChunks, serialise } from '../embedded/product-store.js';
 import { redisKeys } from './redis-keys.js';
 
 /** Releases a lock only if it still holds our token (it may have expired and been taken). */
@@ -108,20 +107,7 @@ export class RedisProducts {
       const path = this.featuresPath(productId);
       // An append cut short (its instance died) left bytes past the committed length.
       if ((await stat(path)).size > meta.byteLength) await truncate(path, meta.byteLength);
-      let file: FileHandle | undefined;
-      let byteLength = meta.byteLength;
-      try {
-        file = await open(path, 'a');
-        for (const chunk of chunks) byteLength += await writeAll(file, chunk);
-        await file.sync();
-      } catch (error) {
-        await file?.close().catch(() => undefined);
-        file = undefined;
-        await truncate(path, meta.byteLength).catch(() => undefined);
-        throw error;
-      } finally {
-        await file?.close();
-      }
+      const byteLength = await appendChunks(path, chunks, meta.byteLength);
       const next: ProductMeta = { ...meta, featureCount: meta.featureCount + features.length, byteLength };
       await this.#redis.set(redisKeys.product(productId), JSON.stringify(next));
       return features.length;
