@@ -50,6 +50,14 @@ const parts: Record<string, () => Promise<number>> = {
     await Promise.resolve();
     return cpuNow() - t0;
   },
+  settledNoTimeout: async () => {
+    const store = runningStore();
+    const t0 = cpuNow();
+    const waits = ids.map((id) => store.settled(id));
+    for (const event of parsedFinals) store.applyEvent(event);
+    await Promise.all(waits);
+    return cpuNow() - t0;
+  },
   settled: async () => {
     const store = runningStore();
     const t0 = cpuNow();

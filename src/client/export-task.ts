@@ -94,7 +94,6 @@ export class ExportTask {
   readonly tuid: string;
   readonly #runtime: ClientRuntime;
   readonly #key: string | undefined;
-  #lastCheck: (() => Promise<unknown>) | undefined;
 
   /** @internal */
   constructor(runtime: ClientRuntime, productId: string, exportId: string, key: string | undefined) {
@@ -226,9 +225,12 @@ export class ExportTask {
       return Promise.reject(error);
     }
     if (!wait) return this.#checkOnce(signal);
-    if (this.ready) return RESOLVED;
+    // The wait is made before the product's stream is watched: events that watching applies at
+    // once then settle it.
+    const finished = finishedChecked(this.#runtime.store, this.tuid, timeout ?? this.#runtime.waitTimeout, signal, this);
+    if (finished === undefined) return RESOLVED;
     this.#runtime.watchProduct(this.guid);
-    return finishedChecked(this.#runtime.store, this.tuid, timeout ?? this.#runtime.waitTimeout, signal, this.#refreshOnce());
+    return finished;
   }
 
   /** `getResult({ wait: false })`: final now, or after one refresh, or not ready. */
@@ -313,12 +315,7 @@ export class ExportTask {
     const current = this.snapshot;
     if (isFinalPhase(current.phase)) return Promise.resolve(current);
     this.#runtime.watchProduct(this.guid);
-    return settledChecked(this.#runtime.store, this.tuid, timeout, signal, this.#refreshOnce());
-  }
-
-  /** The last check at a wait's deadline: one function per task, made on its first wait, not one per wait. */
-  #refreshOnce(): () => Promise<unknown> {
-    return (this.#lastCheck ??= () => this.refresh());
+    return settledChecked(this.#runtime.store, this.tuid, timeout, signal, this);
   }
 
   #attributes(): Promise<ExportTaskAttributes> {

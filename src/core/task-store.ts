@@ -106,30 +106,23 @@ export interface ResyncRequest {
 
 /**
  * One pending {@link TaskStore.settled} wait. With a timeout it is its own entry in the store's
- * deadline queue (`at`, `index`, `fire`), so that a wait allocates no separate deadline object
- * and no timer closure: at 10,000 pending waits that is about 40% less time and heap
- * (BENCHMARKS.md).
+ * deadline queue (`at` and its links), so that a wait allocates no separate deadline object and
+ * no timer closure. It keeps only what it needs (BENCHMARKS.md, goal 2): the resolving function
+ * of its promise, not the rejecting one (see {@link rejectWith}), and abort bookkeeping only
+ * when there is a signal.
  */
 class Waiter implements Deadline {
   at = Infinity;
-  index = -1;
-  onAbort: (() => void) | undefined = undefined;
+  prev: Deadline['prev'] = null;
+  next: Deadline['next'] = null;
+  abort: AbortListener | undefined = undefined;
 
   constructor(
     readonly exportId: string,
-    readonly resolve: (snapshot: ExportTaskSnapshot) => void,
-    readonly reject: (reason: unknown) => void,
-    readonly signal: AbortSignal | undefined,
+    readonly resolve: (value: ExportTaskSnapshot | PromiseLike<ExportTaskSnapshot>) => void,
     readonly timeout: number | undefined,
-    readonly beforeTimeout: (() => Promise<unknown>) | undefined,
-    /** The store's handler of a passed deadline (one function for all its waits). */
-    readonly onDeadline: (waiter: Waiter) => void,
+    readonly lastCheck: LastCheck | undefined,
   ) {}
-
-  /** Called by the deadline queue once `at` has passed. */
-  fire(): void {
-    this.onDeadline(this);
-  }
 
   /** Resolves the wait with the final snapshot. */
   settle(snapshot: ExportTaskSnapshot): void {
@@ -144,6 +137,28 @@ class VoidWaiter extends Waiter {
   }
 }
 
+/**
+ * Rejects a wait's promise through its resolving function: a promise resolved with a thenable
+ * that rejects is rejected with the same reason. This happens only when a wait times out, is
+ * aborted or its last check fails, so no wait keeps a rejecting function (about 60 bytes) for it.
+ */
+function rejectWith(waiter: Waiter, reason: unknown): void {
+  waiter.resolve({ then: (_resolve: unknown, reject: (reason: unknown) => void) => reject(reason) } as PromiseLike<never>);
+}
+
+/** A wait's listener on its abort signal (an `EventListener` object: no closure). */
+class AbortListener {
+  constructor(
+    readonly signal: AbortSignal,
+    readonly store: TaskStore,
+    readonly waiter: Waiter,
+  ) {}
+
+  handleEvent(): void {
+    abortWait(this.store, this.waiter);
+  }
+}
+
 /** A task's waits: one, or several in the order they began. */
 type Waiters = Waiter | Waiter[];
 
@@ -155,6 +170,15 @@ export type StepListener = (event: TaskEvent, before: ExportTaskSnapshot, after:
 const SETTLED_OPTIONS = ['timeout', 'signal', 'beforeTimeout'] as const;
 
 /**
+ * @internal What a wait runs at its deadline before it times out: one more look at the task.
+ * An object with a method, not a function, so that a caller such as `ExportTask` can pass
+ * itself instead of allocating a closure per task (about 200 bytes each, BENCHMARKS.md).
+ */
+export interface LastCheck {
+  refresh(): Promise<unknown>;
+}
+
+/**
  * @internal {@link TaskStore.settled} without checking its options again, for callers that
  * checked them already. Not part of the package's API.
  */
@@ -163,17 +187,31 @@ export let settledChecked: (
   exportId: string,
   timeout: number | undefined,
   signal: AbortSignal | undefined,
-  beforeTimeout: (() => Promise<unknown>) | undefined,
+  lastCheck: LastCheck | undefined,
 ) => Promise<ExportTaskSnapshot>;
 
-/** @internal {@link settledChecked}, resolving with nothing (for `ExportTask.getResult()`). */
+/**
+ * @internal {@link settledChecked}, resolving with nothing (for `ExportTask.getResult()`), and
+ * answering `undefined` instead of a promise when the task is final already, so that the
+ * caller learns it from the same lookup.
+ */
 export let finishedChecked: (
   store: TaskStore,
   exportId: string,
   timeout: number | undefined,
   signal: AbortSignal | undefined,
-  beforeTimeout: (() => Promise<unknown>) | undefined,
-) => Promise<void>;
+  lastCheck: LastCheck | undefined,
+) => Promise<void> | undefined;
+
+/** Rejects an aborted wait with its signal's reason (set in `TaskStore`'s static block). */
+let abortWait: (store: TaskStore, waiter: Waiter) => void;
+
+// The resolving function of the promise being made: a shared executor stores it here, so that a
+// wait allocates no executor closure (and no context for it) of its own.
+let captured: ((value: ExportTaskSnapshot | PromiseLike<ExportTaskSnapshot>) => void) | undefined;
+function capture(resolve: (value: ExportTaskSnapshot | PromiseLike<ExportTaskSnapshot>) => void): void {
+  captured = resolve;
+}
 
 /**
  * Many tasks folded from one multiplexed stream of backend events.
@@ -199,8 +237,7 @@ export class TaskStore {
   readonly #watchers = new Map<string, Set<Listener<ExportTaskSnapshot>>>();
   readonly #eventListeners = new Map<string, Set<Listener<TaskEvent>>>();
   readonly #waiters = new Map<string, Waiters>();
-  readonly #deadlines = new DeadlineQueue();
-  readonly #onDeadline = (waiter: Waiter): void => void this.#lastCheck(waiter.exportId, waiter, waiter.timeout!, waiter.beforeTimeout);
+  readonly #deadlines = new DeadlineQueue<Waiter>((waiter) => void this.#timeOut(waiter));
   readonly #errors = new Subject<Error>();
   readonly #diagnostics = new Subject<TaskDiagnostic>();
   readonly #resync = new Subject<ResyncRequest>();
@@ -210,9 +247,16 @@ export class TaskStore {
   static {
     // The client's own entry into `settled()`: its options are checked already (by
     // `ExportTask.getResult()`), so a wait there pays for one check, not two (BENCHMARKS.md).
-    settledChecked = (store, exportId, timeout, signal, beforeTimeout) => store.#settled(exportId, timeout, signal, beforeTimeout, Waiter);
-    finishedChecked = (store, exportId, timeout, signal, beforeTimeout) =>
-      store.#settled(exportId, timeout, signal, beforeTimeout, VoidWaiter) as Promise<unknown> as Promise<void>;
+    abortWait = (store, waiter) => {
+      // The store does not own the signal, so it rejects with the signal's own reason.
+      if (store.#release(waiter)) rejectWith(waiter, waiter.abort!.signal.reason);
+    };
+    settledChecked = (store, exportId, timeout, signal, lastCheck) => store.#settled(exportId, timeout, signal, lastCheck);
+    finishedChecked = (store, exportId, timeout, signal, lastCheck) => {
+      const current = store.#tasks.get(exportId);
+      if (current !== undefined && isFinalPhase(current.phase)) return undefined;
+      return store.#wait(exportId, timeout, signal, lastCheck, VoidWaiter) as Promise<unknown> as Promise<void>;
+    };
   }
 
   /**
@@ -411,7 +455,7 @@ export class TaskStore {
       if (beforeTimeout !== undefined && typeof beforeTimeout !== 'function') {
         throw new TypeError(`${where}: expected \`beforeTimeout\` to be a function returning a promise`);
       }
-      return this.#settled(exportId, timeout, signal, beforeTimeout, Waiter);
+      return this.#settled(exportId, timeout, signal, beforeTimeout === undefined ? undefined : { refresh: () => beforeTimeout() });
     } catch (error) {
       return Promise.reject(error);
     }
@@ -487,64 +531,70 @@ export class TaskStore {
     exportId: string,
     timeout: number | undefined,
     signal: AbortSignal | undefined,
-    beforeTimeout: (() => Promise<unknown>) | undefined,
-    Kind: typeof Waiter,
+    lastCheck: LastCheck | undefined,
   ): Promise<ExportTaskSnapshot> {
     const current = this.#tasks.get(exportId);
-    if (current !== undefined && isFinalPhase(current.phase)) return Promise.resolve(Kind === VoidWaiter ? (undefined as never) : current);
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise<ExportTaskSnapshot>((resolve, reject) => {
-      const waiter = new Kind(exportId, resolve, reject, signal, timeout, beforeTimeout, this.#onDeadline);
-      addWaiter(this.#waiters, exportId, waiter);
-      if (signal !== undefined) {
-        // The store does not own the signal, so it rejects with the signal's own reason.
-        waiter.onAbort = () => this.#release(exportId, waiter, () => reject(signal.reason));
-        signal.addEventListener('abort', waiter.onAbort, { once: true });
-      }
-      if (timeout !== undefined) {
-        waiter.at = Date.now() + timeout;
-        this.#deadlines.insert(waiter);
-      }
-    });
+    if (current !== undefined && isFinalPhase(current.phase)) return Promise.resolve(current);
+    return this.#wait(exportId, timeout, signal, lastCheck, Waiter);
   }
 
-  async #lastCheck(
+  /** A new wait on a task not final. */
+  #wait(
     exportId: string,
-    waiter: Waiter,
-    timeout: number,
-    beforeTimeout: (() => Promise<unknown>) | undefined,
-  ): Promise<void> {
-    if (beforeTimeout !== undefined) {
+    timeout: number | undefined,
+    signal: AbortSignal | undefined,
+    lastCheck: LastCheck | undefined,
+    Kind: typeof Waiter,
+  ): Promise<ExportTaskSnapshot> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const promise = new Promise<ExportTaskSnapshot>(capture);
+    const waiter = new Kind(exportId, captured!, timeout, lastCheck);
+    // Not kept past this call: the promise stays collectable once its wait is over.
+    captured = undefined;
+    addWaiter(this.#waiters, exportId, waiter);
+    if (signal !== undefined) {
+      waiter.abort = new AbortListener(signal, this, waiter);
+      signal.addEventListener('abort', waiter.abort, { once: true });
+    }
+    if (timeout !== undefined) this.#deadlines.insert(waiter, timeout);
+    return promise;
+  }
+
+  /** A wait's deadline has passed: one last check, if it has one, then a TimeoutError unless that settled it. */
+  async #timeOut(waiter: Waiter): Promise<void> {
+    const { exportId, lastCheck } = waiter;
+    if (lastCheck !== undefined) {
       try {
-        await beforeTimeout();
+        await lastCheck.refresh();
       } catch (error) {
-        this.#release(exportId, waiter, () => waiter.reject(error));
+        if (this.#release(waiter)) rejectWith(waiter, error);
         return;
       }
     }
     // Settled meanwhile (by the last check or by the stream): the waiter is already released.
-    this.#release(exportId, waiter, () => waiter.reject(new TimeoutError(timeout, this.#tasks.get(exportId))));
+    if (this.#release(waiter)) rejectWith(waiter, new TimeoutError(waiter.timeout!, this.#tasks.get(exportId)));
   }
 
-  /** Detaches a waiter from everything it holds, then settles it; a no-op once released. */
-  #release(exportId: string, waiter: Waiter, settle: () => void): void {
+  /** Detaches a waiter from everything it holds; false once released already (the caller then leaves it). */
+  #release(waiter: Waiter): boolean {
+    const exportId = waiter.exportId;
     const waiters = this.#waiters.get(exportId);
     if (waiters === waiter) {
       this.#waiters.delete(exportId);
     } else {
       const i = Array.isArray(waiters) ? waiters.indexOf(waiter) : -1;
-      if (i < 0) return;
+      if (i < 0) return false;
       (waiters as Waiter[]).splice(i, 1);
       if ((waiters as Waiter[]).length === 0) this.#waiters.delete(exportId);
     }
     this.#detach(waiter);
-    settle();
+    return true;
   }
 
   #detach(waiter: Waiter): void {
     // A no-op for a deadline that has fired.
     if (waiter.timeout !== undefined) this.#deadlines.cancel(waiter);
-    if (waiter.onAbort !== undefined) waiter.signal!.removeEventListener('abort', waiter.onAbort);
+    if (waiter.abort !== undefined) waiter.abort.signal.removeEventListener('abort', waiter.abort);
   }
 
   #advance(snapshot: ExportTaskSnapshot, event: TaskEvent): ExportTaskSnapshot {

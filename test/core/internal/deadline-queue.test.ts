@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { DeadlineQueue, type Deadline } from '../../../src/core/internal/deadline-queue.js';
+import { DeadlineQueue, type CallbackDeadline } from '../../../src/core/internal/deadline-queue.js';
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -126,7 +126,7 @@ describe('DeadlineQueue', () => {
       const queue = new DeadlineQueue();
       const fired: string[] = [];
       const now = Date.now();
-      const later: Deadline[] = [];
+      const later: CallbackDeadline[] = [];
       queue.add(now + 10, () => {
         fired.push('first');
         queue.cancel(later[0]!);
@@ -191,7 +191,7 @@ describe('DeadlineQueue', () => {
     it('lets a callback cancel itself and a deadline still waiting', () => {
       const queue = new DeadlineQueue();
       const fired: string[] = [];
-      const self: Deadline = queue.add(Date.now() + 10, () => {
+      const self: CallbackDeadline = queue.add(Date.now() + 10, () => {
         fired.push('self');
         queue.cancel(self);
         queue.cancel(later);
@@ -216,7 +216,7 @@ describe('DeadlineQueue', () => {
         vi.setSystemTime(0);
         const queue = new DeadlineQueue();
         const fired: { id: number; at: number; when: number }[] = [];
-        const model: { id: number; at: number; deadline: Deadline }[] = [];
+        const model: { id: number; at: number; deadline: CallbackDeadline }[] = [];
         let next = 0;
         for (const op of ops) {
           if (op.kind === 'add') {
@@ -238,6 +238,108 @@ describe('DeadlineQueue', () => {
             // Never early, and never later than the next tick after the deadline.
             for (const f of firedNow) expect(f.when).toBeGreaterThanOrEqual(f.at);
             for (let i = model.length - 1; i >= 0; i--) if (model[i]!.at <= now) model.splice(i, 1);
+          }
+          expect(queue.size).toBe(model.length);
+          expect(queue.armed).toBe(model.length > 0);
+          expect(vi.getTimerCount()).toBe(model.length > 0 ? 1 : 0);
+        }
+        vi.clearAllTimers();
+      }),
+    );
+  });
+
+  describe('one list per delay', () => {
+    it('fires the waits of one timeout in order, whichever of them were cancelled', () => {
+      const queue = new DeadlineQueue<CallbackDeadline & { id: number }>((deadline) => deadline.fire());
+      const fired: number[] = [];
+      const deadlines: (CallbackDeadline & { id: number })[] = [];
+      for (let id = 0; id < 1000; id++) {
+        const deadline = { id, at: 0, prev: null, next: null, fire: () => fired.push(id) };
+        queue.insert(deadline, 100);
+        deadlines.push(deadline);
+        if (id % 20 === 19) vi.advanceTimersByTime(1);
+      }
+      for (const deadline of deadlines) if (deadline.id % 3 === 0) queue.cancel(deadline);
+      expect(queue.size).toBe(666);
+      expect(vi.getTimerCount()).toBe(1);
+      vi.advanceTimersByTime(100);
+      expect(fired).toEqual(deadlines.filter((d) => d.id % 3 !== 0).map((d) => d.id));
+      expect(queue.armed).toBe(false);
+    });
+
+    it('gives a deadline added after the clock went back its place before the later ones of its delay', () => {
+      const queue = new DeadlineQueue();
+      const fired: string[] = [];
+      vi.setSystemTime(1_000);
+      queue.add(1_100, () => fired.push('first, due at 1100'));
+      vi.setSystemTime(500);
+      queue.add(600, () => fired.push('second, due at 600'));
+      vi.advanceTimersByTime(100);
+      expect(fired).toEqual(['second, due at 600']);
+      vi.advanceTimersByTime(499);
+      expect(fired).toEqual(['second, due at 600']);
+      vi.advanceTimersByTime(1);
+      expect(fired).toEqual(['second, due at 600', 'first, due at 1100']);
+      expect(queue.armed).toBe(false);
+    });
+
+    it('forgets the list of a delay once its last deadline is cancelled, and makes it again', () => {
+      const queue = new DeadlineQueue();
+      const fired: string[] = [];
+      const now = Date.now();
+      const a = queue.add(now + 50, () => fired.push('a'));
+      queue.add(now + 10, () => fired.push('b'));
+      queue.cancel(a);
+      vi.advanceTimersByTime(10);
+      expect(fired).toEqual(['b']);
+      queue.add(Date.now() + 50, () => fired.push('c'));
+      vi.advanceTimersByTime(50);
+      expect(fired).toEqual(['b', 'c']);
+    });
+  });
+
+  it('agrees with a plain list model under inserts with shared delays, cancels, waits and clock jumps back', () => {
+    type Op =
+      | { kind: 'insert'; delay: number }
+      | { kind: 'cancel'; pick: number }
+      | { kind: 'wait'; ms: number }
+      | { kind: 'back'; ms: number };
+    const opArb: fc.Arbitrary<Op> = fc.oneof(
+      { arbitrary: fc.record({ kind: fc.constant('insert' as const), delay: fc.constantFrom(0, 10, 25, 100) }), weight: 4 },
+      { arbitrary: fc.record({ kind: fc.constant('cancel' as const), pick: fc.nat() }), weight: 2 },
+      { arbitrary: fc.record({ kind: fc.constant('wait' as const), ms: fc.integer({ min: 0, max: 60 }) }), weight: 2 },
+      { arbitrary: fc.record({ kind: fc.constant('back' as const), ms: fc.integer({ min: 1, max: 50 }) }), weight: 1 },
+    );
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 60 }), (ops) => {
+        vi.setSystemTime(1_000);
+        const fired: number[] = [];
+        const queue = new DeadlineQueue<CallbackDeadline>();
+        const model: { id: number; deadline: CallbackDeadline }[] = [];
+        let next = 0;
+        for (const op of ops) {
+          if (op.kind === 'insert') {
+            const id = next++;
+            const deadline: CallbackDeadline = { at: 0, prev: null, next: null, fire: () => fired.push(id) };
+            queue.insert(deadline, op.delay);
+            expect(deadline.at).toBe(Date.now() + op.delay);
+            model.push({ id, deadline });
+          } else if (op.kind === 'cancel') {
+            if (model.length === 0) continue;
+            const [victim] = model.splice(op.pick % model.length, 1);
+            queue.cancel(victim!.deadline);
+          } else if (op.kind === 'back') {
+            vi.setSystemTime(Date.now() - op.ms);
+          } else {
+            const before = fired.length;
+            const start = Date.now();
+            vi.advanceTimersByTime(op.ms);
+            const now = Date.now();
+            // Due: everything whose time has come, and nothing else (never early by the clock).
+            const due = model.filter((m) => m.deadline.at <= now).map((m) => m.id);
+            expect([...fired.slice(before)].sort((a, b) => a - b)).toEqual(due.sort((a, b) => a - b));
+            expect(now).toBe(start + op.ms);
+            for (let i = model.length - 1; i >= 0; i--) if (model[i]!.deadline.at <= now) model.splice(i, 1);
           }
           expect(queue.size).toBe(model.length);
           expect(queue.armed).toBe(model.length > 0);
