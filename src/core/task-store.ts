@@ -306,7 +306,8 @@ export class TaskStore {
    */
   applyEvent(event: TaskEvent): ExportTaskSnapshot {
     const id = event.export_id;
-    const before = this.#tasks.get(id) ?? initialSnapshot(event.product_id, id);
+    const known = this.#tasks.get(id);
+    const before = known ?? initialSnapshot(event.product_id, id);
     if (before.productId !== event.product_id) {
       throw new InvalidEventError(
         'product_id',
@@ -321,11 +322,13 @@ export class TaskStore {
     } else if (event.type !== 'snapshot' && event.seq > snapshot.seq + 1) {
       this.#hold(snapshot, event);
     } else {
-      snapshot = this.#advance(snapshot, event);
+      // A new task's first state is this call's own until committed, so the event folds into it
+      // in place, unless a step listener is to see it as it was.
+      snapshot = this.#advance(snapshot, event, known === undefined && this.#steps === undefined);
       const held = this.#held.size === 0 ? undefined : this.#held.get(id);
       if (held !== undefined) snapshot = this.#drain(snapshot, held);
     }
-    if (snapshot !== before || !this.#tasks.has(id)) this.#commit(snapshot);
+    if (snapshot !== before || known === undefined) this.#commit(snapshot);
     return snapshot;
   }
 
@@ -597,13 +600,13 @@ export class TaskStore {
     if (waiter.abort !== undefined) waiter.abort.signal.removeEventListener('abort', waiter.abort);
   }
 
-  #advance(snapshot: ExportTaskSnapshot, event: TaskEvent): ExportTaskSnapshot {
+  #advance(snapshot: ExportTaskSnapshot, event: TaskEvent, owned = false): ExportTaskSnapshot {
     if (isFinalPhase(snapshot.phase)) {
       const terminal = event.type === 'succeeded' || event.type === 'failed' || (event.type === 'snapshot' && isFinalPhase(event.phase));
       const outcome = event.type === 'succeeded' ? 'success' : event.type === 'failed' ? 'failure' : event.type === 'snapshot' ? event.phase : undefined;
       this.#diagnose(terminal && outcome !== snapshot.phase ? 'conflict' : 'after-final', event);
     }
-    const next = advance(snapshot, event);
+    const next = advance(snapshot, event, owned);
     // Undefined unless someone inspects the store: one comparison on the hot path.
     if (this.#steps !== undefined) for (const listener of [...this.#steps]) listener(event, snapshot, next);
     if (event.type === 'snapshot') {

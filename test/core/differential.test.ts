@@ -76,6 +76,15 @@ function compare(delivery: readonly TaskEvent[]): void {
   store.appliedEvents(input.exportId).subscribe((e) => received.push(e));
   for (const event of delivery) store.apply(event);
 
+  // With a step listener the store copies a new task's first state instead of folding into it
+  // in place (the listener sees it as it was): both ways end in the same snapshot.
+  const inspected = new TaskStore({ maxHeld: Number.MAX_SAFE_INTEGER });
+  const befores: ExportTaskSnapshot[] = [];
+  inspected.onStep((_event, before) => befores.push(before));
+  for (const event of delivery) inspected.apply(event);
+  expect(inspected.get(input.exportId)).toEqual(store.get(input.exportId));
+  if (befores.length > 0) expect(befores[0]).toMatchObject({ phase: 'pending', seq: 0, progress: 0, attributes: null, log: [] });
+
   const { applied, cursor } = sequence(delivery);
   const states = xstateFold(input, applied);
   const reference = states.at(-1)!;

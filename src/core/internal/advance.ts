@@ -1,14 +1,16 @@
 import type { TaskEvent } from '../events.js';
 import type { ExportTaskSnapshot } from '../snapshot.js';
-import { INITIAL_PHASE, initialContext, step } from './compiled-machine.js';
+import { assignAll, enabledTransition, INITIAL_PHASE, initialContext, type Args } from './compiled-machine.js';
+import type { Writable } from '../../internal/writable.js';
 
 /** A task the store has just heard of: the machine's initial state, before any event (seq 0). */
 export function initialSnapshot(productId: string, exportId: string): ExportTaskSnapshot {
   // Not `{ ...context, phase, seq }`: in V8 (Node 20) a spread followed by a property its source
   // lacks gives nearly every object a hidden class of its own, which cost microseconds per new
-  // task (BENCHMARKS.md, "Profiles and optimisations"). Properties added to a fresh literal follow
-  // cached transitions, so every snapshot shares one hidden class.
-  const snapshot = Object.assign({}, initialContext({ productId, exportId })) as { -readonly [K in keyof ExportTaskSnapshot]: ExportTaskSnapshot[K] };
+  // task (BENCHMARKS.md, "Profiles and optimisations"). Properties added to the machine's fresh
+  // context literal follow cached transitions, so every snapshot shares one hidden class; and
+  // that literal is this task's own, so it becomes the snapshot without a copy.
+  const snapshot = initialContext({ productId, exportId }) as Writable<ExportTaskSnapshot>;
   snapshot.phase = INITIAL_PHASE;
   snapshot.seq = 0;
   return snapshot;
@@ -18,13 +20,21 @@ export function initialSnapshot(productId: string, exportId: string): ExportTask
  * Applies one event that comes next in the task's order (its seq follows the snapshot's, or
  * it is a newer snapshot) and answers the new snapshot, whose cursor is the event's seq.
  * What the event does is the machine's business; an event the machine ignores (any event
- * once final) still moves the cursor.
+ * once final) still moves the cursor. With `owned` (a snapshot nobody else holds yet, such as
+ * a new task's first state), the snapshot is updated in place.
  */
-export function advance(snapshot: ExportTaskSnapshot, event: TaskEvent): ExportTaskSnapshot {
-  const next = step(snapshot.phase, snapshot, event);
-  if (next === undefined) return { ...snapshot, seq: event.seq };
-  const result = next.context === snapshot ? { ...snapshot } : next.context;
-  (result as { phase: ExportTaskSnapshot['phase'] }).phase = next.phase;
-  (result as { seq: number }).seq = event.seq;
+export function advance(snapshot: ExportTaskSnapshot, event: TaskEvent, owned = false): ExportTaskSnapshot {
+  // `step` without its `{ phase, context }` answer: the new snapshot is written directly.
+  const args: Args = { context: snapshot, event };
+  const transition = enabledTransition(snapshot.phase, args);
+  let result: Writable<ExportTaskSnapshot>;
+  if (transition === undefined) {
+    result = owned ? snapshot : { ...snapshot };
+  } else {
+    result = assignAll(transition, args, owned);
+    if (result === snapshot && !owned) result = { ...snapshot };
+    if (transition.target !== undefined) result.phase = transition.target;
+  }
+  result.seq = event.seq;
   return result;
 }

@@ -3,12 +3,13 @@ import { exportTaskMachine, type ExportTaskInput } from '../../../machines/expor
 import type { TaskEvent, TaskEventType, TaskPhase } from '../events.js';
 import type { ExportTaskContext } from '../snapshot.js';
 
-type Args = { context: ExportTaskContext; event: TaskEvent };
+/** What the machine's guards and actions are called with. */
+export type Args = { context: ExportTaskContext; event: TaskEvent };
 type Guard = (args: Args) => boolean;
 type Assigner = (args: Args) => Partial<ExportTaskContext>;
 
 /** One candidate transition, resolved to the machine's own guard and assign functions. */
-interface CompiledTransition {
+export interface CompiledTransition {
   readonly guard: Guard | undefined;
   /** The target phase, or `undefined` for a transition that stays. */
   readonly target: TaskPhase | undefined;
@@ -118,31 +119,47 @@ export const FINAL: FinalTable = compiled.final;
 /** The machine's initial phase. */
 export const INITIAL_PHASE: TaskPhase = compiled.initial;
 
+/** The first enabled transition for `args.event` in `phase`, as XState picks it; a final phase absorbs. */
+export function enabledTransition(phase: TaskPhase, args: Args): CompiledTransition | undefined {
+  if (FINAL[phase]) return undefined;
+  const candidates = TRANSITIONS[phase][args.event.type];
+  if (candidates === undefined) return undefined;
+  for (const transition of candidates) if (transition.guard === undefined || transition.guard(args)) return transition;
+  return undefined;
+}
+
+/**
+ * Runs a transition's assign actions in order on `args.context` and answers the new context
+ * (the same object when there are none). With `owned`, the caller gives up the context (nobody
+ * else holds it) and it takes the assignments in place: the same fields and values as the
+ * copy XState makes, without the copy.
+ */
+export function assignAll<TContext extends ExportTaskContext>(transition: CompiledTransition, args: Args, owned: boolean): TContext {
+  let next = args.context as TContext;
+  for (const assigner of transition.assigners) {
+    args.context = next;
+    next = owned ? Object.assign(next, assigner(args)) : { ...next, ...assigner(args) };
+  }
+  return next;
+}
+
 /**
  * One macrostep of the machine, without an actor: picks the first enabled transition for the
  * event, as XState does, runs its assign actions in order on the context, and answers the new
  * phase and context (the same context object when nothing changed). A final phase absorbs.
  *
  * `context` may be a superset of the machine's context (a snapshot): actions only read the
- * fields they know, and the extra fields are carried along.
+ * fields they know, and the extra fields are carried along. With `owned`, the context is
+ * updated in place instead of copied (see {@link assignAll}).
  */
 export function step<TContext extends ExportTaskContext>(
   phase: TaskPhase,
   context: TContext,
   event: TaskEvent,
+  owned = false,
 ): { phase: TaskPhase; context: TContext } | undefined {
-  if (FINAL[phase]) return undefined;
-  const candidates = TRANSITIONS[phase][event.type];
-  if (candidates === undefined) return undefined;
   const args: Args = { context, event };
-  for (const transition of candidates) {
-    if (transition.guard !== undefined && !transition.guard(args)) continue;
-    let next = context;
-    for (const assigner of transition.assigners) {
-      args.context = next;
-      next = { ...next, ...assigner(args) };
-    }
-    return { phase: transition.target ?? phase, context: next };
-  }
-  return undefined;
+  const transition = enabledTransition(phase, args);
+  if (transition === undefined) return undefined;
+  return { phase: transition.target ?? phase, context: assignAll(transition, args, owned) };
 }
