@@ -112,7 +112,7 @@ export interface ResyncRequest {
  * when there is a signal.
  */
 class Waiter implements Deadline {
-  at = Infinity;
+  at = 0;
   prev: Deadline['prev'] = null;
   next: Deadline['next'] = null;
   abort: AbortListener | undefined = undefined;
@@ -163,6 +163,10 @@ class AbortListener {
 type Waiters = Waiter | Waiter[];
 
 type Listener<T> = (value: T) => void;
+/** A task's listeners of one kind: one, or a set of several. */
+type Listeners<T> = Listener<T> | Set<Listener<T>>;
+
+const NO_WAITERS: ReadonlyMap<string, Waiters> = new Map();
 
 /** What {@link TaskStore.onStep} calls: an applied event and the task before and after it. @internal */
 export type StepListener = (event: TaskEvent, before: ExportTaskSnapshot, after: ExportTaskSnapshot) => void;
@@ -234,9 +238,15 @@ export class TaskStore {
   readonly #tasks = new Map<string, ExportTaskSnapshot>();
   readonly #held = new Map<string, Map<number, TaskEvent>>();
   readonly #resyncAsked = new Set<string>();
-  readonly #watchers = new Map<string, Set<Listener<ExportTaskSnapshot>>>();
-  readonly #eventListeners = new Map<string, Set<Listener<TaskEvent>>>();
-  readonly #waiters = new Map<string, Waiters>();
+  readonly #watchers = new Map<string, Listeners<ExportTaskSnapshot>>();
+  readonly #eventListeners = new Map<string, Listeners<TaskEvent>>();
+  /**
+   * Pending waits by export id; none while nothing waits. Made at the first wait and dropped
+   * with the last: a map that outlives its waits ends up in the old generation, and then every
+   * wait stored in it costs a remembered-set entry and a slower collection (measured at
+   * 300 ns per wait at 1,000 tasks, BENCHMARKS.md goal 2).
+   */
+  #waiters: Map<string, Waiters> | undefined = undefined;
   readonly #deadlines = new DeadlineQueue<Waiter>((waiter) => void this.#timeOut(waiter));
   readonly #errors = new Subject<Error>();
   readonly #diagnostics = new Subject<TaskDiagnostic>();
@@ -506,7 +516,7 @@ export class TaskStore {
   /** Whether any wait is pending on any task, and how many (for leak checks and sources that poll). */
   get pendingWaits(): number {
     let n = 0;
-    for (const waiters of this.#waiters.values()) n += Array.isArray(waiters) ? waiters.length : 1;
+    if (this.#waiters !== undefined) for (const waiters of this.#waiters.values()) n += Array.isArray(waiters) ? waiters.length : 1;
     return n;
   }
 
@@ -516,7 +526,7 @@ export class TaskStore {
    */
   observedPending(productId: string): string[] {
     const ids = new Set<string>();
-    for (const map of [this.#waiters, this.#watchers] as const) {
+    for (const map of [this.#waiters ?? NO_WAITERS, this.#watchers] as const) {
       for (const id of map.keys()) {
         const snapshot = this.#tasks.get(id);
         if (snapshot !== undefined && snapshot.productId === productId && !isFinalPhase(snapshot.phase)) ids.add(id);
@@ -554,7 +564,7 @@ export class TaskStore {
     const waiter = new Kind(exportId, captured!, timeout, lastCheck);
     // Not kept past this call: the promise stays collectable once its wait is over.
     captured = undefined;
-    addWaiter(this.#waiters, exportId, waiter);
+    addWaiter((this.#waiters ??= new Map<string, Waiters>()), exportId, waiter);
     if (signal !== undefined) {
       waiter.abort = new AbortListener(signal, this, waiter);
       signal.addEventListener('abort', waiter.abort, { once: true });
@@ -581,15 +591,18 @@ export class TaskStore {
   /** Detaches a waiter from everything it holds; false once released already (the caller then leaves it). */
   #release(waiter: Waiter): boolean {
     const exportId = waiter.exportId;
-    const waiters = this.#waiters.get(exportId);
+    const all = this.#waiters;
+    const waiters = all?.get(exportId);
+    if (waiters === undefined) return false;
     if (waiters === waiter) {
-      this.#waiters.delete(exportId);
+      all!.delete(exportId);
     } else {
       const i = Array.isArray(waiters) ? waiters.indexOf(waiter) : -1;
       if (i < 0) return false;
       (waiters as Waiter[]).splice(i, 1);
-      if ((waiters as Waiter[]).length === 0) this.#waiters.delete(exportId);
+      if ((waiters as Waiter[]).length === 0) all!.delete(exportId);
     }
+    if (all!.size === 0) this.#waiters = undefined;
     this.#detach(waiter);
     return true;
   }
@@ -614,7 +627,7 @@ export class TaskStore {
       if (held !== undefined) for (const seq of held.keys()) if (seq <= event.seq) held.delete(seq);
     }
     const listeners = this.#eventListeners.size === 0 ? undefined : this.#eventListeners.get(event.export_id);
-    if (listeners !== undefined) for (const listener of [...listeners]) listener(event);
+    if (listeners !== undefined) notify(listeners, event);
     return next;
   }
 
@@ -652,14 +665,16 @@ export class TaskStore {
     this.#tasks.set(id, snapshot);
     if (this.#changes.observed) this.#changes.next(snapshot);
     const watchers = this.#watchers.size === 0 ? undefined : this.#watchers.get(id);
-    if (watchers !== undefined) for (const listener of [...watchers]) listener(snapshot);
+    if (watchers !== undefined) notify(watchers, snapshot);
     if (!isFinalPhase(snapshot.phase)) return;
     // Held events stay held once final: they no longer change the outcome, but they still move
     // the cursor when their gap fills (so every order gives the same snapshot) and a conflicting
     // terminal event among them must still be reported. Holding stays bounded by `maxHeld`.
-    const waiters = this.#waiters.size === 0 ? undefined : this.#waiters.get(id);
+    const all = this.#waiters;
+    const waiters = all?.get(id);
     if (waiters === undefined) return;
-    this.#waiters.delete(id);
+    all!.delete(id);
+    if (all!.size === 0) this.#waiters = undefined;
     if (!Array.isArray(waiters)) {
       this.#detach(waiters);
       waiters.settle(snapshot);
@@ -677,17 +692,28 @@ export class TaskStore {
   }
 }
 
-function addTo<T>(map: Map<string, Set<Listener<T>>>, id: string, listener: Listener<T>): void {
-  let set = map.get(id);
-  if (set === undefined) map.set(id, (set = new Set()));
-  set.add(listener);
+function addTo<T>(map: Map<string, Listeners<T>>, id: string, listener: Listener<T>): void {
+  // Most tasks have one watcher: it is kept as it is, without a set.
+  const listeners = map.get(id);
+  if (listeners === undefined) map.set(id, listener);
+  else if (typeof listeners === 'function') map.set(id, new Set([listeners, listener]));
+  else listeners.add(listener);
 }
 
-function removeFrom<T>(map: Map<string, Set<Listener<T>>>, id: string, listener: Listener<T>): void {
-  const set = map.get(id);
-  if (set === undefined) return;
-  set.delete(listener);
-  if (set.size === 0) map.delete(id);
+function removeFrom<T>(map: Map<string, Listeners<T>>, id: string, listener: Listener<T>): void {
+  const listeners = map.get(id);
+  if (listeners === listener) {
+    map.delete(id);
+  } else if (typeof listeners === 'object') {
+    listeners.delete(listener);
+    if (listeners.size === 0) map.delete(id);
+  }
+}
+
+/** Calls each listener once, those there when it began (one that a listener adds waits for the next value). */
+function notify<T>(listeners: Listeners<T>, value: T): void {
+  if (typeof listeners === 'function') listeners(value);
+  else for (const listener of [...listeners]) listener(value);
 }
 
 function addWaiter(map: Map<string, Waiters>, id: string, waiter: Waiter): void {

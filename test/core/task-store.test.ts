@@ -1,4 +1,4 @@
-import { Subject, config, from, throwError } from 'rxjs';
+import { Subject, config, from, throwError, type Subscription } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { InvalidEventError, TimeoutError } from '../../src/core/errors.js';
 import type { ExportTaskSnapshot } from '../../src/core/snapshot.js';
@@ -724,6 +724,25 @@ describe('TaskStore, observers and waits', () => {
         ['b', 2],
         ['b', 3],
       ]);
+    });
+
+    it('calls the watchers there when a change began: one that leaves or joins during it changes the next call only', () => {
+      const store = newStore();
+      store.apply(queued('e1'));
+      const seen: string[] = [];
+      let late: Subscription | undefined;
+      const first = store.watch('e1').subscribe((s) => {
+        seen.push(`first ${s.seq}`);
+        if (s.seq === 2) late = store.watch('e1').subscribe((t) => seen.push(`late ${t.seq}`));
+        if (s.seq === 3) first.unsubscribe();
+      });
+      store.apply(started('e1', 2));
+      store.apply(log('e1', 3, 'x'));
+      store.apply(log('e1', 4, 'y'));
+      late!.unsubscribe();
+      store.apply(log('e1', 5, 'z'));
+      expect(seen).toEqual(['first 1', 'first 2', 'late 2', 'first 3', 'late 3', 'late 4']);
+      expect(store.observedPending(P)).toEqual([]);
     });
   });
 
