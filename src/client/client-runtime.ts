@@ -68,10 +68,11 @@ export class ClientRuntime {
    */
   watchProduct(productId: string): void {
     if (this.#closed) return;
+    // A product has a stream or a poller, never both: the common case (streamed) is one lookup.
+    if (this.#streams.has(productId)) return;
     const poller = this.#pollers.get(productId);
     if (poller !== undefined) return poller.wake();
     if (this.#transport.transport === 'poll') return this.#poll(productId);
-    if (this.#streams.has(productId)) return;
     const options = { onReconnect: () => this.#reconcile(productId) };
     const subscription = this.backend.events(productId, options).subscribe({
       next: ({ event }) => {
