@@ -14,14 +14,14 @@ export interface Plan {
 
 /** A short pass at the smallest size, whose results are dropped: it lets the JIT settle first. */
 export function warmUpPlan(): Plan {
-  return { sizes: [1000], quick: true, rounds: () => 2, alternativeRounds: () => 1, repeat: () => 2, log: () => undefined };
+  return { sizes: [1000], quick: true, rounds: () => 6, alternativeRounds: () => 1, repeat: () => 5, log: () => undefined };
 }
 
 export function createPlan(quick: boolean, log: (message: string) => void): Plan {
   return {
     sizes: quick ? [1000, 10_000] : [1000, 10_000, 100_000],
     quick,
-    rounds: (n) => (n <= 1000 ? 9 : n <= 10_000 ? 7 : 3),
+    rounds: (n) => (n <= 1000 ? 15 : n <= 10_000 ? 7 : 3),
     // At 100,000 tasks an actor per task takes seconds a round: timed once, the JIT warm from
     // the smaller sizes.
     alternativeRounds: (n) => (n <= 1000 ? 5 : n <= 10_000 ? 3 : 1),

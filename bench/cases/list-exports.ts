@@ -17,14 +17,28 @@ export async function listExportsCase(plan: Plan): Promise<{ rows: Row[] }> {
     const backend = new MemoryBackend(n);
     const { times, ratio } = await compareTimes(
       {
+        // Each side keeps what it made until the round is over, as a caller keeps the list it
+        // asked for, and as the client's store keeps the tasks' snapshots whatever the caller
+        // does.
         ours: variant(
-          () => createClient({ backend }).featureCollection(PRODUCT),
-          async (collection) => {
-            const tasks = await collection.listExports();
+          () => ({ collection: createClient({ backend }).featureCollection(PRODUCT), kept: [] as unknown[] }),
+          async (input) => {
+            const tasks = await input.collection.listExports();
             if (tasks.length !== n) throw new Error(`listExports answered ${tasks.length} tasks, expected ${n}`);
+            input.kept = tasks;
           },
         ),
         plain: variant(
+          () => ({ kept: [] as unknown[] }),
+          async (input) => {
+            const tasks = await listPlainExports(backend, PRODUCT);
+            if (tasks.length !== n) throw new Error(`expected ${n} tasks`);
+            input.kept = tasks;
+          },
+        ),
+        // For the record: the plain objects dropped as soon as made, which costs them no
+        // garbage collection while the store's snapshots still pay for theirs.
+        dropped: variant(
           () => backend,
           async (b) => {
             const tasks = await listPlainExports(b, PRODUCT);
@@ -46,7 +60,7 @@ export async function listExportsCase(plan: Plan): Promise<{ rows: Row[] }> {
         baselineName: 'plain objects',
         ratio: ratio('ours', 'plain'),
         target: 5,
-        note: `pages of ${PAGE_SIZE} final snapshot events from an in-memory backend`,
+        note: `pages of ${PAGE_SIZE} final snapshot events from an in-memory backend, each side's objects kept until the round ends; against plain objects dropped as soon as made (${(times.dropped / n).toFixed(0)} ns per task) the ratio is ${ratio('ours', 'dropped').toFixed(2)}x`,
       }),
     );
   }
