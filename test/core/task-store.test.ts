@@ -731,6 +731,7 @@ describe('TaskStore, observers and waits', () => {
       store.apply(queued('e1'));
       const seen: string[] = [];
       let late: Subscription | undefined;
+      const third = store.watch('e1').subscribe((s) => seen.push(`third ${s.seq}`));
       const first = store.watch('e1').subscribe((s) => {
         seen.push(`first ${s.seq}`);
         if (s.seq === 2) late = store.watch('e1').subscribe((t) => seen.push(`late ${t.seq}`));
@@ -741,7 +742,8 @@ describe('TaskStore, observers and waits', () => {
       store.apply(log('e1', 4, 'y'));
       late!.unsubscribe();
       store.apply(log('e1', 5, 'z'));
-      expect(seen).toEqual(['first 1', 'first 2', 'late 2', 'first 3', 'late 3', 'late 4']);
+      third.unsubscribe();
+      expect(seen).toEqual(['third 1', 'first 1', 'third 2', 'first 2', 'late 2', 'third 3', 'first 3', 'late 3', 'third 4', 'late 4', 'third 5']);
       expect(store.observedPending(P)).toEqual([]);
     });
   });
@@ -898,6 +900,24 @@ describe('TaskStore, observers and waits', () => {
       vi.useFakeTimers();
     });
 
+    it('keeps the other waits of a task when a wait aborted during its last check is released a second time', async () => {
+      const store = newStore();
+      const controller = new AbortController();
+      let finishCheck!: () => void;
+      const check = new Promise<void>((resolve) => (finishCheck = resolve));
+      const aborted = outcome(store.settled('e1', { timeout: 10, signal: controller.signal, beforeTimeout: () => check }));
+      const kept = outcome(store.settled('e1'));
+      await vi.advanceTimersByTimeAsync(10);
+      controller.abort('enough');
+      expect(await aborted.value).toEqual({ error: 'enough' });
+      // The last check ends after the abort released the wait: its release is a no-op.
+      finishCheck();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(store.pendingWaits).toBe(1);
+      store.apply(succeeded('e1', 1));
+      expect(await kept.value).toMatchObject({ ok: { phase: 'success' } });
+    });
+
     it('keeps the other waits of a task when one is aborted', async () => {
       const store = newStore();
       const controller = new AbortController();
@@ -955,6 +975,11 @@ describe('TaskStore, observers and waits', () => {
       store.apply(succeeded('done', 2));
       expect(finishedChecked(store, 'done', undefined, undefined, undefined)).toBeUndefined();
       expect(store.pendingWaits).toBe(0);
+      // A task the store has not heard of yet is waited for too.
+      const unknown = finishedChecked(store, 'unheard', undefined, undefined, undefined);
+      expect(unknown).toBeInstanceOf(Promise);
+      store.apply(succeeded('unheard', 1));
+      await expect(unknown).resolves.toBeUndefined();
       store.apply(queued('later'));
       const wait = finishedChecked(store, 'later', 60_000, undefined, undefined);
       store.apply(failed('later', 2));

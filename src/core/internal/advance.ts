@@ -23,7 +23,7 @@ export function initialSnapshot(productId: string, exportId: string): ExportTask
  * once final) still moves the cursor. With `owned` (a snapshot nobody else holds yet, such as
  * a new task's first state), the snapshot is updated in place.
  */
-export function advance(snapshot: ExportTaskSnapshot, event: TaskEvent, owned = false): ExportTaskSnapshot {
+export function advance(snapshot: ExportTaskSnapshot, event: TaskEvent, owned: boolean): ExportTaskSnapshot {
   // `step` without its `{ phase, context }` answer: the new snapshot is written directly.
   const args: Args = { context: snapshot, event };
   const transition = enabledTransition(snapshot.phase, args);

@@ -267,6 +267,20 @@ describe('DeadlineQueue', () => {
       expect(queue.armed).toBe(false);
     });
 
+    it('fires each deadline of a delay at its own time, not at a later one of the same delay', () => {
+      const queue = new DeadlineQueue();
+      const fired: string[] = [];
+      queue.add(Date.now() + 100, () => fired.push('first'));
+      vi.advanceTimersByTime(10);
+      queue.add(Date.now() + 100, () => fired.push('second'));
+      vi.advanceTimersByTime(90);
+      expect(fired).toEqual(['first']);
+      vi.advanceTimersByTime(9);
+      expect(fired).toEqual(['first']);
+      vi.advanceTimersByTime(1);
+      expect(fired).toEqual(['first', 'second']);
+    });
+
     it('gives a deadline added after the clock went back its place before the later ones of its delay', () => {
       const queue = new DeadlineQueue();
       const fired: string[] = [];
