@@ -14,6 +14,18 @@ export interface CheckedExportRequest {
 }
 
 const REQUEST_KEYS = ['key', 'query', 'limits'];
+
+/**
+ * Checks `startExport`'s `idempotencyKey` option: a non-empty string or absent.
+ * @throws BadRequestError for anything else.
+ * @internal
+ */
+export function checkIdempotencyKey(value: unknown): string | undefined {
+  if (value !== undefined && (typeof value !== 'string' || value === '')) {
+    throw new BadRequestError(`Expected \`idempotencyKey\` to be a non-empty string, got ${describeValue(value)}`);
+  }
+  return value;
+}
 const LIMIT_KEYS = ['timeoutMs', 'memoryMb'];
 
 /**

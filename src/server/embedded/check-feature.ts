@@ -1,4 +1,5 @@
 import type { Feature } from '../../client/geojson.js';
+import { BadRequestError } from '../../client/http-errors.js';
 import { describeValue } from '../../core/errors.js';
 import { checkGeometry } from '../../internal/check-geometry.js';
 
@@ -32,4 +33,24 @@ export function checkFeature(value: unknown, path: string): Feature {
     throw new TypeError(`Expected \`${path}.properties\` to be an object or null, got ${describeValue(properties)}`);
   }
   return value as Feature;
+}
+
+/**
+ * Checks what a product store's `add()` was given, every feature before anything is written.
+ * @returns The features, typed as records for serialising.
+ * @throws BadRequestError for a non-array, or naming the first bad feature and saying nothing was added.
+ * @internal
+ */
+export function checkFeatures(features: unknown): readonly Record<string, unknown>[] {
+  if (!Array.isArray(features)) {
+    throw new BadRequestError(`Expected \`features\` to be an array of GeoJSON Features, got ${describeValue(features)}`);
+  }
+  for (let i = 0; i < features.length; i++) {
+    try {
+      checkFeature(features[i], `features[${i}]`);
+    } catch (error) {
+      throw new BadRequestError(`Feature ${i} was refused, nothing was added: ${(error as Error).message}`);
+    }
+  }
+  return features as readonly Record<string, unknown>[];
 }

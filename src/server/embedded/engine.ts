@@ -15,7 +15,7 @@ import type { Feature } from '../../client/geojson.js';
 import { BadRequestError, NotFoundError } from '../../client/http-errors.js';
 import type { FailureType, SnapshotEvent } from '../../core/events.js';
 import { describeValue } from '../../core/errors.js';
-import { checkExportRequest } from './check-export-request.js';
+import { checkExportRequest, checkIdempotencyKey } from './check-export-request.js';
 import type { CheckedExportRequest } from './check-export-request.js';
 import { decodeContinuationToken, encodeContinuationToken } from './continuation-token.js';
 import { ExportJob } from './export-job.js';
@@ -233,10 +233,7 @@ export class EmbeddedEngine implements ExportBackend {
       this.#assertOpen();
       const checked = checkExportRequest(request);
       this.#storage.resolve(checked.key);
-      const idempotencyKey: unknown = options?.idempotencyKey;
-      if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || idempotencyKey === '')) {
-        throw new BadRequestError(`Expected \`idempotencyKey\` to be a non-empty string, got ${describeValue(idempotencyKey)}`);
-      }
+      const idempotencyKey = checkIdempotencyKey(options?.idempotencyKey);
       this.#requireProduct(productId);
       // Everything from the idempotency check to the `queued` event is synchronous, so two
       // calls with one key cannot both start an export.

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { ProductInfo } from '../../client/backend.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../../client/http-errors.js';
 import { describeValue } from '../../core/errors.js';
-import { checkFeature } from './check-feature.js';
+import { checkFeatures } from './check-feature.js';
 import { checkProductId } from './check-product-id.js';
 
 /** What the service keeps about a product besides its features. @internal */
@@ -106,26 +106,17 @@ export class ProductStore {
    */
   async add(productId: string, features: unknown): Promise<number> {
     this.#require(productId);
-    if (!Array.isArray(features)) {
-      throw new BadRequestError(`Expected \`features\` to be an array of GeoJSON Features, got ${describeValue(features)}`);
-    }
-    for (let i = 0; i < features.length; i++) {
-      try {
-        checkFeature(features[i], `features[${i}]`);
-      } catch (error) {
-        throw new BadRequestError(`Feature ${i} was refused, nothing was added: ${(error as Error).message}`);
-      }
-    }
+    const checked = checkFeatures(features);
     return this.#exclusive(productId, async () => {
       const meta = this.#require(productId);
-      const chunks = serialise(features as readonly Record<string, unknown>[], meta.featureCount);
+      const chunks = serialise(checked, meta.featureCount);
       if (chunks.length === 0) return 0;
       const path = this.#featuresPath(productId);
       const byteLength = await appendChunks(path, chunks, meta.byteLength);
-      const next = { ...meta, featureCount: meta.featureCount + features.length, byteLength };
+      const next = { ...meta, featureCount: meta.featureCount + checked.length, byteLength };
       await this.#saveMeta(next);
       this.#products.set(productId, next);
-      return features.length;
+      return checked.length;
     });
   }
 

@@ -8,7 +8,7 @@ import type { Feature } from '../../client/geojson.js';
 import { BadRequestError, NotFoundError } from '../../client/http-errors.js';
 import { describeValue } from '../../core/errors.js';
 import type { SnapshotEvent } from '../../core/events.js';
-import { checkExportRequest } from '../embedded/check-export-request.js';
+import { checkExportRequest, checkIdempotencyKey } from '../embedded/check-export-request.js';
 import { decodeContinuationToken, encodeContinuationToken } from '../embedded/continuation-token.js';
 import { closedError, failedBody, failureOf } from '../embedded/engine.js';
 import type { ExportRecord } from '../embedded/export-record.js';
@@ -104,10 +104,7 @@ export class RedisEngine implements ExportService {
     this.#assertOpen();
     const checked = checkExportRequest(request);
     this.#storage.resolve(checked.key);
-    const idempotencyKey: unknown = options?.idempotencyKey;
-    if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || idempotencyKey === '')) {
-      throw new BadRequestError(`Expected \`idempotencyKey\` to be a non-empty string, got ${describeValue(idempotencyKey)}`);
-    }
+    const idempotencyKey = checkIdempotencyKey(options?.idempotencyKey);
     await this.#products.require(productId);
     const created = await this.#log.create(productId, randomUUID(), checked, idempotencyKey);
     const exportId = created.created ? created.event.event.export_id : created.exportId;

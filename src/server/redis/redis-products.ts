@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import type { ProductInfo } from '../../client/backend.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../../client/http-errors.js';
 import { describeValue } from '../../core/errors.js';
-import { checkFeature } from '../embedded/check-feature.js';
+import { checkFeatures } from '../embedded/check-feature.js';
 import { checkProductId } from '../embedded/check-product-id.js';
 import type { ProductMeta } from '../embedded/product-store.js';
 import { appendChunks, serialise } from '../embedded/product-store.js';
@@ -90,27 +90,18 @@ export class RedisProducts {
    */
   async add(productId: string, features: unknown): Promise<number> {
     await this.require(productId);
-    if (!Array.isArray(features)) {
-      throw new BadRequestError(`Expected \`features\` to be an array of GeoJSON Features, got ${describeValue(features)}`);
-    }
-    for (let i = 0; i < features.length; i++) {
-      try {
-        checkFeature(features[i], `features[${i}]`);
-      } catch (error) {
-        throw new BadRequestError(`Feature ${i} was refused, nothing was added: ${(error as Error).message}`);
-      }
-    }
+    const checked = checkFeatures(features);
     return this.#locked(productId, async () => {
       const meta = await this.require(productId);
-      const chunks = serialise(features as readonly Record<string, unknown>[], meta.featureCount);
+      const chunks = serialise(checked, meta.featureCount);
       if (chunks.length === 0) return 0;
       const path = this.featuresPath(productId);
       // An append cut short (its instance died) left bytes past the committed length.
       if ((await stat(path)).size > meta.byteLength) await truncate(path, meta.byteLength);
       const byteLength = await appendChunks(path, chunks, meta.byteLength);
-      const next: ProductMeta = { ...meta, featureCount: meta.featureCount + features.length, byteLength };
+      const next: ProductMeta = { ...meta, featureCount: meta.featureCount + checked.length, byteLength };
       await this.#redis.set(redisKeys.product(productId), JSON.stringify(next));
-      return features.length;
+      return checked.length;
     });
   }
 
