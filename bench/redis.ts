@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { asCompleted, createClient, type Feature, type TaskEvent } from '../src/index.js';
 import { startServer, type ExportServer } from '../src/server/index.js';
 import { startRedisServer } from '../test/support/redis-server.js';
+import { readEventStream } from '../test/support/event-stream.js';
 
 const quick = process.argv.includes('--quick');
 const THROUGHPUT_EXPORTS = quick ? 60 : 150;
@@ -118,16 +119,7 @@ function followLatency(url: string, productId: string) {
 
 /** The cursor of the product's last event so far, from a stream read to its current end. */
 async function lastCursor(url: string, productId: string): Promise<string> {
-  const controller = new AbortController();
-  const response = await fetch(`${url}/vector/v2/products/${productId}/search/export/events`, { signal: controller.signal });
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let text = '';
-  for (;;) {
-    const next = await Promise.race([reader.read(), new Promise<'idle'>((r) => setTimeout(() => r('idle'), 300))]);
-    if (next === 'idle' || next.done) break;
-    text += next.value;
-  }
-  controller.abort();
+  const { text } = await readEventStream(`${url}/vector/v2/products/${productId}/search/export/events`, { idleMs: 300 });
   return [...text.matchAll(/^id: ?(.+)$/gm)].at(-1)?.[1] ?? '';
 }
 

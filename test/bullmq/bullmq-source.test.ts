@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { fromBullmq, JOB_REMOVED } from '../../src/bullmq/index.js';
+import { fromBullmq, JOB_REMOVED, type BullmqSourceOptions } from '../../src/bullmq/index.js';
 import { SOURCE_CONNECTION_NAME } from '../../src/bullmq/bullmq-source.js';
-import { createClient, replay, TaskStore, type ExportClient, type TaskEvent } from '../../src/index.js';
+import { createClient, replay, TaskStore, type ExportClient, type ExportTaskSnapshot, type TaskEvent } from '../../src/index.js';
 import { startServer, startWorker, type ExportServer, type ExportWorker } from '../../src/server/index.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 
@@ -45,6 +45,16 @@ async function runUntilFinal(exportId: string): Promise<void> {
   }
 }
 
+/** Feeds `store` from `fromBullmq` for one export of `roads` until it is final, then unsubscribes. */
+async function settleFrom(store: TaskStore, exportId: string, options: Partial<BullmqSourceOptions> = {}): Promise<ExportTaskSnapshot> {
+  const subscription = store.connect(fromBullmq({ redis: redis.url, productId: 'roads', exportIds: [exportId], ...options }));
+  try {
+    return await store.settled(exportId, { timeout: 30_000 });
+  } finally {
+    subscription.unsubscribe();
+  }
+}
+
 beforeAll(async () => {
   redis = await startRedisServer();
   db = new Redis(redis.url);
@@ -73,22 +83,15 @@ describe('fromBullmq', () => {
     const exportId = await pendingExport('race/after-read.ndjson');
     const store = new TaskStore();
     let stateSeen: number | undefined;
-    const subscription = store.connect(
-      fromBullmq({
-        redis: redis.url,
-        productId: 'roads',
-        exportIds: [exportId],
-        hooks: {
-          afterStateRead: async () => {
-            expect(await sourceClients()).toBe(2);
-            stateSeen = store.get(exportId)?.seq;
-            await runUntilFinal(exportId);
-          },
+    const settled = await settleFrom(store, exportId, {
+      hooks: {
+        afterStateRead: async () => {
+          expect(await sourceClients()).toBe(2);
+          stateSeen = store.get(exportId)?.seq;
+          await runUntilFinal(exportId);
         },
-      }),
-    );
-    const settled = await store.settled(exportId, { timeout: 30_000 });
-    subscription.unsubscribe();
+      },
+    });
     // The state read saw the export pending (its queued event only); the rest came as events.
     expect(stateSeen).toBe(1);
     expect(settled.phase).toBe('success');
@@ -117,23 +120,15 @@ describe('fromBullmq', () => {
 
   it('resyncs when the entries after its cursor were trimmed away', async () => {
     const exportId = await pendingExport('trimmed.ndjson');
-    const store = new TaskStore();
-    const subscription = store.connect(
-      fromBullmq({
-        redis: redis.url,
-        productId: 'roads',
-        exportIds: [exportId],
-        hooks: {
-          afterStateRead: async () => {
-            await runUntilFinal(exportId);
-            // Keep only the last entry: the events between the cursor and it are gone.
-            await db.xtrim(STREAM, 'MAXLEN', 1);
-          },
+    const settled = await settleFrom(new TaskStore(), exportId, {
+      hooks: {
+        afterStateRead: async () => {
+          await runUntilFinal(exportId);
+          // Keep only the last entry: the events between the cursor and it are gone.
+          await db.xtrim(STREAM, 'MAXLEN', 1);
         },
-      }),
-    );
-    const settled = await store.settled(exportId, { timeout: 30_000 });
-    subscription.unsubscribe();
+      },
+    });
     expect(settled.phase).toBe('success');
     const state = JSON.parse((await db.hget(`export-task:export/roads/${exportId}`, 'state'))!) as { seq: number };
     expect(settled.seq).toBe(state.seq);
@@ -141,23 +136,15 @@ describe('fromBullmq', () => {
 
   it('resyncs when the stream starts over below its cursor (a Redis that lost its log)', async () => {
     const exportId = await pendingExport('restarted.ndjson');
-    const store = new TaskStore();
-    const subscription = store.connect(
-      fromBullmq({
-        redis: redis.url,
-        productId: 'roads',
-        exportIds: [exportId],
-        hooks: {
-          afterStateRead: async () => {
-            await runUntilFinal(exportId);
-            await db.del(STREAM);
-            await db.xadd(STREAM, '1-1', 'e', JSON.stringify({ type: 'queued', product_id: 'roads', export_id: 'other', seq: 1, time: new Date().toISOString() }));
-          },
+    const settled = await settleFrom(new TaskStore(), exportId, {
+      hooks: {
+        afterStateRead: async () => {
+          await runUntilFinal(exportId);
+          await db.del(STREAM);
+          await db.xadd(STREAM, '1-1', 'e', JSON.stringify({ type: 'queued', product_id: 'roads', export_id: 'other', seq: 1, time: new Date().toISOString() }));
         },
-      }),
-    );
-    const settled = await store.settled(exportId, { timeout: 30_000 });
-    subscription.unsubscribe();
+      },
+    });
     expect(settled.phase).toBe('success');
     expect(settled.attributes?.sha256).toMatch(/^[0-9a-f]{64}$/);
   });
@@ -170,10 +157,7 @@ describe('fromBullmq', () => {
     } finally {
       await queue.close();
     }
-    const store = new TaskStore();
-    const subscription = store.connect(fromBullmq({ redis: redis.url, productId: 'roads', exportIds: [exportId], checkIntervalMs: 50 }));
-    const settled = await store.settled(exportId, { timeout: 30_000 });
-    subscription.unsubscribe();
+    const settled = await settleFrom(new TaskStore(), exportId, { checkIntervalMs: 50 });
     expect(settled.phase).toBe('failure');
     expect(settled.attributes?.failureType).toBe('internal');
     expect(settled.attributes?.exceptionName).toBe(JOB_REMOVED);

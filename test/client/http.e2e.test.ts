@@ -17,6 +17,7 @@ import {
 import { startServer, type ExportServer } from '../../src/server/index.js';
 import { exportScenarios } from '../support/export-scenarios.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { readEventStream } from '../support/event-stream.js';
 
 exportScenarios('ExportTask over HTTP with Server-Sent Events', async (dataDir) => {
   const server = await startServer({ port: 0, dataDir, concurrency: 2 });
@@ -42,20 +43,10 @@ const features = (n: number): Feature[] =>
 
 /** Every event the server has for a product, read from its events route to the end of what exists. */
 async function serverLog(url: string, productId: string, token?: string): Promise<TaskEvent[]> {
-  const controller = new AbortController();
-  const response = await fetch(`${url}/vector/v2/products/${productId}/search/export/events`, {
-    headers: { accept: 'text/event-stream', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    signal: controller.signal,
+  const { text } = await readEventStream(`${url}/vector/v2/products/${productId}/search/export/events`, {
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+    idleMs: 300,
   });
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let text = '';
-  // The history is sent at once; stop reading when nothing more arrives for a moment.
-  for (;;) {
-    const next = await Promise.race([reader.read(), new Promise<'idle'>((r) => setTimeout(() => r('idle'), 300))]);
-    if (next === 'idle' || next.done) break;
-    text += next.value;
-  }
-  controller.abort();
   return text
     .split('\n')
     .filter((line) => line.startsWith('data:'))

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runServe } from '../../../src/cli/commands/serve.js';
 import { startServer } from '../../../src/server/index.js';
 import { makeTempDir } from '../../server/embedded/helpers.js';
+import { captureOutput } from '../captured-output.js';
 
 let dataDir: string;
 let removeDir: () => Promise<void>;
@@ -19,23 +19,18 @@ afterEach(async () => {
 
 /** Runs `serve` in this process with collected output; `stop()` aborts it (Ctrl-C). */
 function serve(argv: string[], env: Record<string, string> = {}) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+  const { stdout, stderr, out, err } = captureOutput();
   const controller = new AbortController();
   const code = runServe(argv, { stdout, stderr, env, signal: controller.signal });
   const url = async (): Promise<string> => {
     for (let i = 0; i < 400; i++) {
-      const match = /serving on (http:\/\/\S+)/.exec(out);
+      const match = /serving on (http:\/\/\S+)/.exec(out());
       if (match !== null) return match[1]!;
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
-    throw new Error(`serve printed no URL: ${out}${err}`);
+    throw new Error(`serve printed no URL: ${out()}${err()}`);
   };
-  return { code, url, stop: () => controller.abort(), out: () => out, err: () => err };
+  return { code, url, stop: () => controller.abort(), out, err };
 }
 
 describe('export-task serve', () => {

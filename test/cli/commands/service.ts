@@ -3,9 +3,9 @@
  * over a temporary data directory, a product with a succeeded and a failed export, and a way
  * to run a command in this process with its output collected.
  */
-import { PassThrough } from 'node:stream';
 import { createClient, type ExportClient, type ExportTask, type FeatureCollection } from '../../../src/index.js';
 import { gridFeatures, startTestServer, type TestServer } from '../../server/http/helpers.js';
+import { captureOutput } from '../captured-output.js';
 
 /** A running service with a product `roads` and two final exports. */
 export interface Service {
@@ -71,17 +71,9 @@ export async function runCommand<TOptions>(
   positionals: readonly string[],
   options: { env?: Record<string, string>; signal?: AbortSignal; onStdout?: (stdoutSoFar: string) => void; terminalColumns?: number } = {},
 ): Promise<CommandRun> {
-  const stdout = new PassThrough();
+  const { stdout, stderr, out, err } = captureOutput(options.onStdout);
   // A terminal as the command sees one: `isTTY` and a width.
   if (options.terminalColumns !== undefined) Object.assign(stdout, { isTTY: true, columns: options.terminalColumns });
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    out += chunk;
-    options.onStdout?.(out);
-  });
-  stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
   const code = await command.run(command.parse(values, positionals), {
     stdout,
     stderr,
@@ -92,5 +84,5 @@ export async function runCommand<TOptions>(
   stderr.end();
   // The last chunks are delivered on the next ticks.
   await new Promise((resolve) => setImmediate(resolve));
-  return { code, stdout: out, stderr: err };
+  return { code, stdout: out(), stderr: err() };
 }

@@ -1,10 +1,10 @@
-import { PassThrough } from 'node:stream';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runServe } from '../../../src/cli/commands/serve.js';
 import { runWorker } from '../../../src/cli/commands/worker.js';
 import { startRedisServer, type RedisServer } from '../../support/redis-server.js';
 import { makeTempDir } from '../../server/embedded/helpers.js';
+import { captureOutput } from '../captured-output.js';
 
 let redis: RedisServer;
 
@@ -18,15 +18,10 @@ afterAll(async () => {
 
 /** Runs `worker` in this process with collected output; `stop()` aborts it (Ctrl-C). */
 function work(argv: string[]) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+  const { stdout, stderr, out, err } = captureOutput();
   const controller = new AbortController();
   const code = runWorker(argv, { stdout, stderr, env: {}, signal: controller.signal });
-  return { code, stop: () => controller.abort(), out: () => out, err: () => err };
+  return { code, stop: () => controller.abort(), out, err };
 }
 
 describe('export-task worker', () => {
@@ -72,14 +67,12 @@ describe('export-task worker', () => {
 describe('export-task serve --redis', () => {
   it('serves as an API instance on Redis, keeping its products there, and stops cleanly', async () => {
     const { dir, remove } = await makeTempDir();
-    const stdout = new PassThrough();
-    let out = '';
-    stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    const { stdout, stderr, out } = captureOutput();
     const controller = new AbortController();
     try {
-      const code = runServe(['--port', '0', '--data-dir', dir, '--redis', redis.url], { stdout, stderr: new PassThrough(), env: {}, signal: controller.signal });
-      await expect.poll(() => out, { timeout: 20_000 }).toMatch(/serving on http:\/\/127\.0\.0\.1:\d+ \(data in .*, exports on Redis/);
-      const url = /serving on (\S+)/.exec(out)![1]!;
+      const code = runServe(['--port', '0', '--data-dir', dir, '--redis', redis.url], { stdout, stderr, env: {}, signal: controller.signal });
+      await expect.poll(() => out(), { timeout: 20_000 }).toMatch(/serving on http:\/\/127\.0\.0\.1:\d+ \(data in .*, exports on Redis/);
+      const url = /serving on (\S+)/.exec(out())![1]!;
       const created = await fetch(`${url}/vector/v2/products`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"id":"from-cli"}' });
       expect(created.status).toBe(201);
       const probe = new Redis(redis.url);

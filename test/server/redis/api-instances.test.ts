@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type ExportServer } from '../../../src/server/index.js';
 import { startApiInstances } from '../../support/redis-cluster.js';
 import { startRedisServer, type RedisServer } from '../../support/redis-server.js';
+import { readEventStream } from '../../support/event-stream.js';
 
 let redis: RedisServer;
 let dataDir: string;
@@ -16,18 +17,8 @@ async function post(url: string, path: string, body: unknown, headers: Record<st
 
 /** The SSE frames a stream sends within `ms`, as [id, type] pairs. */
 async function frames(url: string, headers: Record<string, string> = {}, ms = 500): Promise<[string, string][]> {
-  const controller = new AbortController();
-  const response = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: controller.signal });
-  expect(response.status).toBe(200);
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let text = '';
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const next = await Promise.race([reader.read(), new Promise<'idle'>((r) => setTimeout(() => r('idle'), Math.max(0, deadline - Date.now())))]);
-    if (next === 'idle' || next.done) break;
-    text += next.value;
-  }
-  controller.abort();
+  const { status, text } = await readEventStream(url, { headers, withinMs: ms });
+  expect(status).toBe(200);
   return [...text.matchAll(/^id: (.+)\nevent: (.+)$/gm)].map((m) => [m[1]!, m[2]!]);
 }
 
