@@ -262,11 +262,8 @@ export class TaskStore {
       if (store.#release(waiter)) rejectWith(waiter, waiter.abort!.signal.reason);
     };
     settledChecked = (store, exportId, timeout, signal, lastCheck) => store.#settled(exportId, timeout, signal, lastCheck);
-    finishedChecked = (store, exportId, timeout, signal, lastCheck) => {
-      const current = store.#tasks.get(exportId);
-      if (current !== undefined && isFinalPhase(current.phase)) return undefined;
-      return store.#wait(exportId, timeout, signal, lastCheck, VoidWaiter) as Promise<unknown> as Promise<void>;
-    };
+    finishedChecked = (store, exportId, timeout, signal, lastCheck) =>
+      store.#finalNow(exportId) === undefined ? (store.#wait(exportId, timeout, signal, lastCheck, VoidWaiter) as Promise<unknown> as Promise<void>) : undefined;
   }
 
   /**
@@ -430,8 +427,7 @@ export class TaskStore {
    */
   appliedEvents(exportId: string): Observable<TaskEvent> {
     return new Observable<TaskEvent>((subscriber) => {
-      const current = this.#tasks.get(exportId);
-      if (current !== undefined && isFinalPhase(current.phase)) {
+      if (this.#finalNow(exportId) !== undefined) {
         subscriber.complete();
         return undefined;
       }
@@ -546,9 +542,14 @@ export class TaskStore {
     signal: AbortSignal | undefined,
     lastCheck: LastCheck | undefined,
   ): Promise<ExportTaskSnapshot> {
+    const final = this.#finalNow(exportId);
+    return final === undefined ? this.#wait(exportId, timeout, signal, lastCheck, Waiter) : Promise.resolve(final);
+  }
+
+  /** The task's snapshot if it is final now, else `undefined`. */
+  #finalNow(exportId: string): ExportTaskSnapshot | undefined {
     const current = this.#tasks.get(exportId);
-    if (current !== undefined && isFinalPhase(current.phase)) return Promise.resolve(current);
-    return this.#wait(exportId, timeout, signal, lastCheck, Waiter);
+    return current !== undefined && isFinalPhase(current.phase) ? current : undefined;
   }
 
   /** A new wait on a task not final. */

@@ -24,7 +24,7 @@ export function initialSnapshot(productId: string, exportId: string): ExportTask
  * a new task's first state), the snapshot is updated in place.
  */
 export function advance(snapshot: ExportTaskSnapshot, event: TaskEvent, owned: boolean): ExportTaskSnapshot {
-  // `step` without its `{ phase, context }` answer: the new snapshot is written directly.
+  // One macrostep of the machine, written straight into the new snapshot.
   const args: Args = { context: snapshot, event };
   const transition = enabledTransition(snapshot.phase, args);
   let result: Writable<ExportTaskSnapshot>;

@@ -119,7 +119,11 @@ export const FINAL: FinalTable = compiled.final;
 /** The machine's initial phase. */
 export const INITIAL_PHASE: TaskPhase = compiled.initial;
 
-/** The first enabled transition for `args.event` in `phase`, as XState picks it; a final phase absorbs. */
+/**
+ * One macrostep of the machine, without an actor, is these two: the first enabled transition
+ * for the event, as XState picks it (a final phase absorbs), then its assign actions in order on
+ * the context (`advance` does both for a snapshot).
+ */
 export function enabledTransition(phase: TaskPhase, args: Args): CompiledTransition | undefined {
   if (FINAL[phase]) return undefined;
   const candidates = TRANSITIONS[phase][args.event.type];
@@ -141,25 +145,4 @@ export function assignAll<TContext extends ExportTaskContext>(transition: Compil
     next = owned ? Object.assign(next, assigner(args)) : { ...next, ...assigner(args) };
   }
   return next;
-}
-
-/**
- * One macrostep of the machine, without an actor: picks the first enabled transition for the
- * event, as XState does, runs its assign actions in order on the context, and answers the new
- * phase and context (the same context object when nothing changed). A final phase absorbs.
- *
- * `context` may be a superset of the machine's context (a snapshot): actions only read the
- * fields they know, and the extra fields are carried along. With `owned`, the context is
- * updated in place instead of copied (see {@link assignAll}).
- */
-export function step<TContext extends ExportTaskContext>(
-  phase: TaskPhase,
-  context: TContext,
-  event: TaskEvent,
-  owned = false,
-): { phase: TaskPhase; context: TContext } | undefined {
-  const args: Args = { context, event };
-  const transition = enabledTransition(phase, args);
-  if (transition === undefined) return undefined;
-  return { phase: transition.target ?? phase, context: assignAll(transition, args, owned) };
 }

@@ -9,8 +9,8 @@ import {
   TRANSITIONS,
   compileMachine,
   initialContext,
-  step,
 } from '../../../src/core/internal/compiled-machine.js';
+import { advance } from '../../../src/core/internal/advance.js';
 import type { ExportTaskContext } from '../../../src/core/snapshot.js';
 import { taskEventArb } from '../../../src/testing/arbitraries.js';
 
@@ -239,25 +239,32 @@ describe('initialContext', () => {
   });
 });
 
-describe('step', () => {
+describe('advance', () => {
   const input = { productId: 'p', exportId: 'e' };
+  const queued = { type: 'queued', product_id: 'p', export_id: 'e', seq: 1, time: '2026-01-01T00:00:00Z' } as const;
 
-  it('answers undefined in a final phase and for an event the phase does not handle', () => {
-    const context = initialContext(input);
-    const event = { type: 'queued', product_id: 'p', export_id: 'e', seq: 1, time: '2026-01-01T00:00:00Z' } as const;
-    expect(step('success', context, event)).toBeUndefined();
-    expect(step('failure', context, event)).toBeUndefined();
-    expect(step('running', context, event)).toBeUndefined();
+  it('only moves the cursor in a final phase and for an event the phase does not handle, on a copy unless owned', () => {
+    for (const phase of ['success', 'failure', 'running'] as const) {
+      const snapshot = { ...initialContext(input), phase, seq: 0 };
+      const copy = advance(snapshot, queued, false);
+      expect(copy).toEqual({ ...snapshot, seq: 1 });
+      expect(copy).not.toBe(snapshot);
+      expect(snapshot.seq).toBe(0);
+      expect(advance(snapshot, queued, true)).toBe(snapshot);
+      expect(snapshot.seq).toBe(1);
+    }
   });
 
-  it('carries the extra fields of a snapshot-shaped context along', () => {
-    const context = { ...initialContext(input), phase: 'running' as const, seq: 4 };
-    const next = step('running', context, { type: 'log', product_id: 'p', export_id: 'e', seq: 5, time: '2026-01-01T00:00:00Z', line: 'x' });
-    expect(next?.context).toMatchObject({ phase: 'running', seq: 4, log: ['x'] });
-    expect(context.log).toEqual([]);
+  it('leaves the snapshot it was given as it was, unless it owns it', () => {
+    const snapshot = { ...initialContext(input), phase: 'running' as const, seq: 4 };
+    const log = { type: 'log', product_id: 'p', export_id: 'e', seq: 5, time: '2026-01-01T00:00:00Z', line: 'x' } as const;
+    expect(advance(snapshot, log, false)).toMatchObject({ phase: 'running', seq: 5, log: ['x'] });
+    expect(snapshot).toMatchObject({ seq: 4, log: [] });
+    expect(advance(snapshot, log, true)).toBe(snapshot);
+    expect(snapshot).toMatchObject({ seq: 5, log: ['x'] });
   });
 
-  it("agrees with XState's transition() for any phase, context and event", () => {
+  it("agrees with XState's transition() for any phase, context and event, on a copy and in place", () => {
     const contextArb = fc.record({
       productId: fc.constant('p'),
       exportId: fc.constant('e'),
@@ -269,13 +276,17 @@ describe('step', () => {
       attributes: fc.constant(null),
     });
     fc.assert(
-      fc.property(fc.constantFrom(...PHASES), contextArb, taskEventArb({ productId: 'p', exportId: 'e' }), (phase, context, event) => {
-        const snapshot = exportTaskMachine.resolveState({ value: phase, context });
-        const [next] = transition(exportTaskMachine, snapshot, event);
-        const compiled = step(phase, context, event);
-        expect(compiled?.phase ?? phase).toBe(next.value);
-        expect(compiled?.context ?? context).toEqual(next.context);
+      fc.property(fc.constantFrom(...PHASES), contextArb, taskEventArb({ productId: 'p', exportId: 'e' }), fc.boolean(), (phase, context, event, owned) => {
+        const [next] = transition(exportTaskMachine, exportTaskMachine.resolveState({ value: phase, context }), event);
+        const given = { ...context, phase, seq: 0 };
+        const before = structuredClone(given);
+        const { phase: phaseAfter, seq, ...contextAfter } = advance(given, event, owned);
+        expect(phaseAfter).toBe(next.value);
+        expect(contextAfter).toEqual(next.context);
+        expect(seq).toBe(event.seq);
+        if (!owned) expect(given).toEqual(before);
       }),
     );
   });
 });
+
