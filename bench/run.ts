@@ -29,13 +29,18 @@ const CASES = ['apply', 'waits', 'watch', 'list'] as const;
 type CaseName = (typeof CASES)[number];
 /** What one child process measures: a goal with its alternatives, or the heap measures. */
 type Part = CaseName | 'heap';
-const USAGE = `usage: npm run bench [-- [--quick] [--only=${CASES.join(',')}] [--no-alternatives] [--no-write]]`;
+const PARTS: readonly Part[] = [...CASES, 'heap'];
+const USAGE = `usage: npm run bench [-- [--quick] [--only=${CASES.join(',')}] [--no-alternatives] [--no-write]]\n       (one goal alone, its rows as JSON: [--part=${PARTS.join('|')}])`;
 const args = process.argv.slice(2);
 const partArg = args.find((a) => a.startsWith('--part='));
 const onlyArg = args.find((a) => a.startsWith('--only='));
 const only = new Set(onlyArg === undefined ? CASES : onlyArg.slice('--only='.length).split(','));
 const flags = ['--quick', '--no-write', '--no-alternatives'];
-if (args.some((a) => a !== onlyArg && a !== partArg && !flags.includes(a)) || [...only].some((c) => !(CASES as readonly string[]).includes(c))) {
+if (
+  args.some((a) => a !== onlyArg && a !== partArg && !flags.includes(a)) ||
+  [...only].some((c) => !(CASES as readonly string[]).includes(c)) ||
+  (partArg !== undefined && !(PARTS as readonly string[]).includes(partArg.slice('--part='.length)))
+) {
   console.error(USAGE);
   process.exit(2);
 }
