@@ -17,7 +17,7 @@ export { TaskStore } from './core/task-store.js';
 export type { TaskStoreOptions, SettledOptions, TaskDiagnostic, ResyncRequest } from './core/task-store.js';
 export { inspectStore } from './core/inspect-store.js';
 export type { TaskInspector, InspectedTaskRef, InspectionSubscription } from './core/inspect-store.js';
-export { TransientResultError, TimeoutError, NoResultError, InvalidEventError } from './core/errors.js';
+export { TransientResultError, TimeoutError, NoResultError, InvalidEventError, ClientClosedError, ExportLostError } from './core/errors.js';
 export { isFinalPhase, TASK_EVENT_TYPES } from './core/events.js';
 export type {
   TaskEvent,
@@ -53,6 +53,7 @@ export {
   HttpError,
   BadRequestError,
   UnauthorizedError,
+  ForbiddenError,
   NotFoundError,
   ConflictError,
   RateLimitError,

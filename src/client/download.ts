@@ -51,6 +51,8 @@ export interface ByteSink {
 export class DownloadVerificationError extends Error {
   /** The class name: `error.name === 'DownloadVerificationError'`. */
   override readonly name = 'DownloadVerificationError' as const;
+  /** `error.code === 'EXPORT_TASK_DOWNLOAD_VERIFICATION'`. */
+  readonly code = 'EXPORT_TASK_DOWNLOAD_VERIFICATION' as const;
 }
 
 /**

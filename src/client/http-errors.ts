@@ -1,7 +1,7 @@
 /**
  * A request to the backend failed with an HTTP status (or its in-process equivalent).
- * Subclasses follow DL's client: 400/422 {@link BadRequestError}, 401/403
- * {@link UnauthorizedError}, 404 {@link NotFoundError}, 409 {@link ConflictError}, 429
+ * Subclasses follow DL's client: 400/422 {@link BadRequestError}, 401
+ * {@link UnauthorizedError}, 403 {@link ForbiddenError}, 404 {@link NotFoundError}, 409 {@link ConflictError}, 429
  * {@link RateLimitError}, 504 {@link GatewayTimeoutError}, other 5xx {@link ServerError}.
  *
  * @example
@@ -17,6 +17,8 @@
 export class HttpError extends Error {
   /** The class name (`'NotFoundError'`, ...): a subclass's literal name. */
   override readonly name: string = 'HttpError';
+  /** A stable identity for checks: `'EXPORT_TASK_HTTP'` here, a subclass's own code below. */
+  readonly code: string = 'EXPORT_TASK_HTTP';
   /** The HTTP status code. */
   readonly status: number;
   /** The body the server sent, when it was JSON. */
@@ -49,6 +51,8 @@ export class HttpError extends Error {
 export class BadRequestError extends HttpError {
   /** The class name: `error.name === 'BadRequestError'`. */
   override readonly name = 'BadRequestError' as const;
+  /** `error.code === 'EXPORT_TASK_BAD_REQUEST'`. */
+  override readonly code = 'EXPORT_TASK_BAD_REQUEST' as const;
   /**
    * Makes the error; the library throws it, applications only catch it.
    *
@@ -62,7 +66,7 @@ export class BadRequestError extends HttpError {
 }
 
 /**
- * 401 or 403: the token is missing, wrong or not allowed to do this.
+ * 401: the token is missing, wrong, tampered with or expired.
  *
  * @example
  * ```ts
@@ -75,15 +79,44 @@ export class BadRequestError extends HttpError {
 export class UnauthorizedError extends HttpError {
   /** The class name: `error.name === 'UnauthorizedError'`. */
   override readonly name = 'UnauthorizedError' as const;
+  /** `error.code === 'EXPORT_TASK_UNAUTHORIZED'`. */
+  override readonly code = 'EXPORT_TASK_UNAUTHORIZED' as const;
   /**
    * Makes the error; the library throws it, applications only catch it.
    *
    * @param message - What went wrong, from the server's error body when it had one.
    * @param body - The body the server sent, when it was JSON.
-   * @param status - 401 or 403.
+   * @param status - 401.
    */
   constructor(message: string, body?: unknown, status = 401) {
     super(status, message, body);
+  }
+}
+
+/**
+ * 403: the token is valid but does not give this right (a read-only token asked to start an
+ * export, a token scoped to another product or to other exports). Sending it again will not help.
+ *
+ * @example
+ * ```ts
+ * await roads.export('exports/roads.ndjson').catch((error: unknown) => {
+ *   if (error instanceof ForbiddenError) console.error('this token may only read');
+ * });
+ * ```
+ */
+export class ForbiddenError extends HttpError {
+  /** The class name: `error.name === 'ForbiddenError'`. */
+  override readonly name = 'ForbiddenError' as const;
+  /** `error.code === 'EXPORT_TASK_FORBIDDEN'`. */
+  override readonly code = 'EXPORT_TASK_FORBIDDEN' as const;
+  /**
+   * Makes the error; the library throws it, applications only catch it.
+   *
+   * @param message - What went wrong, from the server's error body when it had one.
+   * @param body - The body the server sent, when it was JSON.
+   */
+  constructor(message: string, body?: unknown) {
+    super(403, message, body);
   }
 }
 
@@ -101,6 +134,8 @@ export class UnauthorizedError extends HttpError {
 export class NotFoundError extends HttpError {
   /** The class name: `error.name === 'NotFoundError'`. */
   override readonly name = 'NotFoundError' as const;
+  /** `error.code === 'EXPORT_TASK_NOT_FOUND'`. */
+  override readonly code = 'EXPORT_TASK_NOT_FOUND' as const;
   /**
    * Makes the error; the library throws it, applications only catch it.
    *
@@ -126,6 +161,8 @@ export class NotFoundError extends HttpError {
 export class ConflictError extends HttpError {
   /** The class name: `error.name === 'ConflictError'`. */
   override readonly name = 'ConflictError' as const;
+  /** `error.code === 'EXPORT_TASK_CONFLICT'`. */
+  override readonly code = 'EXPORT_TASK_CONFLICT' as const;
   /**
    * Makes the error; the library throws it, applications only catch it.
    *
@@ -152,6 +189,8 @@ export class ConflictError extends HttpError {
 export class RateLimitError extends HttpError {
   /** The class name: `error.name === 'RateLimitError'`. */
   override readonly name = 'RateLimitError' as const;
+  /** `error.code === 'EXPORT_TASK_RATE_LIMITED'`. */
+  override readonly code = 'EXPORT_TASK_RATE_LIMITED' as const;
   /** When to try again, in ms, when the server said (`Retry-After`). */
   readonly retryAfter: number | undefined;
   /**
@@ -180,6 +219,8 @@ export class RateLimitError extends HttpError {
 export class ServerError extends HttpError {
   /** The class name: `error.name === 'ServerError'`. */
   override readonly name = 'ServerError' as const;
+  /** `error.code === 'EXPORT_TASK_SERVER_ERROR'`. */
+  override readonly code = 'EXPORT_TASK_SERVER_ERROR' as const;
   /**
    * Makes the error; the library throws it, applications only catch it.
    *
@@ -205,6 +246,8 @@ export class ServerError extends HttpError {
 export class GatewayTimeoutError extends HttpError {
   /** The class name: `error.name === 'GatewayTimeoutError'`. */
   override readonly name = 'GatewayTimeoutError' as const;
+  /** `error.code === 'EXPORT_TASK_GATEWAY_TIMEOUT'`. */
+  override readonly code = 'EXPORT_TASK_GATEWAY_TIMEOUT' as const;
   /**
    * Makes the error; the library throws it, applications only catch it.
    *

@@ -17,6 +17,8 @@ import type { ExportTaskSnapshot } from './snapshot.js';
 export class TransientResultError extends Error {
   /** The error's class name, for checks that survive bundling and realms: `error.name === 'TransientResultError'`. */
   override readonly name = 'TransientResultError' as const;
+  /** A stable identity for checks (`error.code === 'EXPORT_TASK_NOT_READY'`), which no other library's error carries. */
+  readonly code = 'EXPORT_TASK_NOT_READY' as const;
   /** What was known of the task when this was thrown, when there was a task. */
   readonly snapshot: ExportTaskSnapshot | undefined;
 
@@ -48,6 +50,8 @@ export class TransientResultError extends Error {
 export class TimeoutError extends Error {
   /** The error's class name, for checks that survive bundling and realms: `error.name === 'TimeoutError'`. */
   override readonly name = 'TimeoutError' as const;
+  /** A stable identity for checks (`error.code === 'EXPORT_TASK_TIMEOUT'`), which no other library's error carries. */
+  readonly code = 'EXPORT_TASK_TIMEOUT' as const;
   /** The last snapshot seen before giving up. */
   readonly snapshot: ExportTaskSnapshot | undefined;
   /** How long the wait was allowed, in ms. */
@@ -82,6 +86,8 @@ export class TimeoutError extends Error {
 export class NoResultError extends Error {
   /** The error's class name, for checks that survive bundling and realms: `error.name === 'NoResultError'`. */
   override readonly name = 'NoResultError' as const;
+  /** A stable identity for checks (`error.code === 'EXPORT_TASK_NO_RESULT'`), which no other library's error carries. */
+  readonly code = 'EXPORT_TASK_NO_RESULT' as const;
 
   /** Makes the error with its fixed message. */
   constructor() {
@@ -105,6 +111,8 @@ export class NoResultError extends Error {
 export class InvalidEventError extends Error {
   /** The error's class name, for checks that survive bundling and realms: `error.name === 'InvalidEventError'`. */
   override readonly name = 'InvalidEventError' as const;
+  /** A stable identity for checks (`error.code === 'EXPORT_TASK_INVALID_EVENT'`), which no other library's error carries. */
+  readonly code = 'EXPORT_TASK_INVALID_EVENT' as const;
   /** The dotted path of the offending field, `""` for the event as a whole. */
   readonly field: string;
   /** The offending value (truncated when it is a long string). */
@@ -126,6 +134,79 @@ export class InvalidEventError extends Error {
     this.field = field;
     this.value = typeof value === 'string' && value.length > 200 ? `${value.slice(0, 200)}...` : value;
     this.expected = expected;
+  }
+}
+
+/**
+ * The client (or the store) was closed while this wait was pending: the wait can never end with
+ * the task's final state any more. Every pending wait of a closed client rejects with it.
+ *
+ * @example
+ * ```ts
+ * const waiting = task.getResult({ wait: true });
+ * await client.close();
+ * await waiting.catch((error: unknown) => {
+ *   if (error instanceof ClientClosedError) console.log('closed before', error.exportId, 'was final');
+ * });
+ * ```
+ */
+export class ClientClosedError extends Error {
+  /** The error's class name: `error.name === 'ClientClosedError'`. */
+  override readonly name = 'ClientClosedError' as const;
+  /** A stable identity for checks: `error.code === 'EXPORT_TASK_CLIENT_CLOSED'`. */
+  readonly code = 'EXPORT_TASK_CLIENT_CLOSED' as const;
+  /** The export that was waited for, when the wait was on one. */
+  readonly exportId: string | undefined;
+
+  /**
+   * Makes the error; the library throws it, applications only catch it.
+   *
+   * @param exportId - The export that was waited for.
+   * @param what - What was closed ("the client", "the store").
+   */
+  constructor(exportId?: string, what = 'the client') {
+    const of = exportId === undefined ? '' : ` for export ${exportId}`;
+    super(`The wait${of} ended because ${what} was closed before the task was final`);
+    this.exportId = exportId;
+  }
+}
+
+/**
+ * The backend no longer knows an export that was followed: its product, its record or its event
+ * log vanished (a backend restarted without its data, a Redis emptied, a job removed). The task
+ * can never become final, so every wait on it ends with this error, and `state$` errors with it.
+ *
+ * @example
+ * ```ts
+ * await task.getResult({ wait: true, timeout: 60_000 }).catch((error: unknown) => {
+ *   if (error instanceof ExportLostError) console.error(`export ${error.exportId} is lost: ${error.reason}`);
+ * });
+ * ```
+ */
+export class ExportLostError extends Error {
+  /** The error's class name: `error.name === 'ExportLostError'`. */
+  override readonly name = 'ExportLostError' as const;
+  /** A stable identity for checks: `error.code === 'EXPORT_TASK_LOST'`. */
+  readonly code = 'EXPORT_TASK_LOST' as const;
+  /** The lost export. */
+  readonly exportId: string;
+  /** Why it is taken as lost, as the backend or the tracker saw it. */
+  readonly reason: string;
+  /** What was known of the task before it was lost. */
+  readonly snapshot: ExportTaskSnapshot | undefined;
+
+  /**
+   * Makes the error; the library throws it, applications only catch it.
+   *
+   * @param exportId - The lost export.
+   * @param reason - Why ("the service no longer knows it", "its job was removed").
+   * @param snapshot - What was known before.
+   */
+  constructor(exportId: string, reason: string, snapshot?: ExportTaskSnapshot) {
+    super(`Export ${exportId} is lost and will never be final: ${reason}`);
+    this.exportId = exportId;
+    this.reason = reason;
+    this.snapshot = snapshot;
   }
 }
 

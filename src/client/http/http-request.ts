@@ -1,6 +1,7 @@
 import {
   BadRequestError,
   ConflictError,
+  ForbiddenError,
   GatewayTimeoutError,
   HttpError,
   NotFoundError,
@@ -69,7 +70,8 @@ export async function errorFromResponse(response: Response, what: string): Promi
   const message = `${what}: ${response.status} ${response.statusText}${detail ? `: ${detail}` : ''}`;
   const status = response.status;
   if (status === 400 || status === 422) return new BadRequestError(message, body, status);
-  if (status === 401 || status === 403) return new UnauthorizedError(message, body, status);
+  if (status === 401) return new UnauthorizedError(message, body, status);
+  if (status === 403) return new ForbiddenError(message, body);
   if (status === 404) return new NotFoundError(message, body);
   if (status === 409) return new ConflictError(message, body);
   if (status === 429) return new RateLimitError(message, parseRetryAfter(response.headers.get('retry-after')), body);
