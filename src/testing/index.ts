@@ -6,7 +6,9 @@
  *   of success, failure of any type, cancel, or unfinished), of hostile deliveries of a history
  *   ({@link hostileDeliveryArb}, {@link hostileStreamArb}: duplicated, reordered, delayed,
  *   dropped then resynced, malformed events, disconnects) and of malformed events;
- * - test backends for `createClient({ backend })`: {@link createTestBackend}, moved by hand, and
+ * - test backends for `createClient({ backend })`: {@link createTestBackend}, moved by hand or by
+ *   simulated jobs (`backend.onExport(scriptedJob(script))`, scripts drawn by {@link jobScriptArb})
+ *   over a stream with drawn faults ({@link deliveryFaultsArb}), and
  *   {@link createScheduledBackend}, whose deliveries `fc.scheduler()` decides, so races are
  *   explored, shrunk and replayed from the seed;
  * - the machine's test model ({@link createTaskTestModel}, `createTestModel` from
@@ -39,7 +41,11 @@ export type {
 export { hostileStreamArb, applyDelivery } from './hostile-stream-arb.js';
 export type { DeliveryStep, HostileStream, HostileStreamOptions } from './hostile-stream-arb.js';
 export { createTestBackend } from './test-backend.js';
-export type { TestBackend, TestBackendOptions, TestBackendRequests } from './test-backend.js';
+export type { TestBackend, TestBackendOptions, TestBackendRequests, DeliveryFault } from './test-backend.js';
+export { scriptedJob } from './job-simulator.js';
+export type { SimulatedJob, ExportHandler, OnExportOptions, CancelPolicy, JobScript, JobStep, JobOutcome } from './job-simulator.js';
+export { jobScriptArb, cancelPolicyArb, deliveryFaultsArb } from './job-arbitraries.js';
+export type { JobScriptOptions } from './job-arbitraries.js';
 export { createScheduledBackend } from './scheduled-backend.js';
 export type { ScheduledBackend, ScheduledBackendOptions, ScheduledRequest, ReconnectOptions } from './scheduled-backend.js';
 export { createTaskTestModel, taskPaths, forEachTaskPath } from './task-paths.js';

@@ -4,7 +4,7 @@ import type { BackendEvent, EventsOptions } from '../client/backend.js';
 import { describeValue } from '../core/errors.js';
 import type { TaskEvent } from '../core/events.js';
 import { checkOptionBag } from '../internal/options.js';
-import { createTestBackend, type TestBackend } from './test-backend.js';
+import { createBackend, type TestBackend } from './test-backend.js';
 
 /**
  * Options of {@link createScheduledBackend}.
@@ -165,12 +165,25 @@ export function createScheduledBackend(scheduler: Scheduler, options?: Scheduled
   // A logical clock: the same run records the same events, so a replayed counterexample
   // prints exactly as it did the first time.
   let time = Date.UTC(2026, 0, 1);
-  const base = createTestBackend({ clock: () => (time += 1000) });
+  const base = createBackend({ clock: () => (time += 1000) }, where, {
+    // A simulated job's steps are the scheduler's to release, like every delivery.
+    step: (label) => scheduler.schedule(Promise.resolve(), label),
+    close: () => undefined,
+  });
   const connections = new Map<string, Set<Connection>>();
 
-  /** The answer of a request, held back by the scheduler when the request is scheduled. */
-  const answer = <T>(name: ScheduledRequest, label: string, request: () => Promise<T>): Promise<T> =>
-    scheduled.has(name) ? scheduler.schedule(request(), `${name}(${label})`) : request();
+  /**
+   * The answer of a request, held back by the scheduler when the request is scheduled. The
+   * request runs at once (it sees the backend as it is now); only its answer waits. The scheduler
+   * is given a gate that resolves with nothing, so that its report names the request in a line
+   * instead of printing the whole answer.
+   */
+  const answer = <T>(name: ScheduledRequest, label: string, request: () => Promise<T>): Promise<T> => {
+    if (!scheduled.has(name)) return request();
+    const result = request();
+    result.catch(() => undefined); // rejections are seen by the caller, after the gate
+    return scheduler.schedule(Promise.resolve(), `${name}(${label})`).then(() => result);
+  };
 
   const events = (productId: string, eventsOptions?: EventsOptions): Observable<BackendEvent> =>
     new Observable<BackendEvent>((subscriber) => {
@@ -194,10 +207,12 @@ export function createScheduledBackend(scheduler: Scheduler, options?: Scheduled
         latest = Math.max(latest, Number(item.cursor));
         if (connection.cut) return;
         const generation = connection.generation;
+        // The scheduler releases a gate named after the event, not the event itself, so that its
+        // report is one short line per delivery.
         if (reorder) {
-          void scheduler.schedule(Promise.resolve(item), label(item)).then((i) => deliver(i, generation));
+          void scheduler.schedule(Promise.resolve(), label(item)).then(() => deliver(item, generation));
         } else {
-          chain = chain.then(() => scheduler.schedule(Promise.resolve(item), label(item)).then((i) => deliver(i, generation)));
+          chain = chain.then(() => scheduler.schedule(Promise.resolve(), label(item)).then(() => deliver(item, generation)));
         }
       };
       const open = (after: number): void => {
@@ -261,6 +276,13 @@ export function createScheduledBackend(scheduler: Scheduler, options?: Scheduled
       return base.close();
     },
     emit: (exportId, partial) => base.emit(exportId, partial),
+    onExport: (handler, exportOptions) => base.onExport(handler, exportOptions),
+    get jobErrors() {
+      return base.jobErrors;
+    },
+    get runningJobs() {
+      return base.runningJobs;
+    },
     putFile: (key, bytes) => base.putFile(key, bytes),
     history: (exportId) => base.history(exportId),
     disconnect(productId) {
