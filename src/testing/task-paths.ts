@@ -1,7 +1,7 @@
 import type { SnapshotFrom } from 'xstate';
 import { createTestModel, type TestModel } from 'xstate/graph';
 import { exportTaskMachine, type ExportTaskMachine } from '../../machines/export-task.js';
-import type { TaskEvent, TaskPhase } from '../core/events.js';
+import type { FailureType, TaskEvent, TaskPhase } from '../core/events.js';
 import { parseTaskEvent } from '../core/parse-task-event.js';
 import type { ExportTaskSnapshot } from '../core/snapshot.js';
 import { TaskStore } from '../core/task-store.js';
@@ -38,7 +38,20 @@ export interface TaskPathOptions {
   /** The export id of the paths' events. @defaultValue 'e1' */
   readonly exportId?: string;
   /** Which paths: see {@link TaskPathCoverage}. @defaultValue 'transitions' */
-  readonly coverage?: TaskPathCoverage;
+  readonly coverage?: TaskPathCoverage | undefined;
+  /**
+   * The failure types the paths' `failed` events take, each its own branch of the graph (so
+   * code that retries on `internal` and gives up on `exception` is tried with both).
+   * @defaultValue ['exception']
+   */
+  readonly failureTypes?: readonly FailureType[] | undefined;
+  /**
+   * Whether each path that ends final goes on with events after the end: its terminal event
+   * re-sent (as a worker that sends its end twice) and a late `log`. Their snapshots are the
+   * final one: a correct client ignores them (they go to `diagnostics$`).
+   * @defaultValue false
+   */
+  readonly afterEnd?: boolean | undefined;
 }
 
 /**
@@ -87,7 +100,7 @@ const T0 = Date.UTC(2026, 0, 1);
 const SHA256 = '0123456789abcdef'.repeat(4);
 
 /** One event per event type and per guarded branch of `snapshot`: what each state is tried with. */
-function pathEvents(productId: string, exportId: string): TaskEvent[] {
+function pathEvents(productId: string, exportId: string, failureTypes: readonly FailureType[]): TaskEvent[] {
   const key = `exports/${exportId}.ndjson`;
   const labels = ['vector', productId, exportId, key];
   const raw: Record<string, unknown>[] = [
@@ -97,7 +110,11 @@ function pathEvents(productId: string, exportId: string): TaskEvent[] {
     { type: 'log', line: 'INFO writing features' },
     { type: 'cancel_requested' },
     { type: 'succeeded', runtime: 12.5, peak_memory_usage: 1 << 20, key, labels, size_bytes: 4096, sha256: SHA256 },
-    { type: 'failed', failure_type: 'exception', exception_name: 'ValueError', stacktrace: 'Traceback (most recent call last):\n  ValueError', runtime: 1.5, peak_memory_usage: 1 << 19 },
+    ...failureTypes.map((type) =>
+      type === 'exception'
+        ? { type: 'failed', failure_type: type, exception_name: 'ValueError', stacktrace: 'Traceback (most recent call last):\n  ValueError', runtime: 1.5, peak_memory_usage: 1 << 19 }
+        : { type: 'failed', failure_type: type, exception_name: null, stacktrace: null, runtime: 1.5, peak_memory_usage: 1 << 19 },
+    ),
     { type: 'snapshot', phase: 'pending', progress: 0.1, log: ['INFO queued again'], cancel_requested: false },
     { type: 'snapshot', phase: 'running', progress: 0.7, message: 'from a poll', log: ['INFO started', 'INFO writing features'] },
     {
@@ -118,8 +135,22 @@ function pathEvents(productId: string, exportId: string): TaskEvent[] {
 
 type MachineSnapshot = SnapshotFrom<ExportTaskMachine>;
 
-function checkPathOptions(where: string, options: TaskPathOptions | undefined): Required<TaskPathOptions> {
-  checkOptionBag(where, options, ['productId', 'exportId', 'coverage']);
+interface PathOptions {
+  readonly productId: string;
+  readonly exportId: string;
+  readonly coverage: TaskPathCoverage;
+  readonly failureTypes: readonly FailureType[];
+  readonly afterEnd: boolean;
+}
+
+function checkPathOptions(where: string, options: TaskPathOptions | undefined): PathOptions {
+  checkOptionBag(where, options, ['productId', 'exportId', 'coverage', 'failureTypes', 'afterEnd']);
+  const failureTypes: unknown = options?.failureTypes ?? ['exception'];
+  if (!Array.isArray(failureTypes) || failureTypes.length === 0 || !failureTypes.every((t) => typeof t === 'string' && t !== '')) {
+    throw new TypeError(`${where}: expected \`failureTypes\` to be a non-empty array of failure types (such as ['exception', 'internal']), got ${JSON.stringify(failureTypes)}`);
+  }
+  const afterEnd: unknown = options?.afterEnd ?? false;
+  if (typeof afterEnd !== 'boolean') throw new TypeError(`${where}: expected \`afterEnd\` to be true or false, got ${JSON.stringify(afterEnd)}`);
   const coverage = options?.coverage ?? 'transitions';
   if (!['transitions', 'states', 'simple'].includes(coverage)) {
     throw new TypeError(`${where}: expected \`coverage\` to be 'transitions', 'states' or 'simple', got ${JSON.stringify(coverage)}`);
@@ -130,7 +161,13 @@ function checkPathOptions(where: string, options: TaskPathOptions | undefined): 
       throw new TypeError(`${where}: expected \`${name}\` to be a non-empty string, got ${JSON.stringify(value)}`);
     }
   }
-  return { productId: options?.productId ?? 'roads', exportId: options?.exportId ?? 'e1', coverage };
+  return {
+    productId: options?.productId ?? 'roads',
+    exportId: options?.exportId ?? 'e1',
+    coverage,
+    failureTypes: [...new Set(failureTypes as FailureType[])],
+    afterEnd,
+  };
 }
 
 /** The state a graph vertex stands for: with `transitions`, also the event and the state it came from. */
@@ -150,6 +187,10 @@ function serializer(coverage: TaskPathCoverage): (state: MachineSnapshot, event:
  * `seq` of the path as you apply it, or a store drops every event after the first as a
  * duplicate. {@link taskPaths} numbers them for you.
  *
+ * `getSimplePaths()` walks the machine's states (a path visits no state twice) whatever the
+ * coverage: with the `transitions` coverage a state is told apart by the transition that led
+ * to it, and the paths that repeat no such state are too many to list.
+ *
  * @example
  * ```ts
  * const model = createTaskTestModel();
@@ -167,12 +208,22 @@ function serializer(coverage: TaskPathCoverage): (state: MachineSnapshot, event:
  * @throws TypeError at once for a bad option.
  */
 export function createTaskTestModel(options?: TaskPathOptions): TestModel<MachineSnapshot, TaskEvent, unknown> {
-  const { productId, exportId, coverage } = checkPathOptions('createTaskTestModel()', options);
-  return createTestModel(exportTaskMachine, {
-    input: { productId, exportId },
-    events: pathEvents(productId, exportId),
-    serializeState: serializer(coverage),
-  });
+  return modelOf(checkPathOptions('createTaskTestModel()', options));
+}
+
+function modelOf({ productId, exportId, coverage, failureTypes }: PathOptions): TestModel<MachineSnapshot, TaskEvent, unknown> {
+  const model = (by: TaskPathCoverage): TestModel<MachineSnapshot, TaskEvent, unknown> =>
+    createTestModel(exportTaskMachine, {
+      input: { productId, exportId },
+      events: pathEvents(productId, exportId, failureTypes),
+      serializeState: serializer(by),
+    });
+  const main = model(coverage);
+  if (coverage === 'transitions') {
+    const byState = model('simple');
+    main.getSimplePaths = (traversal) => byState.getSimplePaths(traversal);
+  }
+  return main;
 }
 
 function describeStep(from: TaskPhase, event: TaskEvent, to: TaskPhase): string {
@@ -203,8 +254,9 @@ function describeStep(from: TaskPhase, event: TaskEvent, to: TaskPhase): string 
  * @throws TypeError at once for a bad option.
  */
 export function taskPaths(options?: TaskPathOptions): TaskPath[] {
-  const { productId, exportId, coverage } = checkPathOptions('taskPaths()', options);
-  const model = createTaskTestModel({ productId, exportId, coverage });
+  const checked = checkPathOptions('taskPaths()', options);
+  const { productId, exportId, coverage, afterEnd } = checked;
+  const model = modelOf(checked);
   const graphPaths = coverage === 'simple' ? model.getSimplePaths() : model.getShortestPaths();
   const paths = graphPaths.map((graphPath) => {
     const store = new TaskStore();
@@ -219,6 +271,17 @@ export function taskPaths(options?: TaskPathOptions): TaskPath[] {
       description += describeStep(before.phase, event, snapshot.phase);
       steps.push({ event, snapshot });
     }
+    const last = steps.at(-1);
+    if (afterEnd && last !== undefined && (last.snapshot.phase === 'success' || last.snapshot.phase === 'failure')) {
+      const late = [{ ...last.event }, { type: 'log', product_id: productId, export_id: exportId, line: 'INFO late line' } as TaskEvent];
+      for (const fields of late) {
+        const event = parseTaskEvent({ ...fields, seq: steps.length + 1, time: new Date(T0 + (steps.length + 1) * 1000).toISOString() });
+        store.apply(event);
+        // After the end the task stays as it ended: each late step's snapshot is the final one.
+        steps.push({ event, snapshot: last.snapshot });
+      }
+      description += ' (then its end again and a late log)';
+    }
     return { description, initial, steps, events: steps.map((s) => s.event), final: steps.at(-1)?.snapshot ?? initial };
   });
   // xstate/graph already leaves out most paths that others extend; drop the rest.
@@ -227,27 +290,73 @@ export function taskPaths(options?: TaskPathOptions): TaskPath[] {
 }
 
 /**
- * Runs `run` on every path of {@link taskPaths}, one after another. A failure names the path
- * it happened on (the original error is its `cause`).
+ * Hooks of {@link PlayPath}: the application's own actions, interleaved with the path's steps.
  *
  * @example
  * ```ts
- * await forEachTaskPath(async (path) => {
- *   const backend = createTestBackend();
- *   // ... start an export, emit path.events on it, check your UI at each step
+ * const hooks: PathHooks = { afterStep: ({ snapshot }) => expect(render(view())).toContain(snapshot.phase) };
+ * ```
+ */
+export interface PathHooks {
+  /** Runs before step `index` is applied (awaited). */
+  readonly beforeStep?: ((step: TaskPathStep, index: number) => unknown) | undefined;
+  /** Runs after step `index` is applied (awaited): assert what the application shows, or act (cancel, retry). */
+  readonly afterStep?: ((step: TaskPathStep, index: number) => unknown) | undefined;
+}
+
+/**
+ * Plays the path's steps through `apply` (feed a store, `backend.emit`, your own code), one
+ * after another, calling the hooks around each and awaiting everything.
+ *
+ * @example
+ * ```ts
+ * await forEachTaskPath(async (path, play: PlayPath) => {
+ *   const store = new TaskStore();
+ *   await play((event) => store.apply(event), { afterStep: ({ snapshot }) => expect(store.get('e1')).toEqual(snapshot) });
  * });
+ * ```
+ */
+export type PlayPath = (apply: (event: TaskEvent, step: TaskPathStep, index: number) => unknown, hooks?: PathHooks) => Promise<void>;
+
+/**
+ * Runs `run` on every path of {@link taskPaths}, one after another. A failure names the path
+ * it happened on (the original error is its `cause`). `run` gets, besides the path, a
+ * {@link PlayPath} that plays its steps with per-step hooks, so that the application's own
+ * actions interleave with the task's events.
+ *
+ * @example
+ * ```ts
+ * await forEachTaskPath(async (path, play) => {
+ *   const backend = createTestBackend();
+ *   const client = createClient({ backend });
+ *   const task = await (await client.createFeatureCollection('roads')).export('out.ndjson');
+ *   const strip = ({ product_id, export_id, seq, time, ...rest }: TaskEvent) => rest;
+ *   await play((event) => event.type !== 'queued' && backend.emit(task.exportId, strip(event)), {
+ *     afterStep: ({ snapshot }) => expect(task.snapshot.phase).toBe(snapshot.phase),
+ *   });
+ *   await client.close();
+ * }, { failureTypes: ['internal', 'exception'], afterEnd: true });
  * ```
  * @param run - Your assertions on one path; may be async.
  * @param options - See {@link TaskPathOptions}.
  * @returns How many paths ran.
  * @throws Error `Path "<description>" failed: <message>` at the first failing path.
  */
-export async function forEachTaskPath(run: (path: TaskPath) => unknown, options?: TaskPathOptions): Promise<number> {
-  if (typeof run !== 'function') throw new TypeError(`forEachTaskPath(): expected a function (path) => ..., got ${String(run)}`);
+export async function forEachTaskPath(run: (path: TaskPath, play: PlayPath) => unknown, options?: TaskPathOptions): Promise<number> {
+  if (typeof run !== 'function') throw new TypeError(`forEachTaskPath(): expected a function (path, play) => ..., got ${String(run)}`);
   const paths = taskPaths(options);
   for (const path of paths) {
+    const play: PlayPath = async (apply, hooks) => {
+      if (typeof apply !== 'function') throw new TypeError(`play(): expected a function (event) => ... that applies each event, got ${String(apply)}`);
+      checkOptionBag('play()', hooks, ['beforeStep', 'afterStep']);
+      for (const [index, step] of path.steps.entries()) {
+        await hooks?.beforeStep?.(step, index);
+        await apply(step.event, step, index);
+        await hooks?.afterStep?.(step, index);
+      }
+    };
     try {
-      await run(path);
+      await run(path, play);
     } catch (error) {
       throw new Error(`Path "${path.description}" failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
