@@ -15,6 +15,7 @@ export type JobEvent = DistributiveOmit<TaskEvent, 'product_id' | 'export_id' | 
  *
  * @example
  * ```ts
+ * const backend = createTestBackend();
  * backend.onExport(scriptedJob({ steps: [{ progress: 0.5 }], outcome: { succeed: 'a\n' } }), { cancel: 'ignore' satisfies CancelPolicy });
  * ```
  */
@@ -28,6 +29,7 @@ export type CancelPolicy = 'honour' | 'ignore';
  *
  * @example
  * ```ts
+ * const backend = createTestBackend();
  * backend.onExport(async (job: SimulatedJob) => {
  *   job.progress(0.5, 'half way');
  *   await job.step(); // let the application react
@@ -78,12 +80,29 @@ export interface SimulatedJob {
  * Runs an export the application started, on a test backend: see {@link SimulatedJob}. It may
  * be async; a job that throws ends `failed` with `failure_type: "internal"` and the error on the
  * backend's `jobErrors`.
+ *
+ * @example
+ * ```ts
+ * const halfThenFail: ExportHandler = async (job) => {
+ *   job.progress(0.5);
+ *   await job.step();
+ *   job.fail('internal');
+ * };
+ * createTestBackend().onExport(halfThenFail);
+ * ```
  */
 export type ExportHandler = (job: SimulatedJob) => void | Promise<void>;
 
-/** Options of `backend.onExport(handler, options)`. */
+/**
+ * Options of `backend.onExport(handler, options)`.
+ *
+ * @example
+ * ```ts
+ * createTestBackend().onExport(scriptedJob({ steps: [], outcome: null }), { cancel: 'honour' } satisfies OnExportOptions);
+ * ```
+ */
 export interface OnExportOptions {
-  /** @defaultValue 'honour' */
+  /** What the job does when the application cancels it (see {@link CancelPolicy}). @defaultValue 'honour' */
   readonly cancel?: CancelPolicy | undefined;
 }
 
@@ -109,10 +128,24 @@ export interface JobScript {
   readonly resendTerminal?: boolean | undefined;
 }
 
-/** One step of a {@link JobScript}. */
+/**
+ * One step of a {@link JobScript}: a progress (with an optional message) or a log line.
+ *
+ * @example
+ * ```ts
+ * const steps: JobStep[] = [{ progress: 0.5, message: 'half' }, { log: 'INFO written' }];
+ * ```
+ */
 export type JobStep = { readonly progress: number; readonly message?: string | undefined } | { readonly log: string };
 
-/** How a {@link JobScript} ends: success with the file's contents, or a failure of a type. */
+/**
+ * How a {@link JobScript} ends: success with the file's contents, or a failure of a type.
+ *
+ * @example
+ * ```ts
+ * const outcomes: JobOutcome[] = [{ succeed: '{"type":"Feature"}\n' }, { fail: 'internal' }, { fail: 'exception', exceptionName: 'ValueError' }];
+ * ```
+ */
 export type JobOutcome =
   | { readonly succeed: string | Uint8Array }
   | { readonly fail: FailureType; readonly exceptionName?: string | undefined; readonly stacktrace?: string | undefined };
@@ -123,6 +156,7 @@ export type JobOutcome =
  *
  * @example
  * ```ts
+ * const backend = createTestBackend();
  * backend.onExport(scriptedJob((job) => (job.request.key.includes('big') ? { steps: [], outcome: { fail: 'oom' } } : { steps: [], outcome: { succeed: '' } })));
  * ```
  */

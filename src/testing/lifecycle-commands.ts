@@ -21,7 +21,14 @@ export interface LifecycleModel {
   readonly exports: LifecycleExport[];
 }
 
-/** One export of a {@link LifecycleModel}. */
+/**
+ * One export of a {@link LifecycleModel}.
+ *
+ * @example
+ * ```ts
+ * const running: LifecycleExport = { exportId: 'export-1', ended: false, failureType: undefined, progress: 0.25 };
+ * ```
+ */
 export interface LifecycleExport {
   /** Its id on the backend. */
   readonly exportId: string;
@@ -39,7 +46,7 @@ export interface LifecycleExport {
  *
  * @example
  * ```ts
- * const real: LifecycleReal = { backend, exportIds: () => orchestrator.exportIds() };
+ * const real: LifecycleReal = { backend: createTestBackend(), exportIds: () => app.exportIds() };
  * ```
  */
 export interface LifecycleReal {
@@ -54,7 +61,7 @@ export interface LifecycleReal {
  *
  * @example
  * ```ts
- * lifecycleCommands({ failureTypes: ['internal', 'exception'], check: (model, real) => expect(app.view()).toMatchSnapshot() });
+ * lifecycleCommands({ failureTypes: ['internal', 'exception'], check: () => expect(app.view()).not.toContain('undefined') } satisfies LifecycleCommandsOptions<LifecycleModel, LifecycleReal>);
  * ```
  */
 export interface LifecycleCommandsOptions<Model extends LifecycleModel, Real extends LifecycleReal> {
@@ -71,6 +78,8 @@ export interface LifecycleCommandsOptions<Model extends LifecycleModel, Real ext
  *
  * @example
  * ```ts
+ * const backend = createTestBackend();
+ * const commands = fc.sample(fc.commands(lifecycleCommands()), 1)[0]!;
  * await fc.asyncModelRun(() => ({ model: lifecycleModel(app.exportIds()), real: { backend, exportIds: () => app.exportIds() } }), commands);
  * ```
  * @param exportIds - The ids of the exports started so far.
@@ -243,10 +252,15 @@ class Cancel<M extends LifecycleModel, R extends LifecycleReal> extends Lifecycl
  *
  * @example
  * ```ts
+ * let highest = 0;
+ * const check = (): void => {
+ *   expect(app.progress()).toBeGreaterThanOrEqual(highest); // the application's own invariant
+ *   highest = app.progress();
+ * };
  * await fc.assert(
- *   fc.asyncProperty(fc.commands([...lifecycleCommands({ check }), startCommand]), async (commands) => {
+ *   fc.asyncProperty(fc.commands([...lifecycleCommands({ check })]), async (commands) => {
  *     const backend = createTestBackend();
- *     const app = await startMyApp(createClient({ backend }));
+ *     highest = 0;
  *     await fc.asyncModelRun(() => ({ model: lifecycleModel(app.exportIds()), real: { backend, exportIds: () => app.exportIds() } }), commands);
  *   }),
  * );
@@ -283,6 +297,7 @@ export function lifecycleCommands<Model extends LifecycleModel = LifecycleModel,
  *
  * @example
  * ```ts
+ * const backend = createTestBackend();
  * const before = leakReport();
  * // ... the test, then client.close() and backend.close()
  * expect(leakReport({ backend })).toEqual({ ...before, openStreams: 0, runningJobs: 0 });

@@ -17,8 +17,16 @@ export interface ReplayHooks {
   readonly afterAll: (fn: () => void) => unknown;
 }
 
-/** What {@link setupFastCheckReplay} reads of a finished test (vitest's `context.task`). */
+/**
+ * What {@link setupFastCheckReplay} reads of a finished test (vitest's `context.task`).
+ *
+ * @example
+ * ```ts
+ * const context: ReplayTestContext = { task: { name: 'keeps n small', result: { state: 'fail', errors: [{ message: '...' }] } } };
+ * ```
+ */
 export interface ReplayTestContext {
+  /** The test: its name, its file and how it ended. */
   readonly task?: {
     readonly name: string;
     readonly file?: { readonly name?: string } | undefined;
@@ -125,7 +133,7 @@ export function setupFastCheckReplay(
  *
  * @example
  * ```ts
- * fc.assert(fc.property(taskHistoryArb(), (history) => check(history)), { ...replayParameters() });
+ * fc.assert(fc.property(taskHistoryArb(), (history) => replay(history).seq >= 1), { ...replayParameters() });
  * ```
  * @param env - Where the variables are read from. @defaultValue process.env
  * @returns Parameters to spread into `fc.assert`.

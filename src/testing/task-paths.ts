@@ -294,7 +294,7 @@ export function taskPaths(options?: TaskPathOptions): TaskPath[] {
  *
  * @example
  * ```ts
- * const hooks: PathHooks = { afterStep: ({ snapshot }) => expect(render(view())).toContain(snapshot.phase) };
+ * const hooks: PathHooks = { afterStep: ({ snapshot }) => expect(app.view()).toContain(snapshot.phase) };
  * ```
  */
 export interface PathHooks {

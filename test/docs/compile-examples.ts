@@ -40,6 +40,10 @@ declare const fc: typeof import('fast-check').default;
 declare const expect: typeof import('vitest').expect;
 declare const describe: typeof import('vitest').describe;
 declare const it: typeof import('vitest').it;
+declare const afterEach: typeof import('vitest').afterEach;
+declare const afterAll: typeof import('vitest').afterAll;
+/** The application under test, in the testing kit's examples: what it started and shows. */
+declare const app: { exportIds(): string[]; progress(): number; view(): string };
 declare const readFile: typeof import('node:fs/promises').readFile;
 declare const createActor: typeof import('xstate').createActor;
 type Actor<T extends import('xstate').AnyActorLogic> = import('xstate').Actor<T>;
