@@ -128,7 +128,7 @@ export interface TestBackend extends ExportBackend {
   onExport(handler: ExportHandler, options?: OnExportOptions): void;
   /** What simulated jobs threw (each such job ended `failed` with `failure_type: "internal"`). */
   readonly jobErrors: readonly unknown[];
-  /** How many simulated jobs are still running their handler (for leak checks). */
+  /** How many simulated jobs have not ended yet (sent no end, honoured no cancel), for leak checks. */
   readonly runningJobs: number;
   /** Stores the bytes that `readFile(key)` answers. */
   putFile(key: string, bytes: Uint8Array): void;
@@ -307,7 +307,13 @@ export function createBackend(
     if (handler === undefined) return;
     const { run, cancel } = handler;
     const host = {
-      emit: (event: JobEvent) => emit(exp.exportId, event),
+      emit: (event: JobEvent) => {
+        const sent = emit(exp.exportId, event);
+        // A job runs until it sends its end, whether or not its script is still going (a job
+        // whose script returned early still ends on a cancel it honours).
+        if (sent.type === 'succeeded' || sent.type === 'failed') jobs.delete(exp.exportId);
+        return sent;
+      },
       putFile: (key: string, bytes: Uint8Array) => files.set(key, bytes),
       step: (label: string) => pace.step(label),
       get closed() {
@@ -322,8 +328,7 @@ export function createBackend(
         jobErrors.push(error);
         const name = error instanceof Error ? error.name : 'Error';
         job.fail('internal', { exceptionName: name, stacktrace: error instanceof Error ? (error.stack ?? String(error)) : String(error) });
-      })
-      .finally(() => jobs.delete(exp.exportId));
+      });
   };
 
   const backend: TestBackend = {
