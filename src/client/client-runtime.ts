@@ -129,7 +129,12 @@ export class ClientRuntime {
     return this.store.get(exportId) ?? this.store.track(productId, exportId);
   }
 
-  /** Ends every subscription, and stops the backend if the client made it (a backend given to it is its owner's to close). */
+  /**
+   * Ends every subscription, closes the store (every pending wait rejects with
+   * `ClientClosedError`, every `state$` of a task not final errors with it, no deadline timer is
+   * left), and stops the backend if the client made it (a backend given to it is its owner's
+   * to close).
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -139,6 +144,8 @@ export class ClientRuntime {
     this.#streams.clear();
     for (const poller of this.#pollers.values()) poller.stop();
     this.#pollers.clear();
+    // After the sources stopped: nothing feeds the store any more, so no wait could end otherwise.
+    this.store.close();
     if (this.#ownsBackend) await this.backend.close();
   }
 }

@@ -75,7 +75,10 @@ export interface ClientOptions {
    * @defaultValue undefined
    */
   readonly inspect?: TaskInspector | undefined;
-  /** The store tasks fold into (a new one by default). */
+  /**
+   * The store tasks fold into (a new one by default). `client.close()` closes it (its pending
+   * waits reject with `ClientClosedError`), so give each client a store of its own.
+   */
   readonly store?: TaskStore | undefined;
 }
 

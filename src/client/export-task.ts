@@ -125,7 +125,12 @@ export class ExportTask {
     return this.#runtime.store.get(this.tuid) ?? this.#runtime.store.track(this.guid, this.tuid);
   }
 
-  /** The current snapshot, then each change; completes once the task is final. */
+  /**
+   * The current snapshot, then each change; completes once the task is final. It errors when
+   * the task can no longer become final: with `ClientClosedError` once the client is closed,
+   * with `ExportLostError` when the backend lost the export (give `subscribe` an `error`
+   * handler).
+   */
   get state$(): Observable<ExportTaskSnapshot> {
     this.#runtime.watchProduct(this.guid);
     this.#runtime.store.track(this.guid, this.tuid);
