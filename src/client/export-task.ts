@@ -137,9 +137,22 @@ export class ExportTask {
     return this.#runtime.store.watch(this.tuid);
   }
 
-  /** Asks the backend once for the task's state and answers the updated snapshot. */
-  refresh(): Promise<ExportTaskSnapshot> {
-    return this.#runtime.refresh(this.guid, this.tuid);
+  /**
+   * Asks the backend once for the task's state and answers the updated snapshot.
+   *
+   * @example
+   * ```ts
+   * const snapshot = await task.refresh({ signal: AbortSignal.timeout(10_000) });
+   * ```
+   * @throws TypeError (rejection) for an unknown option or a bad `signal`.
+   */
+  refresh(options?: { readonly signal?: AbortSignal | undefined }): Promise<ExportTaskSnapshot> {
+    try {
+      checkOptionBag('ExportTask.refresh()', options, ['signal']);
+      return this.#runtime.refresh(this.guid, this.tuid, checkSignal('ExportTask.refresh()', options?.signal));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** `'SUCCESS'` or `'FAILURE'`, once final. */
