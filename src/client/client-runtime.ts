@@ -55,6 +55,11 @@ export class ClientRuntime {
   /** Connections per product so far: a start that saw it change may have missed its first events. */
   readonly #connections = new Map<string, number>();
   readonly #starting = new Map<string, Starting>();
+  /**
+   * Products the service refused (401, 403) or lost: a task of them followed later ends the
+   * same way at once, without asking again (a new client, with a new token, asks again).
+   */
+  readonly #refused = new Map<string, (exportId: string) => Error>();
   #closed = false;
 
   constructor(
@@ -99,6 +104,7 @@ export class ClientRuntime {
    */
   watchProduct(productId: string): void {
     if (this.#closed) return;
+    if (this.#refused.size !== 0 && this.#refused.has(productId)) return this.#endFollowed(productId);
     // The common case (streamed, connected) is one lookup; a poller runs beside a stream only while it is down.
     if (this.#streams.has(productId)) {
       if (this.#pollers.size !== 0) this.#pollers.get(productId)?.wake();
@@ -127,6 +133,8 @@ export class ClientRuntime {
       },
     });
     if (!subscription.closed) this.#streams.set(productId, subscription);
+    // Until the stream is connected (its answer may be slow to come), the product is polled.
+    if (fromNow && !subscription.closed && !this.#live.has(productId)) this.#poll(productId);
   }
 
   /**
@@ -151,6 +159,10 @@ export class ClientRuntime {
     try {
       const { exportId } = await this.backend.startExport(productId, request, options);
       this.store.track(productId, exportId);
+      if (this.#refused.has(productId)) {
+        this.#endFollowed(productId);
+        return exportId;
+      }
       const early = starting.early.get(exportId);
       if (early !== undefined) {
         starting.early.delete(exportId);
@@ -263,14 +275,29 @@ export class ClientRuntime {
     return data;
   };
 
-  /** Every followed task of the product ends with `error` (a wrong token, no right to the product). */
+  /** Every followed task of the product ends with `error` (a wrong token, no right to the product), now and later. */
   #abandonProduct(productId: string, error: Error): void {
-    for (const id of this.#followed(productId)) this.store.abandon(id, error);
+    this.#refuse(productId, () => error);
   }
 
-  /** The product vanished from the service: every followed task of it is lost. */
+  /** The product vanished from the service: every followed task of it is lost, now and later. */
   #loseProduct(productId: string, why: string): void {
-    for (const id of this.#followed(productId)) this.store.abandon(id, new ExportLostError(id, why, this.store.get(id)));
+    this.#refuse(productId, (id) => new ExportLostError(id, why, this.store.get(id)));
+  }
+
+  #refuse(productId: string, errorFor: (exportId: string) => Error): void {
+    this.#refused.set(productId, errorFor);
+    const poller = this.#pollers.get(productId);
+    if (poller !== undefined) {
+      poller.stop();
+      this.#pollers.delete(productId);
+    }
+    this.#endFollowed(productId);
+  }
+
+  #endFollowed(productId: string): void {
+    const errorFor = this.#refused.get(productId)!;
+    for (const id of this.#followed(productId)) this.store.abandon(id, errorFor(id));
   }
 
   /** Status requests sent by polling, per product (for tests and metrics). */
