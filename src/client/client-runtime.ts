@@ -60,6 +60,9 @@ export class ClientRuntime {
    * same way at once, without asking again (a new client, with a new token, asks again).
    */
   readonly #refused = new Map<string, (exportId: string) => Error>();
+  /** How many `ExportTask`s of each export are reachable: the store keeps a task while one is. */
+  readonly #holders = new Map<string, number>();
+  readonly #unheld = new FinalizationRegistry<string>((exportId) => this.#letGo(exportId));
   #closed = false;
 
   constructor(
@@ -298,6 +301,37 @@ export class ClientRuntime {
   #endFollowed(productId: string): void {
     const errorFor = this.#refused.get(productId)!;
     for (const id of this.#followed(productId)) this.store.abandon(id, errorFor(id));
+  }
+
+  /**
+   * Keeps the task's snapshot in the store while `task` (an `ExportTask` of it) is reachable;
+   * once none is, and the task no longer changes and nothing watches it, the store lets it go,
+   * so that a long-lived client holds only what someone holds.
+   */
+  hold<T extends object & { readonly tuid: string }>(task: T): T {
+    const exportId = task.tuid;
+    this.#holders.set(exportId, (this.#holders.get(exportId) ?? 0) + 1);
+    this.#unheld.register(task, exportId);
+    return task;
+  }
+
+  /** The last `ExportTask` of an export was collected. */
+  #letGo(exportId: string): void {
+    const left = (this.#holders.get(exportId) ?? 1) - 1;
+    if (left > 0) {
+      this.#holders.set(exportId, left);
+      return;
+    }
+    this.#holders.delete(exportId);
+    if (this.#closed || this.store.forget(exportId)) return;
+    const snapshot = this.store.get(exportId);
+    if (snapshot === undefined) return;
+    // Still changing (or watched): let it go once it has ended, unless it is held again by then.
+    const forgetLater = (): void =>
+      queueMicrotask(() => {
+        if (!this.#holders.has(exportId)) this.store.forget(exportId);
+      });
+    this.store.watch(exportId).subscribe({ complete: forgetLater, error: forgetLater });
   }
 
   /** Status requests sent by polling, per product (for tests and metrics). */

@@ -114,7 +114,7 @@ export class FeatureCollection {
       { key, query, ...(options?.limits === undefined ? {} : { limits: options.limits }) },
       { idempotencyKey: options?.idempotencyKey, signal },
     );
-    return new ExportTask(this.#runtime, this.id, exportId, key);
+    return this.#runtime.hold(new ExportTask(this.#runtime, this.id, exportId, key));
   }
 
   /**
@@ -134,7 +134,7 @@ export class FeatureCollection {
     checkNonEmptyString('FeatureCollection.getExport()', 'exportId', exportId);
     this.#runtime.assertOpen();
     await this.#runtime.refresh(this.id, exportId);
-    return new ExportTask(this.#runtime, this.id, exportId, undefined);
+    return this.#runtime.hold(new ExportTask(this.#runtime, this.id, exportId, undefined));
   }
 
   /** Every completed export of the product (all pages), as final tasks. */
@@ -149,7 +149,7 @@ export class FeatureCollection {
       for (const snapshot of page.data) {
         const event = parseTaskEvent(snapshot);
         this.#runtime.store.applyEvent(event);
-        tasks.push(new ExportTask(this.#runtime, this.id, event.export_id, undefined));
+        tasks.push(this.#runtime.hold(new ExportTask(this.#runtime, this.id, event.export_id, undefined)));
       }
       token = page.continuationToken;
     } while (token !== null);

@@ -551,6 +551,32 @@ export class TaskStore {
     this.#errors.complete();
   }
 
+  /**
+   * Lets go of a task that no longer changes (final, or given up with
+   * {@link TaskStore.abandon}) and that nothing waits on or watches: `get()` answers
+   * `undefined` for it afterwards, and a later event of it starts it again as a new task. A
+   * client calls it once no `ExportTask` of the export is reachable any more, so that a
+   * long-lived client holds only the tasks someone holds.
+   *
+   * @example
+   * ```ts
+   * await store.settled('e1');
+   * store.forget('e1'); // true: final, and no one waits or watches
+   * store.get('e1'); // undefined
+   * ```
+   * @returns Whether the task was let go (false for a task not final, waited on or watched, or unknown).
+   */
+  forget(exportId: string): boolean {
+    const snapshot = this.#tasks.get(exportId);
+    if (snapshot === undefined || !(isFinalPhase(snapshot.phase) || this.#abandoned?.has(exportId) === true)) return false;
+    if (this.#waiters?.has(exportId) === true || this.#watchers.has(exportId) || this.#eventListeners.has(exportId)) return false;
+    this.#tasks.delete(exportId);
+    this.#held.delete(exportId);
+    this.#resyncAsked.delete(exportId);
+    this.#abandoned?.delete(exportId);
+    return true;
+  }
+
   /** Whether {@link TaskStore.close} was called. */
   get closed(): boolean {
     return this.#closed;
