@@ -27,8 +27,11 @@ import {
  * ```
  */
 export interface OutgoingRequest {
+  /** `GET`, `POST`, ... */
   readonly method: string;
+  /** The absolute URL, query included. */
   readonly url: string;
+  /** The headers to send; change them in place. */
   readonly headers: Record<string, string>;
 }
 
