@@ -4,7 +4,7 @@
  * dropped and resumed, requests time out, 401 and 403 end what depend on them, a vanished
  * product or export ends its tasks with ExportLostError, and close() leaves nothing open.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -305,6 +305,99 @@ describe('a server that answers nothing at all', () => {
       expect(Date.now() - started).toBeLessThan(5_000);
     } finally {
       await client.close();
+    }
+  });
+});
+
+describe('the HTTP options of createClient', () => {
+  it('sends `headers` and what `onRequest` adds with every request, the token after the hook', async () => {
+    const seen: Record<string, string | string[] | undefined>[] = [];
+    const capture = createServer((req, res) => {
+      seen.push(req.headers);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ data: [], meta: { continuation_token: null } }));
+    });
+    await new Promise<void>((resolve) => capture.listen(0, '127.0.0.1', resolve));
+    const hooked: string[] = [];
+    const client = createClient({
+      url: `http://127.0.0.1:${(capture.address() as AddressInfo).port}`,
+      token: 'secret-token',
+      headers: { 'x-team': 'roads' },
+      onRequest: (request) => {
+        hooked.push(`${request.method} ${new URL(request.url).pathname} ${request.headers['authorization'] ?? 'no token'}`);
+        request.headers['x-request-id'] = 'r-1';
+      },
+    });
+    try {
+      await client.featureCollection('roads').listExports();
+      expect(hooked).toEqual(['GET /vector/v2/products/roads/search/export no token']);
+      expect(seen[0]).toMatchObject({ 'x-team': 'roads', 'x-request-id': 'r-1', authorization: 'Bearer secret-token' });
+    } finally {
+      await client.close();
+      capture.closeAllConnections();
+      await new Promise((resolve) => capture.close(resolve));
+    }
+  });
+
+  it('refuses bad values at once, saying what was expected', () => {
+    const url = 'http://127.0.0.1:9';
+    expect(() => createClient({ url, requestTimeout: -1 })).toThrow(/`requestTimeout`/);
+    expect(() => createClient({ url, retry: { budgetMs: 'long' as unknown as number } })).toThrow(/`retry.budgetMs`/);
+    expect(() => createClient({ url, retry: { tries: 3 } as never })).toThrow(/unknown.*tries|tries/);
+    expect(() => createClient({ url, reconnect: { delayMs: 500, maxDelayMs: 100 } })).toThrow(/`reconnect.maxDelayMs` \(100\) to be at least `reconnect.delayMs` \(500\)/);
+    expect(() => createClient({ url, stallTimeout: 0 })).toThrow(/`stallTimeout`/);
+    expect(() => createClient({ url, headers: { 'x-n': 1 } as never })).toThrow(/`headers` to be an object of header names to string values/);
+    expect(() => createClient({ url, onRequest: 'log' as never })).toThrow(/`onRequest` to be a function/);
+    expect(() => createClient({ requestTimeout: 1_000 })).toThrow(/`requestTimeout` is for a server over HTTP; give `url` too/);
+  });
+});
+
+describe('event: reset', () => {
+  it('drops the cursor, subscribes again from now, and ends the exports the status reports missing with ExportLostError', async () => {
+    // A service playing the protocol's reset (the Redis service sends it when its log vanished).
+    const streams: { url: string; lastEventId: string | undefined }[] = [];
+    const open = new Set<ServerResponse>();
+    const service = createServer((req, res) => {
+      const path = (req.url ?? '').split('?')[0];
+      if (req.method === 'POST' && path === '/vector/v2/products/p/search/export') {
+        req.resume();
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ export_id: 'e1' }));
+      } else if (path === '/vector/v2/products/p/search/export/events') {
+        streams.push({ url: req.url ?? '', lastEventId: req.headers['last-event-id'] as string | undefined });
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'x-heartbeat-interval': '1000' });
+        open.add(res);
+        res.on('close', () => open.delete(res));
+        if (streams.length === 1) {
+          const queued = { type: 'queued', product_id: 'p', export_id: 'e1', seq: 1, time: '2026-01-01T00:00:00Z' };
+          res.end(`: connected\n\nid: 5\n\nid: 6\nevent: queued\ndata: ${JSON.stringify(queued)}\n\nevent: reset\ndata: {"reason": "the log was replaced"}\n\n`);
+        } else {
+          res.write(': connected\n\nid: 0\n\n');
+        }
+      } else if (req.method === 'POST' && path === '/vector/v2/products/p/search/export/status') {
+        req.resume();
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ data: [], missing: ['e1'] }));
+      } else {
+        req.resume();
+        res.writeHead(404, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ errors: [{ status: '404', title: 'Not Found', detail: 'no such route' }] }));
+      }
+    });
+    await new Promise<void>((resolve) => service.listen(0, '127.0.0.1', resolve));
+    const client = createClient({ url: `http://127.0.0.1:${(service.address() as AddressInfo).port}`, reconnect: { delayMs: 20 } });
+    try {
+      const task = await client.featureCollection('p').export('k.ndjson');
+      const outcome = await within(task.getResult({ wait: true }), 5_000);
+      expect((outcome as { error?: unknown }).error).toBeInstanceOf(ExportLostError);
+      expect(streams[0]!.url).toContain('from=now');
+      // After the reset: from the end again, without the dropped cursor.
+      expect(streams[1]).toEqual({ url: '/vector/v2/products/p/search/export/events?from=now', lastEventId: undefined });
+    } finally {
+      await client.close();
+      for (const res of open) res.destroy();
+      service.closeAllConnections();
+      await new Promise((resolve) => service.close(resolve));
     }
   });
 });
