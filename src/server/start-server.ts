@@ -73,6 +73,8 @@ export interface ServerOptions {
   readonly pageSize?: number | undefined;
   /**
    * How often an event stream sends a `: heartbeat` comment, so that proxies keep it open, ms.
+   * Each stream advertises it in its `X-Heartbeat-Interval` header: a client that hears nothing
+   * for 3 intervals drops the stream and resumes it.
    * @defaultValue 15000
    */
   readonly heartbeatMs?: number | undefined;
