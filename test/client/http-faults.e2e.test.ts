@@ -181,8 +181,10 @@ describe('the HTTP client when the network or the service fails it', () => {
     expect((outcome as { error?: unknown }).error).toBeInstanceOf(UnauthorizedError);
   });
 
-  it('close() ends the streams and requests in flight: no socket of the client to the service stays open', async () => {
-    client = createClient({ url: proxy.url, requestTimeout: 60_000 });
+  it('close() ends the streams and requests in flight: no socket of the client to the service stays open, no timer', async () => {
+    const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const timersBefore = timers();
+    client = createClient({ url: proxy.url, requestTimeout: 60_000, pollInterval: 50 });
     const fc = client.featureCollection('roads');
     const task = await fc.export('close/a.ndjson');
     proxy.faults.stallRequests = /\/search\/export$/;
@@ -202,6 +204,8 @@ describe('the HTTP client when the network or the service fails it', () => {
     );
     // The proxy sees no request in flight: the stream and the stalled request were cut.
     await waitFor(() => proxy.inFlight() === 0, 5_000, 'the proxy to see every request end');
+    // The request timeouts, the stall timer, backoff and polling timers are all gone.
+    expect(timers()).toBeLessThanOrEqual(timersBefore);
   });
 });
 
