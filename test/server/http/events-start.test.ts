@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SnapshotEvent } from '../../../src/core/events.js';
+import { startServer } from '../../../src/server/index.js';
 import { readEventStream } from '../../support/event-stream.js';
 import { allFinal, call, errorDetail, gridFeatures, logOf, openEvents, slowFeatures, SLOW_QUERY, startTestServer, waitFor } from './helpers.js';
 import type { TestServer } from './helpers.js';
@@ -81,6 +82,21 @@ describe('the start of an event stream', () => {
     const bad = await openEvents(t.url, 'wins', { query: '?from=start' });
     expect(bad.response.status).toBe(400);
     expect(errorDetail({ status: 400, headers: bad.response.headers, body: await bad.response.json(), text: '' })).toContain('Expected `from` to be "now"');
+  });
+});
+
+describe('startServer({ heartbeatIntervalMs })', () => {
+  it('is the protocol\'s name of heartbeatMs: the header says it, and giving both is refused', async () => {
+    const other = await startTestServer({ heartbeatIntervalMs: 321 });
+    try {
+      await call(other.url, 'POST', '/vector/v2/products', { body: { id: 'named' } });
+      const { response, close } = await openEvents(other.url, 'named', { query: '?from=now' });
+      expect(response.headers.get('x-heartbeat-interval')).toBe('321');
+      await close();
+    } finally {
+      await other.dispose();
+    }
+    await expect(startServer({ host: '127.0.0.1', port: 0, heartbeatIntervalMs: 100, heartbeatMs: 100 })).rejects.toThrow(/one of `heartbeatMs` and `heartbeatIntervalMs`/);
   });
 });
 
