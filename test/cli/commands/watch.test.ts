@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { watchCommand } from '../../../src/cli/commands/watch.js';
 import type { ExportTaskSnapshot } from '../../../src/index.js';
 import { SLOW_QUERY, slowFeatures, waitFor } from '../../server/http/helpers.js';
@@ -110,6 +110,7 @@ describe('export-task watch', () => {
     };
     // Through a proxy, to see what it asks: the in-flight status route, not the product's history.
     const proxy = await startFaultProxy(service.url);
+    onTestFinished(() => proxy.close());
     const run = await runCommand(watchCommand, { url: proxy.url, json: true }, ['slow'], {
       onStdout: (out) => {
         latest = out;
@@ -130,7 +131,6 @@ describe('export-task watch', () => {
     expect(outcomes).toEqual({ [blocker.exportId]: 'cancelled', [queued.exportId]: 'SUCCESS', [await later!]: 'SUCCESS' });
     expect(summary).toMatchObject({ succeeded: 2, failed: 1 });
     expect(proxy.requests).toContain('GET /vector/v2/products/slow/search/export/status');
-    await proxy.close();
   });
 
   it('stops and exits 130 when interrupted, leaving the export running', async () => {
