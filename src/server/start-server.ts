@@ -73,9 +73,13 @@ export interface ServerOptions {
   readonly pageSize?: number | undefined;
   /**
    * How often an event stream sends a `: heartbeat` comment, so that proxies keep it open, ms.
+   * Each stream advertises it in its `X-Heartbeat-Interval` header: a client that hears nothing
+   * for 3 intervals drops the stream and resumes it.
    * @defaultValue 15000
    */
   readonly heartbeatMs?: number | undefined;
+  /** The same as {@link ServerOptions.heartbeatMs}, by the name docs/http-protocol.md gives it (give one of the two). */
+  readonly heartbeatIntervalMs?: number | undefined;
   /**
    * The largest request body accepted, in bytes (a feature upload is the largest); larger
    * ones are answered 413.
@@ -170,6 +174,7 @@ const OPTION_KEYS = [
   'concurrency',
   'pageSize',
   'heartbeatMs',
+  'heartbeatIntervalMs',
   'bodyLimit',
   'sseBufferLimit',
   'logger',
@@ -346,9 +351,13 @@ function checkServerOptions(options: unknown): CheckedServerOptions {
         : `Expected \`token\` to be a non-empty string of printable ASCII characters without spaces, got ${describeValue(token)}`,
     );
   }
-  const heartbeatMs = o['heartbeatMs'] ?? 15_000;
+  if (o['heartbeatMs'] !== undefined && o['heartbeatIntervalMs'] !== undefined) {
+    throw new TypeError('Expected one of `heartbeatMs` and `heartbeatIntervalMs` (they are the same option), got both: remove one');
+  }
+  const heartbeatName = o['heartbeatIntervalMs'] === undefined ? 'heartbeatMs' : 'heartbeatIntervalMs';
+  const heartbeatMs = o[heartbeatName] ?? 15_000;
   if (typeof heartbeatMs !== 'number' || !(heartbeatMs > 0) || heartbeatMs > MAX_TIMEOUT_MS) {
-    throw new TypeError(`Expected \`heartbeatMs\` to be a positive number of milliseconds up to ${MAX_TIMEOUT_MS}, got ${describeValue(heartbeatMs)}`);
+    throw new TypeError(`Expected \`${heartbeatName}\` to be a positive number of milliseconds up to ${MAX_TIMEOUT_MS}, got ${describeValue(heartbeatMs)}`);
   }
   const logger = o['logger'] ?? false;
   if (typeof logger !== 'boolean') throw new TypeError(`Expected \`logger\` to be a boolean, got ${describeValue(logger)}`);

@@ -3,7 +3,7 @@
  */
 import { describe, expectTypeOf, it } from 'vitest';
 import { createClient, createEmbeddedBackend, TaskStore } from '../../src/index.js';
-import type { ClientOptions, ExportBackend, ExportClient } from '../../src/index.js';
+import type { ClientOptions, ExportBackend, ExportClient, OutgoingRequest } from '../../src/index.js';
 
 describe('createClient', () => {
   it('answers a client, with or without options', () => {
@@ -21,6 +21,26 @@ describe('createClient', () => {
     createClient({ url: 'http://127.0.0.1:8080', transport: 'poll', pollInterval: 500, maxPollInterval: 10_000, waitTimeout: 60_000 });
     createClient({ embedded: { dataDir: '/tmp/exports', jobTimeoutMs: 60_000, jobMemoryMb: 512 } });
     createClient({ backend: createEmbeddedBackend(), store: new TaskStore(), inspect: (event) => void event.type });
+    createClient({
+      url: 'http://127.0.0.1:8080',
+      requestTimeout: 10_000,
+      retry: { budgetMs: 20_000, maxDelayMs: 2_000 },
+      reconnect: { delayMs: 100, maxDelayMs: 5_000 },
+      stallTimeout: 30_000,
+      headers: { 'x-team': 'roads' },
+      onRequest: (request: OutgoingRequest) => {
+        request.headers['x-request-id'] = `${request.method} ${request.url}`;
+      },
+    });
+  });
+
+  it('rejects HTTP options of the wrong shape', () => {
+    // @ts-expect-error - the retry budget is `budgetMs`, a number of ms.
+    createClient({ url: 'http://127.0.0.1:8080', retry: { budget: 1000 } });
+    // @ts-expect-error - header values are strings.
+    createClient({ url: 'http://127.0.0.1:8080', headers: { 'x-n': 1 } });
+    // @ts-expect-error - `requestTimeout` is a number of ms.
+    createClient({ url: 'http://127.0.0.1:8080', requestTimeout: '30s' });
   });
 
   it('rejects unknown options and wrong types', () => {

@@ -15,6 +15,7 @@ import type { ExportRecord } from '../embedded/export-record.js';
 import { StorageArea } from '../embedded/storage-area.js';
 import type { StoredFile } from '../embedded/storage-area.js';
 import type { ExportService } from '../http/export-service.js';
+import type { FeedOptions } from '../embedded/engine.js';
 import { connectRedis } from './connect-redis.js';
 import { RedisEventFeed } from './redis-event-feed.js';
 import { compareEntryIds, RedisExportLog } from './redis-export-log.js';
@@ -176,11 +177,11 @@ export class RedisEngine implements ExportService {
    * A feed of the product's events after the cursor `after` (a stream entry id; all events when absent).
    * @throws NotFoundError for an unknown product or export; BadRequestError for a cursor this service never gave.
    */
-  async feed(productId: string, options: { readonly after?: string | undefined; readonly exportId?: string | undefined }): Promise<RedisEventFeed> {
+  async feed(productId: string, options: FeedOptions): Promise<RedisEventFeed> {
     this.#assertOpen();
     await this.#products.require(productId);
     if (options.exportId !== undefined) await this.#record(productId, options.exportId);
-    const after = await this.#cursor(productId, options.after);
+    const after = options.after === undefined && options.from === 'now' ? await this.#log.lastCursor(productId) : await this.#cursor(productId, options.after);
     const feed: RedisEventFeed = new RedisEventFeed(this.#log, this.#tails, productId, after, options.exportId, () => this.#feeds.delete(feed));
     this.#feeds.add(feed);
     try {

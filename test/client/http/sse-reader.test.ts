@@ -59,4 +59,12 @@ describe('readServerSentEvents', () => {
   it('drops an event that the stream ends before dispatching', async () => {
     expect(await collect(['id: 1\ndata: complete\n\nid: 2\ndata: cut'])).toEqual([{ id: '1', event: 'message', data: 'complete' }]);
   });
+
+  it('reports a retry: field at once, and ignores one that is not a number of ms', async () => {
+    expect(await collect([': connected\n\nretry: 1500\nid: 3\ndata: a\n\nretry: soon\ndata: b\n\n'])).toEqual([
+      { id: undefined, event: '', data: '', retry: 1500 },
+      { id: '3', event: 'message', data: 'a' },
+      { id: '3', event: 'message', data: 'b' },
+    ]);
+  });
 });
