@@ -52,10 +52,11 @@ export function createApp(engine: ExportService, options: AppOptions): App {
   });
 
   // The default JSON parser, with two changes: an empty body is no body (a POST to cancel
-  // may come with a Content-Type and nothing else), and a syntax error says where it is.
+  // may come with a Content-Type and nothing else), and a syntax error says where it is. It
+  // reads JSON:API's `application/vnd.api+json` too: DL's client sends every request with it.
   const secureParse = fastify.getDefaultJsonParser('error', 'error');
   fastify.removeContentTypeParser('application/json');
-  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+  fastify.addContentTypeParser(['application/json', 'application/vnd.api+json'], { parseAs: 'string' }, (request, body, done) => {
     const text = body as string;
     if (text.trim() === '') {
       done(null, undefined);
