@@ -180,6 +180,7 @@ describe.skipIf(SKIP !== undefined)(`the Descartes Labs Python client 1.12.1, un
   }
 
   beforeAll(async () => {
+    if (!existsSync(CLI)) throw new Error('dist/cli.js is missing: run `npm run build` first (`npm test` does)');
     const venv = await run('bash', [VENV_SCRIPT, VENV], { timeoutMs: VENV_TIMEOUT_MS });
     if (venv.code !== 0) throw new Error(`dl-client-venv.sh failed (${venv.code}):\n${venv.stdout}\n${venv.stderr}`);
     stubbed = (await readFile(join(VENV, 'stubbed.txt'), 'utf8')).split('\n').filter((line) => line !== '');
