@@ -37,7 +37,10 @@ export function errorAnswer(error: unknown, bodyLimit: number): ErrorAnswer {
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return answer(400, `The request body is not valid JSON: ${message}`);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return answer(415, `${message}: send JSON bodies with \`Content-Type: application/json\``);
+      return answer(
+        415,
+        `${message}: this service reads JSON bodies only, sent with \`Content-Type: application/json\` or \`application/vnd.api+json\``,
+      );
     case 'FST_ERR_BAD_URL':
       return answer(400, `The URL is malformed (a bad percent-encoding?): ${message}`);
   }
