@@ -122,7 +122,14 @@ export class ProductStore {
       const path = this.#featuresPath(productId);
       const byteLength = await appendChunks(path, chunks, meta.byteLength);
       const next = { ...meta, featureCount: meta.featureCount + checked.length, byteLength };
-      await this.#saveMeta(next);
+      try {
+        await this.#saveMeta(next);
+      } catch (error) {
+        // Not committed (the catalog refused it: a full database, say): the lines go too, so the
+        // next append starts after the last committed one.
+        await truncate(path, meta.byteLength).catch(() => undefined);
+        throw error;
+      }
       this.#products.set(productId, next);
       return checked.length;
     });
