@@ -155,6 +155,8 @@ export interface ExportServer extends AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void>;
   /** What the event streams have done (open, dropped, the most bytes left unread). @internal */
   readonly streamStats: Readonly<EventStreamStats>;
+  /** How many connections the server holds open. @internal */
+  readonly connectionCount: number;
 }
 
 /** The options with their defaults, checked. */
@@ -290,6 +292,10 @@ class RunningServer implements ExportServer {
 
   get streamStats(): Readonly<EventStreamStats> {
     return { ...this.#app.streams.stats };
+  }
+
+  get connectionCount(): number {
+    return this.#app.connections.size;
   }
 
   close(): Promise<void> {
