@@ -199,6 +199,11 @@ export class EmbeddedEngine implements ExportBackend {
     this.#concurrency = options.concurrency ?? availableParallelism();
   }
 
+  /** How many final events the log refused and are waiting for it to take them. @internal */
+  get unrecordedFinals(): number {
+    return this.#unrecorded.length;
+  }
+
   /** The absolute path of the data directory. */
   get dataDir(): string {
     return this.#dataDir;
@@ -591,7 +596,8 @@ export class EmbeddedEngine implements ExportBackend {
   }
 
   #storageWorks(): void {
-    if (!this.#storageFailing) return;
+    // Not while final events wait for the log: one write that fit does not make it whole again.
+    if (!this.#storageFailing || this.#unrecorded.length > 0) return;
     this.#storageFailing = false;
     (this.#options.onStorageHealth ?? reportStorageHealth)(true, undefined);
   }
@@ -646,8 +652,8 @@ export class EmbeddedEngine implements ExportBackend {
         this.#storageFails(error);
         return;
       }
-      this.#storageWorks();
       this.#unrecorded.shift();
+      this.#storageWorks();
       entry.settle();
     }
     clearInterval(this.#retryTimer);
