@@ -201,7 +201,7 @@ describe.skipIf(SKIP !== undefined)(`the Descartes Labs Python client 1.12.1, un
       storage_url: `${url}/storage/v1`,
       product: 'roads',
       slow_product: 'slow',
-      slow_pattern: SLOW_QUERY.query_expr.like.name,
+      slow_geometry: SLOW_QUERY.geometry,
       poll_interval_s: 0.05,
       wait_timeout_s: 60,
       short_timeout_s: 0.3,

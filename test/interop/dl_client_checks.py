@@ -145,7 +145,7 @@ out["listed_even"] = {"log": listed_even.log.decode("utf-8"), "file": digest(lis
 # --- A timeout: an export that runs for seconds, waited for a fraction of one (last, so
 # that it is not among the listed exports and holds no job slot while the others run).
 slow = FeatureCollection(config["slow_product"], vector_client=vector).filter(
-    properties=p.name.like(config["slow_pattern"])
+    geometry=config["slow_geometry"]
 ).export(config["keys"]["slow"])
 started = time.time()
 out["slow_wait"] = caught(lambda: slow.get_result(wait=True, timeout=config["short_timeout_s"]))
