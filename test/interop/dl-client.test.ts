@@ -18,7 +18,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SnapshotEvent } from '../../src/core/events.js';
@@ -210,7 +210,10 @@ describe.skipIf(SKIP !== undefined)(`the Descartes Labs Python client 1.12.1, un
       wrong_token: jwt('someone else'),
       keys: KEYS,
     };
-    const checks = await run(join(VENV, 'bin', 'python'), [CHECKS, JSON.stringify(config)], {
+    // A file, not an argument: the slow export's geometry is too large for a command line.
+    const configPath = join(temp.dir, 'checks-config.json');
+    await writeFile(configPath, JSON.stringify(config));
+    const checks = await run(join(VENV, 'bin', 'python'), [CHECKS, configPath], {
       timeoutMs: CHECKS_TIMEOUT_MS,
       env: {
         ...process.env,

@@ -3,7 +3,7 @@ export-task service, the way its users' scripts do, and prints what it saw as on
 on stdout. It asserts nothing itself: dl-client.test.ts compares each observation with what the
 service knows (its status routes, the stored files), so a check cannot pass by being skipped.
 
-Usage: python dl_client_checks.py '<json config>' (see dl-client.test.ts for the fields).
+Usage: python dl_client_checks.py CONFIG.json (see dl-client.test.ts for the fields).
 The client reads DESCARTESLABS_ENV, DESCARTESLABS_TOKEN and DESCARTESLABS_STORAGE_URL from the
 environment the test gives it (ExportTask.log builds its own Storage() from them, as it did
 against DL).
@@ -28,7 +28,8 @@ from descarteslabs.vectors import FeatureCollection, properties as p  # noqa: E4
 # The classes FeatureCollection.export returns and raises, where the client defines them.
 from descarteslabs._dl_modules.common.tasks import ExportTask  # noqa: E402
 
-config = json.loads(sys.argv[1])
+with open(sys.argv[1], encoding="utf-8") as config_file:
+    config = json.load(config_file)
 
 # The client's own poll interval is 3 s; a class attribute, set here so the test takes
 # seconds. Nothing else of the client is changed.
