@@ -1,4 +1,4 @@
-import { Sha256 } from '../internal/sha256.js';
+import { createSha256, type Hasher } from './sha256.js';
 
 /**
  * Where {@link ExportTask.getFile} writes: a path, a Node writable stream or a WHATWG `WritableStream`.
@@ -20,20 +20,11 @@ export interface ExpectedFile {
   readonly key: string;
 }
 
-/** An incremental SHA-256. */
-export interface Hasher {
-  update(data: Uint8Array): unknown;
-  /** Lower-case hex. */
-  digest(): string;
-}
-
 /** Where downloaded bytes go; `abort` undoes what it can (a path target deletes its temporary file). */
 export interface ByteSink {
   write(chunk: Uint8Array): Promise<void>;
   close(): Promise<void>;
   abort(reason: unknown): Promise<void>;
-  /** A faster native hasher, where the sink's platform has one (Node for a path target). */
-  readonly createHasher?: () => Hasher;
 }
 
 /**
@@ -61,9 +52,16 @@ export class DownloadVerificationError extends Error {
  * @internal
  */
 export async function downloadTo(body: ReadableStream<Uint8Array>, target: FileTarget, expected: ExpectedFile): Promise<void> {
-  const sink = typeof target === 'string' ? await openPathSink(target) : isWebWritable(target) ? webSink(target) : nodeSink(target);
+  let hash: Hasher | undefined;
+  let sink: ByteSink;
+  try {
+    hash = expected.sha256 === null ? undefined : await createSha256();
+    sink = typeof target === 'string' ? await openPathSink(target) : isWebWritable(target) ? webSink(target) : nodeSink(target);
+  } catch (error) {
+    await body.cancel(error).catch(() => undefined);
+    throw error;
+  }
   const reader = body.getReader();
-  const hash: Hasher | undefined = expected.sha256 === null ? undefined : (sink.createHasher?.() ?? new Sha256());
   let size = 0;
   const onAbort = (): void => void reader.cancel(expected.signal?.reason).catch(() => undefined);
   expected.signal?.addEventListener('abort', onAbort, { once: true });

@@ -14,7 +14,22 @@ export interface ServeOptions {
   readonly token: string | undefined;
   /** Serve as one API instance of the service on Redis (`redis://host:port`). */
   readonly redis?: string | undefined;
+  /** Job limits: the default of an export without its own, and the most one may ask for. */
+  readonly jobTimeoutMs?: number | undefined;
+  readonly jobMemoryMb?: number | undefined;
+  readonly maxJobTimeoutMs?: number | undefined;
+  readonly maxJobMemoryMb?: number | undefined;
+  /** Keep the service's absolute paths in failed exports' stack traces. */
+  readonly fullStacktraces?: boolean | undefined;
 }
+
+/** The job-limit flags, their option and their environment variable (read when the flag is absent). */
+const LIMIT_FLAGS = [
+  ['job-timeout-ms', 'jobTimeoutMs', 'EXPORT_TASK_JOB_TIMEOUT_MS'],
+  ['job-memory-mb', 'jobMemoryMb', 'EXPORT_TASK_JOB_MEMORY_MB'],
+  ['max-job-timeout-ms', 'maxJobTimeoutMs', 'EXPORT_TASK_MAX_JOB_TIMEOUT_MS'],
+  ['max-job-memory-mb', 'maxJobMemoryMb', 'EXPORT_TASK_MAX_JOB_MEMORY_MB'],
+] as const;
 
 /** Where `serve` writes and what stops it. */
 export type ServeIo = ServiceIo;
@@ -50,6 +65,11 @@ export const serveCommand = {
     'data-dir': { type: 'string', valueName: 'dir', description: `Data directory (default ./${DEFAULT_DATA_DIR}, or EXPORT_TASK_DATA_DIR)` },
     token: { type: 'string', valueName: 'token', description: 'Require Authorization: Bearer <token> (default none, or EXPORT_TASK_TOKEN)' },
     redis: { type: 'string', valueName: 'url', description: 'Keep everything in this Redis, jobs on BullMQ (redis://127.0.0.1:6379)' },
+    'job-timeout-ms': { type: 'string', valueName: 'ms', description: 'Time limit of a job without its own (default 1800000, or EXPORT_TASK_JOB_TIMEOUT_MS)' },
+    'job-memory-mb': { type: 'string', valueName: 'mb', description: 'Heap limit of a job without its own (default 512, or EXPORT_TASK_JOB_MEMORY_MB)' },
+    'max-job-timeout-ms': { type: 'string', valueName: 'ms', description: 'Most an export may ask for as its time limit (default 86400000, or EXPORT_TASK_MAX_JOB_TIMEOUT_MS)' },
+    'max-job-memory-mb': { type: 'string', valueName: 'mb', description: 'Most an export may ask for as its heap limit (default 4096, or EXPORT_TASK_MAX_JOB_MEMORY_MB)' },
+    'full-stacktraces': { type: 'boolean', description: "Keep the service's absolute paths in failed exports' stack traces (EXPORT_TASK_FULL_STACKTRACES=1)" },
   },
   parse(values: Readonly<Record<string, string | boolean | undefined>>): ServeOptions {
     const string = (name: string): string | undefined => {
@@ -62,6 +82,8 @@ export const serveCommand = {
       dataDir: nonEmpty('--data-dir', string('data-dir')),
       token: nonEmpty('--token', string('token')),
       redis: nonEmpty('--redis', string('redis')),
+      ...Object.fromEntries(LIMIT_FLAGS.map(([flag, option]) => [option, positive(`--${flag}`, string(flag))])),
+      ...(values['full-stacktraces'] === true ? { fullStacktraces: true } : {}),
     };
   },
   run: serve,
@@ -91,12 +113,25 @@ async function serve(options: ServeOptions, io: ServeIo): Promise<number> {
   let port: number;
   let dataDir: string;
   let token: string | undefined;
+  const limits: Record<string, number> = {};
+  let fullStacktraces = options.fullStacktraces;
   try {
     // An empty variable is an unset one, as shells make it easy to have.
     const envPort = io.env['EXPORT_TASK_PORT'] || undefined;
     port = options.port ?? (envPort === undefined ? DEFAULT_PORT : parsePort('EXPORT_TASK_PORT', envPort));
     dataDir = resolve(options.dataDir ?? (io.env['EXPORT_TASK_DATA_DIR'] || DEFAULT_DATA_DIR));
     token = options.token ?? (io.env['EXPORT_TASK_TOKEN'] || undefined);
+    for (const [, option, variable] of LIMIT_FLAGS) {
+      const value = options[option] ?? positive(variable, io.env[variable] || undefined);
+      if (value !== undefined) limits[option] = value;
+    }
+    const envFull = io.env['EXPORT_TASK_FULL_STACKTRACES'] || undefined;
+    if (fullStacktraces === undefined && envFull !== undefined) {
+      if (envFull !== '1' && envFull !== '0' && envFull !== 'true' && envFull !== 'false') {
+        throw new TypeError(`expected EXPORT_TASK_FULL_STACKTRACES to be 1, 0, true or false, got ${JSON.stringify(envFull)}`);
+      }
+      fullStacktraces = envFull === '1' || envFull === 'true';
+    }
   } catch (error) {
     io.stderr.write(`export-task serve: ${(error as Error).message}\n`);
     return 2;
@@ -112,6 +147,8 @@ async function serve(options: ServeOptions, io: ServeIo): Promise<number> {
       dataDir,
       token,
       ...(options.redis === undefined ? {} : { redis: options.redis }),
+      ...limits,
+      ...(fullStacktraces === undefined ? {} : { fullStacktraces }),
     });
   } catch (error) {
     io.stderr.write(`export-task serve: could not start: ${error instanceof Error ? error.message : String(error)}\n`);
@@ -130,6 +167,13 @@ async function serve(options: ServeOptions, io: ServeIo): Promise<number> {
 function parsePort(what: string, value: string): number {
   const n = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
   if (!(n >= 0 && n <= 65_535)) throw new TypeError(`expected ${what} to be a port number from 0 to 65535, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function positive(what: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = /^[0-9]{1,10}$/.test(value) ? Number(value) : NaN;
+  if (!(n >= 1)) throw new TypeError(`expected ${what} to be a positive whole number, got ${JSON.stringify(value)}`);
   return n;
 }
 

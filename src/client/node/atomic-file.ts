@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { ByteSink } from '../download.js';
@@ -21,10 +21,6 @@ export async function openAtomicFile(path: string): Promise<ByteSink> {
     await handle.close();
   };
   return {
-    createHasher: () => {
-      const hash = createHash('sha256');
-      return { update: (data: Uint8Array) => hash.update(data), digest: () => hash.digest('hex') };
-    },
     write: async (chunk) => {
       let offset = 0;
       while (offset < chunk.byteLength) {

@@ -87,6 +87,20 @@ export class ExportRecord {
     return this.phase === 'success' || this.phase === 'failure';
   }
 
+  /**
+   * Where DL's Storage API serves this export's log (`GET /storage/v1/logs/get/{result_key}`):
+   * `{product_id}/{export_id}`, both of URL-safe characters, so a client may put it in a URL as
+   * it is (DL's did).
+   */
+  get resultKey(): string {
+    return `${this.productId}/${this.exportId}`;
+  }
+
+  /** The log as DL's Storage API served it: its lines joined by "\n" (empty when it has none). */
+  logText(): string {
+    return this.log.join('\n');
+  }
+
   /** Makes the next event of this export and folds it in. */
   next(body: EventBody): TaskEvent {
     const time = new Date().toISOString();

@@ -16,6 +16,9 @@ export interface ProductMeta {
   readonly byteLength: number;
 }
 
+/** The longest product title accepted, in characters. @internal */
+export const MAX_TITLE_LENGTH = 1024;
+
 /** The text of this many characters is turned into bytes and written at once. */
 const WRITE_CHUNK = 4 * 1024 * 1024;
 
@@ -84,6 +87,11 @@ export class ProductStore {
     if (title !== undefined && typeof title !== 'string') {
       throw new BadRequestError(`Expected the product's \`title\` to be a string, got ${describeValue(title)}`);
     }
+    if (title !== undefined && title.length > MAX_TITLE_LENGTH) {
+      throw new BadRequestError(
+        `Expected the product's \`title\` to be at most ${MAX_TITLE_LENGTH} characters, got ${title.length}: use a shorter title`,
+      );
+    }
     if (this.#products.has(productId) || this.#writes.has(productId)) {
       throw new ConflictError(`A product with id ${JSON.stringify(productId)} exists already: pick another id, or use the existing product`);
     }
@@ -114,7 +122,14 @@ export class ProductStore {
       const path = this.#featuresPath(productId);
       const byteLength = await appendChunks(path, chunks, meta.byteLength);
       const next = { ...meta, featureCount: meta.featureCount + checked.length, byteLength };
-      await this.#saveMeta(next);
+      try {
+        await this.#saveMeta(next);
+      } catch (error) {
+        // Not committed (the catalog refused it: a full database, say): the lines go too, so the
+        // next append starts after the last committed one.
+        await truncate(path, meta.byteLength).catch(() => undefined);
+        throw error;
+      }
       this.#products.set(productId, next);
       return checked.length;
     });

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ResourceLimits } from 'node:worker_threads';
-import type { ExportJobInput } from './export-job-protocol.js';
+import type { ExportWorkerData } from './export-job-protocol.js';
 
 /**
  * The worker's file beside this module, built and from source. Named here rather than written
@@ -32,7 +32,7 @@ const SOURCE_WORKER = './export-job.worker.ts';
  * @returns The started worker.
  * @internal
  */
-export function spawnExportWorker(input: ExportJobInput, resourceLimits: ResourceLimits | undefined): Worker {
+export function spawnExportWorker(input: ExportWorkerData, resourceLimits: ResourceLimits | undefined): Worker {
   const options = { workerData: input, ...(resourceLimits === undefined ? {} : { resourceLimits }) };
   if (!import.meta.url.endsWith('.ts')) {
     return new Worker(new URL(BUILT_WORKER, import.meta.url), options);

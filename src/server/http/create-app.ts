@@ -1,4 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify from 'fastify';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { Connections } from './connections.js';
@@ -49,13 +51,19 @@ export function createApp(engine: ExportService, options: AppOptions): App {
     frameworkErrors: (error, _request, reply) => {
       void sendError(reply, error, options.bodyLimit);
     },
+    // What Node's parser refuses before there is a request (headers too large, a malformed
+    // request line) is answered here, in the protocol's shape too.
+    clientErrorHandler: answerClientError,
   });
 
   // The default JSON parser, with two changes: an empty body is no body (a POST to cancel
   // may come with a Content-Type and nothing else), and a syntax error says where it is.
+  // JSON is `application/json` or JSON:API's `application/vnd.api+json` (what DL's Python
+  // client sends on every request), parameters allowed; any other type is answered 415,
+  // `text/plain` included (Fastify parses it by default).
   const secureParse = fastify.getDefaultJsonParser('error', 'error');
-  fastify.removeContentTypeParser('application/json');
-  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser(JSON_TYPES, { parseAs: 'string' }, (request, body, done) => {
     const text = body as string;
     if (text.trim() === '') {
       done(null, undefined);
@@ -114,6 +122,29 @@ export function createApp(engine: ExportService, options: AppOptions): App {
       refusing = true;
     },
   };
+}
+
+/** The media types whose bodies are JSON. @internal */
+export const JSON_TYPES = ['application/json', 'application/vnd.api+json'];
+
+function answerClientError(error: Error & { code?: string }, socket: Socket): void {
+  // A reset connection has no one left to answer.
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const detail =
+    status === 431
+      ? 'The request headers are larger than this service accepts (16 KiB in all): send fewer or shorter headers'
+      : status === 408
+        ? 'The request did not arrive in time: send it again'
+        : `The request is not valid HTTP/1.1 (${error.code ?? error.message}): check what sends it`;
+  if (socket.writable) {
+    const body = JSON.stringify(errorBody(status, detail));
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }
 
 function sendError(reply: FastifyReply, error: unknown, bodyLimit: number): FastifyReply {

@@ -2,12 +2,27 @@ import type { ProductInfo } from '../../client/backend.js';
 import type { WireAttributes } from '../../core/events.js';
 import type { ExportRecord } from '../embedded/export-record.js';
 
+/**
+ * The result attributes DL's Tasks API had and its client's `ExportTask.log` (inherited from
+ * `FutureTask.log`) reads: with `log_size_bytes` 0 it answers `None` without a request, else it
+ * fetches `GET /storage/v1/logs/get/{result_key}`.
+ * @internal
+ */
+export interface LogAttributes {
+  /** The size in bytes (UTF-8) of the log as the Storage route serves it: its lines joined by "\n". */
+  readonly log_size_bytes: number;
+  /** The key of the export's log in the Storage API's `logs` area: `{product_id}/{export_id}`. */
+  readonly result_key: string;
+}
+
 /** A final export as DL's result and list routes send it. @internal */
 export interface ExportResource {
   readonly id: string;
   readonly type: 'export';
-  readonly attributes: WireAttributes;
+  readonly attributes: WireAttributes & LogAttributes;
 }
+
+const utf8 = new TextEncoder();
 
 /** A product as the product routes send it. @internal */
 export interface ProductResource {
@@ -18,7 +33,7 @@ export interface ProductResource {
 
 /**
  * The DL resource of a final export: DL's attribute names, every one present (null when it
- * has no value; DL sent the string "None", which clients read as null too).
+ * has no value; DL sent the string "None", which clients read as null too), and where its log is.
  * @internal
  */
 export function exportResource(record: ExportRecord): ExportResource {
@@ -39,6 +54,8 @@ export function exportResource(record: ExportRecord): ExportResource {
       key: a.key,
       size_bytes: a.size_bytes,
       sha256: a.sha256,
+      log_size_bytes: utf8.encode(record.logText()).byteLength,
+      result_key: record.resultKey,
     },
   };
 }

@@ -10,6 +10,8 @@ import { exportResource, productResource } from './resources.js';
 
 /** The most export ids one batch status request may ask about. @internal */
 export const MAX_BATCH_STATUS = 10_000;
+/** The longest export id a batch status request may name, in characters (ids the service gives are UUIDs). @internal */
+export const MAX_EXPORT_ID_LENGTH = 256;
 /** The longest `Idempotency-Key` accepted, in characters. @internal */
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;
 
@@ -194,5 +196,11 @@ function exportIdsOf(body: unknown): string[] {
   }
   const bad = ids.findIndex((id) => typeof id !== 'string');
   if (bad !== -1) throw new BadRequestError(`Expected \`export_ids[${bad}]\` to be an export id (a string), got ${describeValue(ids[bad])}`);
+  const long = ids.findIndex((id) => (id as string).length > MAX_EXPORT_ID_LENGTH);
+  if (long !== -1) {
+    throw new BadRequestError(
+      `Expected \`export_ids[${long}]\` to be an export id of at most ${MAX_EXPORT_ID_LENGTH} characters, got ${(ids[long] as string).length}: send the ids the service gave`,
+    );
+  }
   return ids as string[];
 }

@@ -130,7 +130,12 @@ describe('DL compatibility of the HTTP server', () => {
       sha256: null,
     });
     expect(body.data.attributes.stacktrace).toMatch(/^QueryTypeError: /);
-    expect(Object.keys(body.data.attributes).sort()).toEqual([...DL_ATTRIBUTES, 'key', 'size_bytes', 'sha256'].sort());
+    expect(Object.keys(body.data.attributes).sort()).toEqual([...DL_ATTRIBUTES, 'key', 'size_bytes', 'sha256', 'log_size_bytes', 'result_key'].sort());
+    // Its job wrote no log: `log_size_bytes` 0 makes the client's `log` None without asking Storage.
+    expect(body.data.attributes).toMatchObject({ log_size_bytes: 0, result_key: `mixed/${exportId}` });
+    const log = await dlGet(`${storage}/logs/get/mixed/${exportId}`);
+    expect(log.status).toBe(404);
+    expect(((await log.json()) as { errors: { detail: string }[] }).errors[0]!.detail).toContain('wrote no log');
     expect(Object.values(body.data.attributes)).not.toContain('None');
     expect(Object.values(body.data.attributes)).not.toContain(undefined);
   });
@@ -166,6 +171,67 @@ describe('DL compatibility of the HTTP server', () => {
     }
     expect(pages).toBe(3);
     expect(seen).toEqual(ids);
+  });
+
+  it('accepts the JSON:API media type every request of the DL client is sent with', async () => {
+    const created = await fetch(`${vector}/products/roads/search/export`, {
+      method: 'POST',
+      headers: { ...DL_HEADERS, 'content-type': 'application/vnd.api+json', accept: 'application/vnd.api+json' },
+      body: JSON.stringify({ key: 'jsonapi.ndjson', query: { query_limit: 1 } }),
+    });
+    expect(created.status).toBe(200);
+    const { export_id: exportId } = (await created.json()) as { export_id: string };
+    expect((await dlWaitForResult('roads', exportId)).body.data.attributes.status).toBe('SUCCESS');
+  });
+
+  it('serves a final export\'s log from Storage at its result_key, its size in log_size_bytes, as ExportTask.log read them', async () => {
+    // A key with non-ASCII letters: the log's last line names it, so its size in bytes is not its length.
+    const key = 'exports/straße-östlich.ndjson';
+    const created = await dlPost(`${vector}/products/roads/search/export`, { key, query: { query_limit: 3 } });
+    const { export_id: exportId } = (await created.json()) as { export_id: string };
+    const { body } = await dlWaitForResult('roads', exportId);
+    const status = await call<{ data: { log: string[] } }>(vector, 'GET', `/products/roads/search/export/${exportId}/status`, { token: TOKEN });
+    const text = status.body.data.log.join('\n');
+    expect(status.body.data.log).toHaveLength(2);
+    expect(text).toContain(key);
+    expect(body.data.attributes).toMatchObject({ result_key: `roads/${exportId}`, log_size_bytes: Buffer.byteLength(text) });
+    expect(body.data.attributes['log_size_bytes']).toBeGreaterThan(text.length);
+
+    // FutureTask.log: Storage().get(result_key, storage_type="logs"), the key in the path as it is.
+    const log = await dlGet(`${storage}/logs/get/${body.data.attributes['result_key'] as string}`);
+    expect(log.status).toBe(200);
+    expect(log.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    const bytes = Buffer.from(await log.arrayBuffer());
+    expect(bytes.toString('utf8')).toBe(text);
+    expect(bytes.byteLength).toBe(body.data.attributes['log_size_bytes']);
+  });
+
+  it('answers 404 for the log of an export that is not final, of an unknown export, and for a key that is no result_key', async () => {
+    const created = await dlPost(`${vector}/products/slow/search/export`, { key: 'unfinished.ndjson', query: SLOW_QUERY, limits: { timeout_ms: 300 } });
+    const { export_id: exportId } = (await created.json()) as { export_id: string };
+    const unfinished = await dlGet(`${storage}/logs/get/slow/${exportId}`);
+    expect(unfinished.status).toBe(404);
+    expect(((await unfinished.json()) as { errors: { detail: string }[] }).errors[0]!.detail).toMatch(/is (pending|running): its log is served once it is final/);
+    const unknown = await dlGet(`${storage}/logs/get/roads/00000000-0000-0000-0000-000000000000`);
+    expect(unknown.status).toBe(404);
+    for (const key of ['roads', `roads/${exportId}/more`, `/roads/${exportId}`]) {
+      const answer = await call(storage, 'GET', `/logs/get/${key}`, { token: TOKEN });
+      expect(answer.status).toBe(404);
+      expect(errorDetail(answer)).toContain('`result_key`');
+    }
+    await dlWaitForResult('slow', exportId);
+  });
+
+  it('answers HEAD of a stored file with its size and no body, and 404 for none (Storage.exists)', async () => {
+    const created = await dlPost(`${vector}/products/roads/search/export`, { key: 'head/exists.ndjson', query: { query_limit: 4 } });
+    const { export_id: exportId } = (await created.json()) as { export_id: string };
+    const { body } = await dlWaitForResult('roads', exportId);
+    const head = await fetch(`${storage}/data/get/head/exists.ndjson`, { method: 'HEAD', headers: DL_HEADERS });
+    expect(head.status).toBe(200);
+    expect(Number(head.headers.get('content-length'))).toBe(body.data.attributes['size_bytes']);
+    expect((await head.arrayBuffer()).byteLength).toBe(0);
+    const missing = await fetch(`${storage}/data/get/head/missing.ndjson`, { method: 'HEAD', headers: DL_HEADERS });
+    expect(missing.status).toBe(404);
   });
 
   it('answers 404 to the result route for an unknown export, as DL did (it could not tell it from pending)', async () => {

@@ -73,6 +73,8 @@ describe('the export routes of the HTTP server', () => {
           key: 'out/a.ndjson',
           size_bytes: final.attributes!.size_bytes,
           sha256: final.attributes!.sha256,
+          log_size_bytes: Buffer.byteLength(final.log!.join('\n')),
+          result_key: `p/${exportId}`,
         },
       },
     });

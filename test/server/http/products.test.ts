@@ -125,7 +125,7 @@ describe('the product routes of the HTTP server', () => {
       ['GET', '/vector/v2'],
       ['DELETE', '/vector/v2/products/roads'],
       ['PUT', '/vector/v2/products/roads/search/export'],
-      ['GET', '/storage/v1/logs/get/x'],
+      ['GET', '/storage/v1/data/list'],
     ] as const) {
       const answer = await call(t.url, method, path);
       expect(answer.status).toBe(404);
