@@ -1,10 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify from 'fastify';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify';
 import { Connections } from './connections.js';
 import { errorAnswer, errorBody } from './error-body.js';
 import { EventStreams } from './event-stream.js';
 import type { ExportService } from './export-service.js';
+import { requestIdOf, type ServiceLogger } from './logging.js';
+import { registerOps, type Ops, type OpsOptions } from './ops-routes.js';
 import { registerStorageRoutes } from './storage-routes.js';
 import { registerVectorRoutes } from './vector-routes.js';
 
@@ -14,7 +16,10 @@ export interface AppOptions {
   readonly bodyLimit: number;
   readonly heartbeatMs: number;
   readonly sseBufferLimit: number;
-  readonly logger: boolean;
+  /** Where requests are logged, one line each; none when absent. */
+  readonly logger: ServiceLogger | undefined;
+  /** The metrics and readiness checks of the operations routes. */
+  readonly ops: OpsOptions;
 }
 
 /** The Fastify app and what its owner drives when shutting down. @internal */
@@ -22,6 +27,8 @@ export interface App {
   readonly fastify: FastifyInstance;
   readonly streams: EventStreams;
   readonly connections: Connections;
+  /** The operations routes (`/health`, `/ready`, `/metrics`). */
+  readonly ops: Ops;
   /** From now on, every new request is answered 503 (the service is going away). */
   readonly refuseNewRequests: () => void;
 }
@@ -38,8 +45,14 @@ const MAX_PARAM_LENGTH = 4096;
  */
 export function createApp(engine: ExportService, options: AppOptions): App {
   let refusing = false;
+  // Fastify's type of a logger instance is narrower than pino's own; it is pino underneath.
+  const loggerInstance: FastifyBaseLogger | undefined = options.logger;
   const fastify = Fastify({
-    logger: options.logger,
+    ...(loggerInstance === undefined ? { logger: false } : { loggerInstance }),
+    // The ops hooks log one line per request, once answered.
+    disableRequestLogging: true,
+    genReqId: requestIdOf,
+    requestIdLogLabel: 'request_id',
     bodyLimit: options.bodyLimit,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // HEAD of a streaming route would open what it streams: only the routes declared exist.
@@ -67,6 +80,10 @@ export function createApp(engine: ExportService, options: AppOptions): App {
     });
   });
 
+  const streams = new EventStreams({ heartbeatMs: options.heartbeatMs, bufferLimit: options.sseBufferLimit });
+  // First: its hooks give every answer, a refused one too, its request id and log line.
+  const ops = registerOps(fastify, streams, options.ops);
+
   const expected = options.token === undefined ? undefined : digest(`Bearer ${options.token}`);
   fastify.addHook('onRequest', (request, reply, done) => {
     if (refusing) {
@@ -77,7 +94,7 @@ export function createApp(engine: ExportService, options: AppOptions): App {
         .send(errorBody(503, 'The export service is shutting down: try again once it is back'));
       return;
     }
-    if (expected !== undefined) {
+    if (expected !== undefined && !ops.isPublic(request)) {
       const header = request.headers.authorization;
       const given = header === undefined ? undefined : /^Bearer +(\S+) *$/i.exec(header)?.[1];
       // Compare digests, of equal length, in constant time; the token is never echoed.
@@ -103,13 +120,13 @@ export function createApp(engine: ExportService, options: AppOptions): App {
       .send(errorBody(404, `No route ${request.method} ${request.url.split('?')[0]}: see the service's protocol for its routes`)),
   );
 
-  const streams = new EventStreams({ heartbeatMs: options.heartbeatMs, bufferLimit: options.sseBufferLimit });
   registerVectorRoutes(fastify, engine, streams);
   registerStorageRoutes(fastify, engine);
   return {
     fastify,
     streams,
     connections: new Connections(fastify.server),
+    ops,
     refuseNewRequests: () => {
       refusing = true;
     },
