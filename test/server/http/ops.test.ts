@@ -124,9 +124,9 @@ describe('GET /metrics', () => {
     await call(url, 'POST', '/vector/v2/products', { body: { id: 'roads' } });
     const streams = await Promise.all([openEvents(url, 'roads'), openEvents(url, 'roads')]);
     expect(sample((await scrape(url)).samples, 'export_task_event_streams_open')).toBe(2);
-    await streams[0]!.close();
+    await streams[0].close();
     await waitFor(async () => sample((await scrape(url)).samples, 'export_task_event_streams_open') === 1, 5000, 'one stream to close');
-    await streams[1]!.close();
+    await streams[1].close();
   });
 
   it.skipIf(!HAS_PROMTOOL)('is a text promtool finds fault with when a rule is broken (the check can fail)', async () => {
@@ -176,7 +176,7 @@ describe('the service log', () => {
     const sink = logSink();
     const { url } = await start({ concurrency: 1, logger: { destination: sink.destination } });
     const { succeeded, failed } = await runTwoExports(url);
-    const lines = sink.lines().filter((line) => typeof line['event'] === 'string' && (line['event'] as string).startsWith('export_'));
+    const lines = sink.lines().filter((line) => typeof line['event'] === 'string' && (line['event']).startsWith('export_'));
     const of = (id: string): unknown[] => lines.filter((line) => line['export_id'] === id).map(({ event, outcome, failure_type }) => ({ event, outcome, failure_type }));
     expect(of(succeeded)).toEqual([
       { event: 'export_queued', outcome: undefined, failure_type: undefined },
