@@ -281,7 +281,6 @@ export async function startServer(options: ServerOptions = {}): Promise<ExportSe
     await release();
     throw error;
   }
-  ops.logger?.info({ event: 'listening', url: app.fastify.listeningOrigin, redis: checked.redis !== undefined }, 'export service listening');
   return new RunningServer(engine, app, {
     logger: ops.logger,
     shutdownDelayMs: checked.shutdownDelayMs,
