@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runServe, SERVE_FLAGS } from '../../src/cli/commands/serve.js';
 import { runWorker, WORKER_FLAGS } from '../../src/cli/commands/worker.js';
-import { flagValues, serviceFlags } from '../../src/cli/service-flags.js';
+import { flagValues, serviceFlags, type FlagSpec } from '../../src/cli/service-flags.js';
 import { makeTempDir } from '../server/embedded/helpers.js';
 import { call } from '../server/http/helpers.js';
 import { captureOutput } from './captured-output.js';
@@ -85,7 +85,11 @@ describe('the variables of serve and worker', () => {
   it('has every flag of serve and worker named in --help and in docs/server.md', async () => {
     const [serveHelp, workerHelp] = await Promise.all([runCli(['serve', '--help']), runCli(['worker', '--help'])]);
     const docs = await readFile(new URL('../../docs/server.md', import.meta.url), 'utf8');
-    for (const [help, table] of [[serveHelp.stdout, SERVE_FLAGS.table], [workerHelp.stdout, WORKER_FLAGS.table]] as const) {
+    const tables: [string, Readonly<Record<string, FlagSpec<unknown>>>][] = [
+      [serveHelp.stdout, SERVE_FLAGS.table],
+      [workerHelp.stdout, WORKER_FLAGS.table],
+    ];
+    for (const [help, table] of tables) {
       for (const spec of Object.values(table)) {
         expect(help).toMatch(new RegExp(`--${spec.flag}\\b.*\\[${spec.env}\\]`));
         expect(docs).toMatch(new RegExp(`\\| \`--${spec.flag}\`.*\\| \`${spec.env}\` \\|`));
