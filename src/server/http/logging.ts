@@ -4,7 +4,15 @@ import { pino } from 'pino';
 import type { Logger } from 'pino';
 import type { TaskEvent } from '../../core/events.js';
 
-/** How much the service logs, pino's levels; `silent` logs nothing. */
+/**
+ * How much the service logs, pino's levels from the most severe; `silent` logs nothing.
+ *
+ * @example
+ * ```ts
+ * const level: LogLevel = process.env['CI'] === undefined ? 'info' : 'warn';
+ * await using server = await startServer({ logger: { level } });
+ * ```
+ */
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 /** Every {@link LogLevel}, most severe first. @internal */
@@ -28,7 +36,7 @@ export interface LoggerOptions {
    * Where the lines go.
    * @defaultValue `process.stdout`
    */
-  readonly destination?: { write(line: string): unknown } | undefined;
+  readonly destination?: NodeJS.WritableStream | undefined;
 }
 
 /** The service's logger: pino's. Other parts of the service log through children of it. @internal */
@@ -66,7 +74,7 @@ export function createServiceLogger(options: LoggerOptions = {}): ServiceLogger 
       },
       serializers: { req: serializeRequest, err: pino.stdSerializers.err },
     },
-    (options.destination ?? process.stdout) as NodeJS.WritableStream,
+    options.destination ?? process.stdout,
   );
 }
 

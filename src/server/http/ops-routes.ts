@@ -49,17 +49,28 @@ export function registerOps(app: FastifyInstance, streams: EventStreams, options
   metrics.gauge('event_streams_open', 'Event streams (Server-Sent Events) open now.', () => streams.stats.open);
   metrics.counter('events_delivered_total', 'Export events written to event streams.', () => streams.stats.delivered);
 
+  // Once per request: at `onResponse`, or, for a streamed answer (`reply.hijack()`, which Fastify
+  // runs no `onResponse` for), when its response closes.
+  const answered = new WeakMap<FastifyRequest, () => void>();
   app.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
+    let counted = false;
+    const count = (): void => {
+      if (counted) return;
+      counted = true;
+      const route = request.routeOptions.url ?? 'unmatched';
+      const status = reply.raw.statusCode;
+      metrics.observeRequest(request.method, route, status, reply.elapsedTime / 1000);
+      const line = { req: request, status, route, response_time_ms: Math.round(reply.elapsedTime * 10) / 10 };
+      if (status >= 500) request.log.error(line, 'request answered');
+      else request.log.info(line, 'request answered');
+    };
+    answered.set(request, count);
+    reply.raw.once('close', count);
     done();
   });
-  app.addHook('onResponse', (request, reply, done) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    const seconds = reply.elapsedTime / 1000;
-    metrics.observeRequest(request.method, route, reply.statusCode, seconds);
-    const line = { req: request, status: reply.statusCode, route, response_time_ms: Math.round(reply.elapsedTime * 10) / 10 };
-    if (reply.statusCode >= 500) request.log.error(line, 'request answered');
-    else request.log.info(line, 'request answered');
+  app.addHook('onResponse', (request, _reply, done) => {
+    answered.get(request)?.();
     done();
   });
 

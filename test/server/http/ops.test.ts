@@ -96,6 +96,8 @@ describe('GET /metrics', () => {
     expect(sample(s, 'export_task_http_requests_total', { method: 'POST', route: '/vector/v2/products/:product_id/search/export', status: '200' })).toBe(2);
     expect(sample(s, 'export_task_http_requests_total', { method: 'POST', route: '/vector/v2/products', status: '201' })).toBe(1);
     expect(sample(s, 'export_task_http_request_duration_seconds_count', { method: 'POST', route: '/vector/v2/products/:product_id/features' })).toBe(1);
+    // The event stream, answered by the route itself, is counted once it ends.
+    expect(sample(s, 'export_task_http_requests_total', { method: 'GET', route: '/vector/v2/products/:product_id/search/export/events', status: '200' })).toBe(1);
     expect(sample(s, 'export_task_exports_started_total')).toBe(2);
     expect(sample(s, 'export_task_jobs_started_total')).toBe(2);
     expect(sample(s, 'export_task_exports_ended_total', { outcome: 'succeeded', failure_type: 'none' })).toBe(1);
