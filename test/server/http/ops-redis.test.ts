@@ -108,6 +108,18 @@ describe('operations in Redis mode', () => {
       await waitFor(async () => (await call(server.url, 'GET', '/ready')).status === 200, 15_000, '/ready to see Redis back');
       expect(sample((await scrape(server.url)).samples, 'export_task_redis_up')).toBe(1);
       expect(logText).toContain('"event":"redis_available"');
+
+      // A Redis that keeps its connections but answers nothing: /ready and /metrics still answer, in bounded time.
+      redis.freeze();
+      try {
+        const silent = await call<{ checks: Record<string, string> }>(server.url, 'GET', '/ready');
+        expect(silent.status).toBe(503);
+        expect(silent.body.checks['redis']).toBe('no answer: Redis did not answer within 1000 ms');
+        expect(Number.isNaN(sample((await scrape(server.url)).samples, 'export_task_exports_queued'))).toBe(true);
+      } finally {
+        redis.thaw();
+      }
+      await waitFor(async () => (await call(server.url, 'GET', '/ready')).status === 200, 15_000, '/ready once Redis answers again');
     } finally {
       if (worker !== undefined) expect(await worker.stop()).toBe(0);
       await server.close();
