@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { Connections } from './connections.js';
 import { errorAnswer, errorBody } from './error-body.js';
 import { EventStreams } from './event-stream.js';
+import { JSON_TYPES } from './json-types.js';
 import type { ExportService } from './export-service.js';
 import { registerStorageRoutes } from './storage-routes.js';
 import { registerVectorRoutes } from './vector-routes.js';
@@ -123,9 +124,6 @@ export function createApp(engine: ExportService, options: AppOptions): App {
     },
   };
 }
-
-/** The media types whose bodies are JSON. @internal */
-export const JSON_TYPES = ['application/json', 'application/vnd.api+json'];
 
 function answerClientError(error: Error & { code?: string }, socket: Socket): void {
   // A reset connection has no one left to answer.
