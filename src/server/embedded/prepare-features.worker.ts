@@ -13,20 +13,34 @@ import { checkFeatures, featuresOfBody } from './check-feature.js';
 import type { PrepareReply, PrepareRequest } from './prepare-features-protocol.js';
 import { serialise } from './serialise-features.js';
 
-/** JSON.parse, refusing what Fastify's secure parser refuses: `__proto__` and `constructor.prototype` keys. */
+/**
+ * JSON.parse, refusing what Fastify's secure parser refuses: `__proto__` and
+ * `constructor.prototype` keys. The check walks the value with a queue, not by recursion (nor
+ * with a reviver, which recurses), so a deeply nested property is no stack overflow.
+ */
 function parseJson(text: string): unknown {
   if (text.trim() === '') return undefined;
-  let poisoned = false;
   let value: unknown;
   try {
-    value = JSON.parse(text, function (this: unknown, key: string, v: unknown) {
-      if (key === '__proto__' || (key === 'constructor' && typeof v === 'object' && v !== null && Object.hasOwn(v, 'prototype'))) poisoned = true;
-      return v;
-    });
+    value = JSON.parse(text);
   } catch (error) {
     throw new BadRequestError(`The request body is not valid JSON: ${(error as Error).message}`);
   }
-  if (poisoned) throw new BadRequestError('The request body has a "__proto__" or "constructor.prototype" key, which this service refuses: rename it');
+  const queue: unknown[] = [value];
+  for (let i = 0; i < queue.length; i++) {
+    const node = queue[i];
+    if (typeof node !== 'object' || node === null) continue;
+    const constructor: unknown = Object.hasOwn(node, 'constructor') ? (node as Record<string, unknown>)['constructor'] : undefined;
+    if (Object.hasOwn(node, '__proto__') || (typeof constructor === 'object' && constructor !== null && Object.hasOwn(constructor, 'prototype'))) {
+      throw new BadRequestError('The request body has a "__proto__" or "constructor.prototype" key, which this service refuses: rename it');
+    }
+    for (const child of Object.values(node)) if (typeof child === 'object' && child !== null) queue.push(child);
+    // What was checked can go: the queue holds at most the part not yet seen.
+    if (i > 65_536) {
+      queue.splice(0, i + 1);
+      i = -1;
+    }
+  }
   return value;
 }
 
