@@ -1,6 +1,9 @@
 import type { Geometry } from '../client/geojson.js';
 import { describeValue } from '../core/errors.js';
 
+/** How deep `GeometryCollection`s may nest, as deep as a query's `and` and `or` may. */
+export const MAX_GEOMETRY_DEPTH = 64;
+
 const GEOMETRY_TYPES = [
   'Point',
   'MultiPoint',
@@ -14,7 +17,8 @@ const GEOMETRY_TYPES = [
 /**
  * Checks that `value` is a GeoJSON geometry (RFC 7946): a known `type`, positions of at least
  * two finite numbers, line strings of at least two positions, polygon rings of at least four
- * positions whose last equals the first. Empty `coordinates` arrays (empty geometries) pass.
+ * positions whose last equals the first, `GeometryCollection`s nested at most
+ * {@link MAX_GEOMETRY_DEPTH} deep. Empty `coordinates` arrays (empty geometries) pass.
  * Pure and allocation-free on success, so it can check hundreds of thousands of features.
  *
  * @example
@@ -27,6 +31,15 @@ const GEOMETRY_TYPES = [
  * @throws TypeError naming the path of the first offending member and what was expected there.
  */
 export function checkGeometry(value: unknown, path: string): Geometry {
+  return checkGeometryAt(value, path, 1);
+}
+
+function checkGeometryAt(value: unknown, path: string, depth: number): Geometry {
+  if (depth > MAX_GEOMETRY_DEPTH) {
+    throw new TypeError(
+      `Expected GeometryCollections nested at most ${MAX_GEOMETRY_DEPTH} deep, got \`${path}\` deeper still: flatten the collection`,
+    );
+  }
   if (!isObject(value)) {
     throw new TypeError(`Expected \`${path}\` to be a GeoJSON geometry object, got ${describeValue(value)}`);
   }
@@ -51,7 +64,7 @@ export function checkGeometry(value: unknown, path: string): Geometry {
       forEachOf(value['coordinates'], `${path}.coordinates`, 'an array of polygons', checkPolygon);
       break;
     case 'GeometryCollection':
-      forEachOf(value['geometries'], `${path}.geometries`, 'an array of geometries', checkGeometry);
+      forEachOf(value['geometries'], `${path}.geometries`, 'an array of geometries', (item, at) => checkGeometryAt(item, at, depth + 1));
       break;
     default:
       throw new TypeError(

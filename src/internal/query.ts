@@ -2,6 +2,14 @@ import type { ExportQuery, Feature, QueryExpr } from '../client/geojson.js';
 import { describeValue } from '../core/errors.js';
 import { checkGeometry } from './check-geometry.js';
 import { geometryIntersects, prepareGeometry } from './geometry-intersects.js';
+import { compileLike as compileLikePattern, MAX_LIKE_PATTERN_LENGTH } from './like-pattern.js';
+
+/**
+ * How deep `and` and `or` may nest in a query expression (and a `GeometryCollection` in a
+ * geometry): deeper ones are refused before any work, as a checker or compiler that recursed
+ * into them would run out of stack. An `and` or `or` may hold any number of expressions.
+ */
+export const MAX_QUERY_DEPTH = 64;
 
 /**
  * A feature's property has a type the query cannot compare with (a string where a `range`
@@ -62,7 +70,7 @@ export function checkExportQuery(query: unknown): ExportQuery {
   const q = checkObject(query, 'query', 'an object with `geometry`, `query_expr` and `query_limit`, each optional');
   checkKeys(q, 'query', QUERY_KEYS);
   if (q['geometry'] !== undefined) checkGeometry(q['geometry'], 'query.geometry');
-  if (q['query_expr'] !== undefined) checkExpr(q['query_expr'], 'query.query_expr');
+  if (q['query_expr'] !== undefined) checkExpr(q['query_expr'], 'query.query_expr', 1);
   const limit = q['query_limit'];
   if (limit !== undefined && !(Number.isSafeInteger(limit) && (limit as number) > 0)) {
     throw new TypeError(`Expected \`query.query_limit\` to be a positive integer, got ${describeValue(limit)}`);
@@ -125,7 +133,13 @@ function checkProperties(value: unknown, path: string, expected: string): [strin
   return entries;
 }
 
-function checkExpr(value: unknown, path: string): void {
+function checkExpr(value: unknown, path: string, depth: number): void {
+  if (depth > MAX_QUERY_DEPTH) {
+    throw new TypeError(
+      `Expected query expressions nested at most ${MAX_QUERY_DEPTH} deep, got \`${path}\` deeper still: ` +
+        'flatten the query (one `and` or `or` takes any number of expressions)',
+    );
+  }
   const expr = checkObject(value, path, 'a query expression such as {"eq": {"name": "value"}}');
   const keys = Object.keys(expr);
   const form = keys[0];
@@ -150,12 +164,17 @@ function checkExpr(value: unknown, path: string): void {
     case 'like':
       for (const [name, v] of checkProperties(body, at, 'patterns')) {
         if (typeof v !== 'string') throw new TypeError(`Expected \`${at}.${name}\` to be a LIKE pattern string, got ${describeValue(v)}`);
+        if (v.length > MAX_LIKE_PATTERN_LENGTH) {
+          throw new TypeError(
+            `Expected \`${at}.${name}\` to be a LIKE pattern of at most ${MAX_LIKE_PATTERN_LENGTH} characters, got ${v.length}: use a shorter pattern`,
+          );
+        }
       }
       break;
     case 'and':
     case 'or':
       if (!Array.isArray(body)) throw new TypeError(`Expected \`${at}\` to be an array of query expressions, got ${describeValue(body)}`);
-      body.forEach((item, i) => checkExpr(item, `${at}[${i}]`));
+      body.forEach((item, i) => checkExpr(item, `${at}[${i}]`, depth + 1));
       break;
     default:
       throw new TypeError(`Expected \`${path}\` to be one of the forms \`eq\`, \`ne\`, \`range\`, \`like\`, \`and\`, \`or\`, got \`${form}\``);
@@ -242,31 +261,11 @@ function compileRange(name: string, bounds: Partial<Record<RangeOperator, number
 }
 
 function compileLike(name: string, pattern: string): (feature: Feature) => boolean {
-  const regex = likeToRegExp(pattern);
+  const like = compileLikePattern(pattern);
   return (feature) => {
     const v = propertyOf(feature, name);
     if (v === undefined || v === null) return false;
     if (typeof v !== 'string') throw new QueryTypeError(feature.id, name, 'a string, as `like` compares strings', v);
-    return regex.test(v);
+    return like(v);
   };
-}
-
-/** SQL LIKE as an anchored regular expression: `%` any run, `_` one character, `\` escapes. */
-function likeToRegExp(pattern: string): RegExp {
-  let source = '';
-  const chars = [...pattern];
-  for (let i = 0; i < chars.length; i++) {
-    const c = chars[i]!;
-    if (c === '\\' && i + 1 < chars.length) source += escapeRegExp(chars[++i]!);
-    else if (c === '%') source += '.*';
-    else if (c === '_') source += '.';
-    else source += escapeRegExp(c);
-  }
-  // `s` lets `%` and `_` match line breaks; `u` makes `_` one code point, not one UTF-16 unit.
-  return new RegExp(`^${source}$`, 'su');
-}
-
-function escapeRegExp(text: string): string {
-  // Only syntax characters: in `u` mode, escaping anything else (`-`, say) is an error.
-  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }

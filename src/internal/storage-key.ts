@@ -1,7 +1,16 @@
 import { describeValue } from '../core/errors.js';
 
-/** The longest storage key accepted, in characters. */
+/** The longest storage key accepted, in bytes of UTF-8 (so in characters for ASCII keys). */
 export const MAX_STORAGE_KEY_LENGTH = 1024;
+/** The longest segment (directory or file name) of a storage key, in bytes of UTF-8: what file systems allow in a name. */
+export const MAX_STORAGE_KEY_SEGMENT_LENGTH = 255;
+
+const encoder = new TextEncoder();
+
+function byteLength(text: string): number {
+  // Every UTF-16 unit is 1 to 3 bytes of UTF-8: only a long or non-ASCII text needs encoding.
+  return text.length * 3 <= MAX_STORAGE_KEY_SEGMENT_LENGTH ? text.length : encoder.encode(text).length;
+}
 
 /**
  * Checks that `key` is a safe storage key: a relative, `/`-separated path that stays inside
@@ -9,7 +18,8 @@ export const MAX_STORAGE_KEY_LENGTH = 1024;
  * the service agree on what a key is.
  *
  * A key is refused when it is not a string, is empty, is longer than
- * {@link MAX_STORAGE_KEY_LENGTH} characters, is absolute (`/a`, `C:a`), holds a backslash or a
+ * {@link MAX_STORAGE_KEY_LENGTH} bytes, has a segment longer than
+ * {@link MAX_STORAGE_KEY_SEGMENT_LENGTH} bytes (no file system takes a longer name), is absolute (`/a`, `C:a`), holds a backslash or a
  * NUL character, or has an empty, `.` or `..` segment (`a//b`, `./a`, `a/../b`, `a/`).
  *
  * @example
@@ -28,9 +38,10 @@ export function checkStorageKey(key: unknown): string {
   if (key === '') {
     throw new TypeError('Expected the storage key to be a non-empty relative path such as "exports/roads.ndjson", got ""');
   }
-  if (key.length > MAX_STORAGE_KEY_LENGTH) {
+  const bytes = key.length > MAX_STORAGE_KEY_LENGTH ? key.length : encoder.encode(key).length;
+  if (bytes > MAX_STORAGE_KEY_LENGTH) {
     throw new TypeError(
-      `Expected the storage key to be at most ${MAX_STORAGE_KEY_LENGTH} characters long, got ${key.length} characters: use a shorter key`,
+      `Expected the storage key to be at most ${MAX_STORAGE_KEY_LENGTH} bytes long (UTF-8), got ${bytes} bytes: use a shorter key`,
     );
   }
   if (key.includes('\0')) {
@@ -50,6 +61,12 @@ export function checkStorageKey(key: unknown): string {
       const what = segment === '' ? 'an empty segment' : `a "${segment}" segment`;
       throw new TypeError(
         `Expected every segment of the storage key to be a plain name, got ${what} at position ${index + 1} of ${JSON.stringify(key)}`,
+      );
+    }
+    const length = byteLength(segment);
+    if (length > MAX_STORAGE_KEY_SEGMENT_LENGTH) {
+      throw new TypeError(
+        `Expected every segment of the storage key to be at most ${MAX_STORAGE_KEY_SEGMENT_LENGTH} bytes long (UTF-8), got ${length} bytes at position ${index + 1} ("${segment.slice(0, 40)}..."): use shorter directory and file names`,
       );
     }
   }

@@ -57,16 +57,33 @@ export interface ServerOptions {
   readonly token?: string | undefined;
   /**
    * How long one export job may run, in ms, before it fails with `failure_type: "timeout"`.
-   * An export's own `limits.timeout_ms` wins over it.
-   * @defaultValue unlimited
+   * An export's own `limits.timeout_ms` wins over it, up to {@link ServerOptions.maxJobTimeoutMs}.
+   * @defaultValue 1800000 (30 minutes): a job that never ends cannot hold a slot for ever
    */
   readonly jobTimeoutMs?: number | undefined;
   /**
    * How much heap one export job may use, in MiB, before it fails with `failure_type: "oom"`.
-   * An export's own `limits.memory_mb` wins over it.
-   * @defaultValue unlimited
+   * An export's own `limits.memory_mb` wins over it, up to {@link ServerOptions.maxJobMemoryMb}.
+   * @defaultValue 512
    */
   readonly jobMemoryMb?: number | undefined;
+  /**
+   * The longest time limit an export may ask for (`limits.timeout_ms`), in ms; more is answered 400.
+   * @defaultValue 86400000 (24 hours)
+   */
+  readonly maxJobTimeoutMs?: number | undefined;
+  /**
+   * The largest memory limit an export may ask for (`limits.memory_mb`), in MiB; more is answered 400.
+   * @defaultValue 4096
+   */
+  readonly maxJobMemoryMb?: number | undefined;
+  /**
+   * Whether failed exports' stack traces keep the service's absolute paths (for debugging the
+   * service). Otherwise frames name their file from the package (`export-task/dist/...`) or the
+   * module, and the data directory is `<data-dir>`.
+   * @defaultValue false
+   */
+  readonly fullStacktraces?: boolean | undefined;
   /**
    * How many export jobs run at once; the others wait in a first-come, first-served queue.
    * @defaultValue `os.availableParallelism()`
@@ -160,6 +177,8 @@ export interface ExportServer extends AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void>;
   /** What the event streams have done (open, dropped, the most bytes left unread). @internal */
   readonly streamStats: Readonly<EventStreamStats>;
+  /** How many connections the server holds open. @internal */
+  readonly connectionCount: number;
 }
 
 /** The options with their defaults, checked. */
@@ -170,6 +189,9 @@ interface CheckedServerOptions {
   readonly token: string | undefined;
   readonly jobTimeoutMs: number | null;
   readonly jobMemoryMb: number | null;
+  readonly maxJobTimeoutMs: number;
+  readonly maxJobMemoryMb: number;
+  readonly fullStacktraces: boolean;
   readonly concurrency: number | undefined;
   readonly pageSize: number;
   readonly heartbeatMs: number;
@@ -181,6 +203,15 @@ interface CheckedServerOptions {
   readonly redis: string | undefined;
 }
 
+/** A job's time limit when neither the service nor the export says, ms. @internal */
+export const DEFAULT_JOB_TIMEOUT_MS = 30 * 60_000;
+/** A job's memory limit when neither the service nor the export says, MiB. @internal */
+export const DEFAULT_JOB_MEMORY_MB = 512;
+/** The longest time limit an export may ask for unless the service says, ms. @internal */
+export const DEFAULT_MAX_JOB_TIMEOUT_MS = 24 * 60 * 60_000;
+/** The largest memory limit an export may ask for unless the service says, MiB. @internal */
+export const DEFAULT_MAX_JOB_MEMORY_MB = 4096;
+
 /** How long a shutdown waits for requests in flight (a download to a client that stopped reading, say) before it cuts them. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -191,6 +222,9 @@ const OPTION_KEYS = [
   'token',
   'jobTimeoutMs',
   'jobMemoryMb',
+  'maxJobTimeoutMs',
+  'maxJobMemoryMb',
+  'fullStacktraces',
   'concurrency',
   'pageSize',
   'heartbeatMs',
@@ -247,6 +281,9 @@ export async function startServer(options: ServerOptions = {}): Promise<ExportSe
       dataDir: checked.dataDir,
       jobTimeoutMs: checked.jobTimeoutMs,
       jobMemoryMb: checked.jobMemoryMb,
+      maxJobTimeoutMs: checked.maxJobTimeoutMs,
+      maxJobMemoryMb: checked.maxJobMemoryMb,
+      fullStacktraces: checked.fullStacktraces,
       concurrency: checked.concurrency,
       pageSize: checked.pageSize,
       openStore: (dir) => (store = observeStore(openSqliteStore(dir), ops.onEvent, (id, phase) => metrics.trackActive(id, phase))),
@@ -321,6 +358,10 @@ class RunningServer implements ExportServer {
 
   get streamStats(): Readonly<EventStreamStats> {
     return { ...this.#app.streams.stats };
+  }
+
+  get connectionCount(): number {
+    return this.#app.connections.size;
   }
 
   close(): Promise<void> {
@@ -451,19 +492,34 @@ function checkServerOptions(options: unknown): CheckedServerOptions {
         'Expected `dataDir` with `redis`: the directory every API instance and worker shares (features and exported files); give the same one to `export-task worker --data-dir`',
       );
     }
-    for (const key of ['jobTimeoutMs', 'jobMemoryMb', 'concurrency']) {
+    for (const key of ['jobTimeoutMs', 'jobMemoryMb', 'maxJobTimeoutMs', 'maxJobMemoryMb', 'fullStacktraces', 'concurrency']) {
       if (o[key] !== undefined) {
         throw new TypeError(`Unexpected \`${key}\` with \`redis\`: jobs run in \`export-task worker\` processes, so give it to them (startWorker() or the worker's flags)`);
       }
     }
+  }
+  const fullStacktraces = o['fullStacktraces'] ?? false;
+  if (typeof fullStacktraces !== 'boolean') throw new TypeError(`Expected \`fullStacktraces\` to be a boolean, got ${describeValue(fullStacktraces)}`);
+  const maxJobTimeoutMs = checkTimeoutMs(o['maxJobTimeoutMs'], 'maxJobTimeoutMs') ?? DEFAULT_MAX_JOB_TIMEOUT_MS;
+  const maxJobMemoryMb = checkMemoryMb(o['maxJobMemoryMb'], 'maxJobMemoryMb') ?? DEFAULT_MAX_JOB_MEMORY_MB;
+  const jobTimeoutMs = checkTimeoutMs(o['jobTimeoutMs'], 'jobTimeoutMs') ?? Math.min(DEFAULT_JOB_TIMEOUT_MS, maxJobTimeoutMs);
+  const jobMemoryMb = checkMemoryMb(o['jobMemoryMb'], 'jobMemoryMb') ?? Math.min(DEFAULT_JOB_MEMORY_MB, maxJobMemoryMb);
+  if (jobTimeoutMs > maxJobTimeoutMs) {
+    throw new TypeError(`Expected \`jobTimeoutMs\` (${jobTimeoutMs}) to be at most \`maxJobTimeoutMs\` (${maxJobTimeoutMs}): the default cannot exceed the maximum`);
+  }
+  if (jobMemoryMb > maxJobMemoryMb) {
+    throw new TypeError(`Expected \`jobMemoryMb\` (${jobMemoryMb}) to be at most \`maxJobMemoryMb\` (${maxJobMemoryMb}): the default cannot exceed the maximum`);
   }
   return {
     port: port as number,
     host,
     dataDir,
     token,
-    jobTimeoutMs: checkTimeoutMs(o['jobTimeoutMs'], 'jobTimeoutMs'),
-    jobMemoryMb: checkMemoryMb(o['jobMemoryMb'], 'jobMemoryMb'),
+    jobTimeoutMs,
+    jobMemoryMb,
+    maxJobTimeoutMs,
+    maxJobMemoryMb,
+    fullStacktraces,
     concurrency: checkCount(o['concurrency'], 'concurrency', 'jobs'),
     pageSize: checkCount(o['pageSize'], 'pageSize', 'exports') ?? 100,
     heartbeatMs,

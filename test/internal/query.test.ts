@@ -1,6 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import type { ExportQuery, Feature } from '../../src/client/geojson.js';
-import { checkExportQuery, compileQuery, QueryTypeError } from '../../src/internal/query.js';
+import { MAX_LIKE_PATTERN_LENGTH } from '../../src/internal/like-pattern.js';
+import { checkExportQuery, compileQuery, MAX_QUERY_DEPTH, QueryTypeError } from '../../src/internal/query.js';
+
+/** An expression with `and` nested `depth` deep (the outer expression counts as 1). */
+function nestedCollection(depth: number): unknown {
+  let geometry: unknown = { type: 'Point', coordinates: [0, 0] };
+  for (let i = 1; i < depth; i++) geometry = { type: 'GeometryCollection', geometries: [geometry] };
+  return geometry;
+}
+
+function nested(depth: number): unknown {
+  let expr: unknown = { eq: { a: 1 } };
+  for (let i = 1; i < depth; i++) expr = { and: [expr] };
+  return expr;
+}
 
 function feature(id: number, properties: Record<string, unknown> | null): Feature {
   return { type: 'Feature', id, geometry: null, properties };
@@ -60,9 +74,33 @@ describe('checkExportQuery', () => {
     ['an empty range', { query_expr: { range: { h: {} } } }, /at least one of `gt`/],
     ['mixed bound types', { query_expr: { range: { h: { gt: 1, lt: 'z' } } } }, /all numbers or all strings/],
     ['a non-string like', { query_expr: { like: { name: 3 } } }, /`query.query_expr.like.name` to be a LIKE pattern string, got 3/],
+    [
+      'a pattern too long',
+      { query_expr: { like: { name: 'x'.repeat(MAX_LIKE_PATTERN_LENGTH + 1) } } },
+      /`query.query_expr.like.name` to be a LIKE pattern of at most 1024 characters, got 1025/,
+    ],
+    // Issue 13: 3,000 nested `and`s overflowed the stack, and the RangeError answered 500.
+    ['an expression nested too deep', { query_expr: nested(3000) }, /nested at most 64 deep, got `query.query_expr(\.and\[0\]){64}` deeper still/],
+    ['a geometry nested too deep', { geometry: nestedCollection(5000) }, /GeometryCollections nested at most 64 deep, got `query.geometry(\.geometries\[0\]){64}`/],
   ])('throws a TypeError naming the path for %s', (_what, query, message) => {
     expect(() => checkExportQuery(query)).toThrow(TypeError);
     expect(() => checkExportQuery(query)).toThrow(message);
+  });
+});
+
+describe('checkExportQuery limits', () => {
+  it(`accepts expressions nested ${MAX_QUERY_DEPTH} deep and patterns of the longest length`, () => {
+    const query = { query_expr: { and: [nested(MAX_QUERY_DEPTH - 1), { like: { name: '%'.repeat(MAX_LIKE_PATTERN_LENGTH) } }] } };
+    expect(checkExportQuery(query)).toBe(query);
+    expect(checkExportQuery({ query_expr: nested(MAX_QUERY_DEPTH) })).toBeDefined();
+    expect(() => checkExportQuery({ query_expr: nested(MAX_QUERY_DEPTH + 1) })).toThrow(/nested at most 64 deep/);
+    expect(checkExportQuery({ geometry: nestedCollection(MAX_QUERY_DEPTH) })).toBeDefined();
+    expect(() => checkExportQuery({ geometry: nestedCollection(MAX_QUERY_DEPTH + 1) })).toThrow(/nested at most 64 deep/);
+  });
+
+  it('compiles and runs a query nested as deep as accepted', () => {
+    const { matches } = compileQuery(checkExportQuery({ query_expr: nested(MAX_QUERY_DEPTH), geometry: nestedCollection(MAX_QUERY_DEPTH) }));
+    expect(matches({ type: 'Feature', geometry: { type: 'Point', coordinates: [0, 0] }, properties: { a: 1 } })).toBe(true);
   });
 });
 
@@ -112,6 +150,8 @@ describe('compileQuery', () => {
     expect(ids({ query_expr: { like: { name: 'M\\_1\\%' } } })).toEqual([4]);
     expect(ids({ query_expr: { like: { name: 'M.%' } } })).toEqual([]);
     expect(ids({ query_expr: { like: { name: '%(%' } } })).toEqual([]);
+    expect(ids({ query_expr: { like: { name: '%%%%%%%%%%%%%%%%%%%%%%%%x' } } })).toEqual([]);
+    expect(ids({ query_expr: { like: { name: '%%e%%' } } })).toEqual([1, 2, 3]);
   });
 
   it('combines with and and or', () => {

@@ -27,6 +27,11 @@ export const SERVE_FLAGS = serviceFlags({
   logLevel: { flag: 'log-level', env: 'EXPORT_TASK_LOG_LEVEL', value: flagValues.oneOf('level', LOG_LEVELS), description: 'JSON log lines on stdout from this level up (default info)' },
   metricsPublic: { flag: 'metrics-public', env: 'EXPORT_TASK_METRICS_PUBLIC', value: flagValues.boolean, description: 'Answer GET /metrics without the token' },
   shutdownDelayMs: { flag: 'shutdown-delay-ms', env: 'EXPORT_TASK_SHUTDOWN_DELAY_MS', value: flagValues.natural('ms'), description: 'On SIGTERM, serve this long with /ready at 503 before stopping (default 0)' },
+  jobTimeoutMs: { flag: 'job-timeout-ms', env: 'EXPORT_TASK_JOB_TIMEOUT_MS', value: flagValues.positive('ms'), description: 'Time limit of a job without its own (default 1800000)' },
+  jobMemoryMb: { flag: 'job-memory-mb', env: 'EXPORT_TASK_JOB_MEMORY_MB', value: flagValues.positive('mb'), description: 'Heap limit of a job without its own (default 512)' },
+  maxJobTimeoutMs: { flag: 'max-job-timeout-ms', env: 'EXPORT_TASK_MAX_JOB_TIMEOUT_MS', value: flagValues.positive('ms'), description: 'Most an export may ask for as its time limit (default 86400000)' },
+  maxJobMemoryMb: { flag: 'max-job-memory-mb', env: 'EXPORT_TASK_MAX_JOB_MEMORY_MB', value: flagValues.positive('mb'), description: 'Most an export may ask for as its heap limit (default 4096)' },
+  fullStacktraces: { flag: 'full-stacktraces', env: 'EXPORT_TASK_FULL_STACKTRACES', value: flagValues.boolean, description: "Keep the service's absolute paths in failed exports' stack traces" },
 });
 
 /** What `serve` runs with: each flag's value, `undefined` where the flag was not given. */

@@ -3,10 +3,14 @@ import { BadRequestError } from '../../client/http-errors.js';
 import { describeValue } from '../../core/errors.js';
 import { checkGeometry } from '../../internal/check-geometry.js';
 
+/** The longest string id of a feature, in characters. @internal */
+export const MAX_FEATURE_ID_LENGTH = 1024;
+
 /**
  * Checks one GeoJSON Feature before it is stored: `type` is `"Feature"`, `geometry` a valid
  * geometry or null, `properties` an object or null, `id` a string, a finite number or absent.
- * A missing `geometry` or `properties` member is read as null.
+ * A missing `geometry` or `properties` member is read as null. A string id is at most
+ * {@link MAX_FEATURE_ID_LENGTH} characters.
  *
  * @param value - The value to check.
  * @param path - Where it sits, for the message (`features[3]`).
@@ -25,6 +29,9 @@ export function checkFeature(value: unknown, path: string): Feature {
   const id = feature['id'];
   if (!(id === undefined || typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id)))) {
     throw new TypeError(`Expected \`${path}.id\` to be a string, a finite number or absent, got ${describeValue(id)}`);
+  }
+  if (typeof id === 'string' && id.length > MAX_FEATURE_ID_LENGTH) {
+    throw new TypeError(`Expected \`${path}.id\` to be at most ${MAX_FEATURE_ID_LENGTH} characters, got ${id.length}: use a shorter id`);
   }
   const geometry = feature['geometry'];
   if (geometry !== undefined && geometry !== null) checkGeometry(geometry, `${path}.geometry`);
@@ -53,4 +60,22 @@ export function checkFeatures(features: unknown): readonly Record<string, unknow
     }
   }
   return features as readonly Record<string, unknown>[];
+}
+
+/**
+ * The features of an upload's body: a GeoJSON FeatureCollection's `features`, or an array as
+ * it is (each feature is checked by {@link checkFeatures}).
+ * @throws BadRequestError for anything else.
+ * @internal
+ */
+export function featuresOfBody(body: unknown): unknown[] {
+  if (Array.isArray(body)) return body;
+  if (typeof body === 'object' && body !== null && (body as { type?: unknown }).type === 'FeatureCollection') {
+    const features = (body as { features?: unknown }).features;
+    if (Array.isArray(features)) return features;
+    throw new BadRequestError(`Expected the FeatureCollection's \`features\` to be an array, got ${describeValue(features)}`);
+  }
+  throw new BadRequestError(
+    `Expected the request body to be a GeoJSON FeatureCollection or an array of Features, got ${body === undefined ? 'no body' : describeValue(body)}`,
+  );
 }

@@ -26,6 +26,8 @@ import { JsonProductCatalog } from './json-product-catalog.js';
 import { MemoryExportLog } from './memory-export-log.js';
 import { ProductStore } from './product-store.js';
 import type { ProductCatalog } from './product-store.js';
+import { cleanStacktrace } from './clean-stacktrace.js';
+import type { StacktraceOptions } from './clean-stacktrace.js';
 import { StorageArea } from './storage-area.js';
 import type { StoredFile } from './storage-area.js';
 
@@ -42,6 +44,20 @@ export interface EngineOptions {
   readonly dataDir: string | undefined;
   readonly jobTimeoutMs: number | null;
   readonly jobMemoryMb: number | null;
+  /** The most an export may ask for as its own time limit; `null` for no maximum. @defaultValue null */
+  readonly maxJobTimeoutMs?: number | null | undefined;
+  /** The most an export may ask for as its own memory limit; `null` for no maximum. @defaultValue null */
+  readonly maxJobMemoryMb?: number | null | undefined;
+  /** Keep the service's absolute paths in failed exports' stack traces. @defaultValue false */
+  readonly fullStacktraces?: boolean | undefined;
+  /**
+   * Told when the log or the disk fails (an append refused: disk full, database read-only) and
+   * once it works again.
+   * @defaultValue a line on stderr for each change
+   */
+  readonly onStorageHealth?: ((healthy: boolean, error: unknown) => void) | undefined;
+  /** How often the final events that could not be appended are tried again, ms. @defaultValue 1000 */
+  readonly storageRetryMs?: number | undefined;
   readonly concurrency: number | undefined;
   readonly pageSize: number;
   /**
@@ -123,6 +139,8 @@ interface ActiveExport {
   started: boolean;
   /** Whether the service stopped its job (shutting down): the job's outcome is not the export's. */
   stoppedByService: boolean;
+  /** Why the log refused one of its events, if it did: the job was stopped for it. */
+  storageError: unknown;
   /** Resolves once the export is final (or the service closed). */
   readonly settled: Promise<void>;
   readonly settle: () => void;
@@ -159,6 +177,11 @@ export class EmbeddedEngine implements ExportBackend {
   /** Completes each open `events()` stream. */
   readonly #streams = new Set<() => void>();
   #running = 0;
+  /** Final events the log refused (disk full), tried again every `storageRetryMs` until it takes them. */
+  readonly #unrecorded: { readonly entry: ActiveExport; readonly body: EventBody }[] = [];
+  #retryTimer: NodeJS.Timeout | undefined;
+  /** Whether the last append failed: its failure was reported, its recovery will be. */
+  #storageFailing = false;
   /** No job starts anymore; running ones were told to stop. */
   #stopping: Promise<void> | undefined;
   /** Events may still be appended (until close, or at once on close for the in-memory log). */
@@ -174,6 +197,11 @@ export class EmbeddedEngine implements ExportBackend {
     this.#log = store.log;
     this.#storage = new StorageArea(join(dataDir, 'storage'));
     this.#concurrency = options.concurrency ?? availableParallelism();
+  }
+
+  /** How many final events the log refused and are waiting for it to take them. @internal */
+  get unrecordedFinals(): number {
+    return this.#unrecorded.length;
   }
 
   /** The absolute path of the data directory. */
@@ -219,7 +247,7 @@ export class EmbeddedEngine implements ExportBackend {
     return product;
   }
 
-  async addFeatures(productId: string, features: readonly Feature[]): Promise<{ readonly added: number }> {
+  async addFeatures(productId: string, features: readonly Feature[] | Uint8Array): Promise<{ readonly added: number }> {
     this.#assertOpen();
     return { added: await this.#products.add(productId, features) };
   }
@@ -232,6 +260,7 @@ export class EmbeddedEngine implements ExportBackend {
     return settle(() => {
       this.#assertOpen();
       const checked = checkExportRequest(request);
+      this.#checkMaxima(checked);
       this.#storage.resolve(checked.key);
       const idempotencyKey = checkIdempotencyKey(options?.idempotencyKey);
       this.#requireProduct(productId);
@@ -240,7 +269,7 @@ export class EmbeddedEngine implements ExportBackend {
       const known = idempotencyKey === undefined ? undefined : this.#log.exportIdFor(productId, idempotencyKey);
       if (known !== undefined) return { exportId: known };
       const exportId = randomUUID();
-      this.#log.create(productId, exportId, checked, idempotencyKey);
+      this.#recording(() => this.#log.create(productId, exportId, checked, idempotencyKey));
       this.#queue.push(this.#activate(productId, exportId, checked));
       this.#pump();
       return { exportId };
@@ -325,18 +354,18 @@ export class EmbeddedEngine implements ExportBackend {
     if (record.final || record.cancelRequested || entry === undefined) return record;
     switch (entry.state) {
       case 'queued':
+        this.#recording(() => this.#emit(productId, exportId, { type: 'cancel_requested' }));
         this.#queue.splice(this.#queue.indexOf(entry), 1);
-        this.#emit(productId, exportId, { type: 'cancel_requested' });
         this.#finish(entry, failureOf(null, 'cancelled'));
         break;
       case 'preparing':
         // #runJob sees the request once the target is ready and starts no worker.
-        this.#emit(productId, exportId, { type: 'cancel_requested' });
+        this.#recording(() => this.#emit(productId, exportId, { type: 'cancel_requested' }));
         break;
       case 'running':
         // Too late once the job reported its end: the export ends as the job did.
         if (entry.job?.reported !== true) {
-          this.#emit(productId, exportId, { type: 'cancel_requested' });
+          this.#recording(() => this.#emit(productId, exportId, { type: 'cancel_requested' }));
           entry.job?.stop('cancelled');
         }
         break;
@@ -451,6 +480,11 @@ export class EmbeddedEngine implements ExportBackend {
     // The in-memory log's history ends here; a durable one records how running exports ended.
     if (!this.#log.durable) this.#emitting = false;
     await this.stopJobs();
+    // A last try for the final events the log refused; those it still refuses are settled by
+    // the next start (as exports cut short by a restart).
+    this.#retryUnrecorded();
+    clearInterval(this.#retryTimer);
+    for (const { entry } of this.#unrecorded.splice(0)) entry.settle();
     this.#emitting = false;
     await this.#products.idle();
     this.#storage.close();
@@ -503,6 +537,7 @@ export class EmbeddedEngine implements ExportBackend {
       job: undefined,
       started: false,
       stoppedByService: false,
+      storageError: undefined,
       settled,
       settle: () => markSettled(),
     };
@@ -514,26 +549,115 @@ export class EmbeddedEngine implements ExportBackend {
     if (this.#emitting) this.#log.append(productId, exportId, body);
   }
 
+  /** Refuses an export's own limits above the service's maxima. @throws BadRequestError */
+  #checkMaxima(request: CheckedExportRequest): void {
+    const { maxJobTimeoutMs, maxJobMemoryMb } = this.#options;
+    if (request.timeoutMs !== null && maxJobTimeoutMs != null && request.timeoutMs > maxJobTimeoutMs) {
+      throw new BadRequestError(
+        `Expected the export's time limit (\`limits.timeout_ms\`) to be at most this service's maximum of ${maxJobTimeoutMs} ms, got ${request.timeoutMs}: ask for less, or leave it out for the service's default`,
+      );
+    }
+    if (request.memoryMb !== null && maxJobMemoryMb != null && request.memoryMb > maxJobMemoryMb) {
+      throw new BadRequestError(
+        `Expected the export's memory limit (\`limits.memory_mb\`) to be at most this service's maximum of ${maxJobMemoryMb} MiB, got ${request.memoryMb}: ask for less, or leave it out for the service's default`,
+      );
+    }
+  }
+
+  /** Runs a write to the log for a request: its failure is reported (and thrown to the request). */
+  #recording<T>(write: () => T): T {
+    try {
+      const result = write();
+      this.#storageWorks();
+      return result;
+    } catch (error) {
+      this.#storageFails(error);
+      throw error;
+    }
+  }
+
+  /** Appends an event of a running job: a refused one stops the job, which then fails `internal`. */
+  #emitForJob(entry: ActiveExport, body: EventBody): void {
+    if (entry.storageError !== undefined) return;
+    try {
+      this.#emit(entry.productId, entry.exportId, body);
+      this.#storageWorks();
+    } catch (error) {
+      this.#storageFails(error);
+      entry.storageError = error;
+      entry.job?.stop('internal');
+    }
+  }
+
+  #storageFails(error: unknown): void {
+    if (this.#storageFailing) return;
+    this.#storageFailing = true;
+    (this.#options.onStorageHealth ?? reportStorageHealth)(false, error);
+  }
+
+  #storageWorks(): void {
+    // Not while final events wait for the log: one write that fit does not make it whole again.
+    if (!this.#storageFailing || this.#unrecorded.length > 0) return;
+    this.#storageFailing = false;
+    (this.#options.onStorageHealth ?? reportStorageHealth)(true, undefined);
+  }
+
+  #stacktraceOptions(): StacktraceOptions {
+    return { dataDir: this.#dataDir, fullPaths: this.#options.fullStacktraces };
+  }
+
   #finish(entry: ActiveExport, outcome: ExportJobOutcome): void {
     if (this.#active.get(entry.exportId) !== entry) return;
     this.#active.delete(entry.exportId);
-    const record = this.#log.get(entry.productId, entry.exportId);
+    let record: ExportRecord | undefined;
+    try {
+      record = this.#log.get(entry.productId, entry.exportId);
+    } catch (error) {
+      this.#storageFails(error);
+    }
     if (record !== undefined && !record.final) {
-      if (outcome.ok) {
-        this.#emit(entry.productId, entry.exportId, {
-          type: 'succeeded',
-          runtime: outcome.runtime,
-          peak_memory_usage: outcome.peakMemory,
-          key: record.key,
-          labels: record.labels,
-          size_bytes: outcome.sizeBytes,
-          sha256: outcome.sha256,
-        });
-      } else {
-        this.#emit(entry.productId, entry.exportId, failedBody(record, outcome));
+      const body: EventBody = outcome.ok
+        ? {
+            type: 'succeeded',
+            runtime: outcome.runtime,
+            peak_memory_usage: outcome.peakMemory,
+            key: record.key,
+            labels: record.labels,
+            size_bytes: outcome.sizeBytes,
+            sha256: outcome.sha256,
+          }
+        : failedBody(record, outcome, this.#stacktraceOptions());
+      try {
+        this.#emit(entry.productId, entry.exportId, body);
+        this.#storageWorks();
+      } catch (error) {
+        // The export stays running in the log until the log takes its end: it must not crash
+        // the service, nor be forgotten.
+        this.#storageFails(error);
+        this.#unrecorded.push({ entry, body });
+        this.#retryTimer ??= setInterval(() => this.#retryUnrecorded(), this.#options.storageRetryMs ?? 1000);
+        return;
       }
     }
     entry.settle();
+  }
+
+  /** Appends the final events the log refused, in order, while it takes them. */
+  #retryUnrecorded(): void {
+    while (this.#unrecorded.length > 0) {
+      const { entry, body } = this.#unrecorded[0]!;
+      try {
+        this.#emit(entry.productId, entry.exportId, body);
+      } catch (error) {
+        this.#storageFails(error);
+        return;
+      }
+      this.#unrecorded.shift();
+      this.#storageWorks();
+      entry.settle();
+    }
+    clearInterval(this.#retryTimer);
+    this.#retryTimer = undefined;
   }
 
   /** Leaves an export that never started queued in the durable log, for the next start. */
@@ -574,7 +698,8 @@ export class EmbeddedEngine implements ExportBackend {
     try {
       target = await this.#storage.prepare(request.key);
     } catch (error) {
-      this.#finish(entry, failureOf(error, 'exception'));
+      // A disk that refuses the directories is the service's fault; a key whose directory is a file, the export's.
+      this.#finish(entry, failureOf(error, isSystemError(error) ? 'internal' : 'exception'));
       return;
     }
     if (this.#stopping !== undefined && durable && this.#log.get(productId, exportId)?.cancelRequested !== true) {
@@ -585,7 +710,13 @@ export class EmbeddedEngine implements ExportBackend {
       this.#finish(entry, failureOf(null, 'cancelled'));
       return;
     }
-    const features = this.#products.features(productId);
+    let features;
+    try {
+      features = this.#products.features(productId);
+    } catch (error) {
+      this.#finish(entry, failureOf(error, 'internal'));
+      return;
+    }
     entry.state = 'running';
     const job = new ExportJob(
       { featuresPath: features.path, featuresBytes: features.bytes, tempPath: target.temp, key: request.key, query: request.query },
@@ -593,14 +724,19 @@ export class EmbeddedEngine implements ExportBackend {
       {
         onStarted: () => {
           entry.started = true;
-          this.#emit(productId, exportId, { type: 'started' });
+          this.#emitForJob(entry, { type: 'started' });
         },
-        onProgress: (fraction, message) => this.#emit(productId, exportId, { type: 'progress', fraction, message }),
-        onLog: (line) => this.#emit(productId, exportId, { type: 'log', line }),
+        onProgress: (fraction, message) => this.#emitForJob(entry, { type: 'progress', fraction, message }),
+        onLog: (line) => this.#emitForJob(entry, { type: 'log', line }),
       },
     );
     entry.job = job;
-    const outcome = await job.outcome;
+    const jobOutcome = await job.outcome;
+    // A job whose events the log refused ends `internal`, whatever it did: its history is incomplete.
+    const outcome: ExportJobOutcome =
+      entry.storageError === undefined
+        ? jobOutcome
+        : { ...failureOf(entry.storageError, 'internal'), runtime: jobOutcome.runtime, peakMemory: jobOutcome.peakMemory };
     const stopping = this.#stopping !== undefined;
     if (!outcome.ok || (stopping && !durable)) {
       await rm(target.temp, { force: true });
@@ -617,12 +753,28 @@ export class EmbeddedEngine implements ExportBackend {
       await rename(target.temp, target.target);
     } catch (error) {
       await rm(target.temp, { force: true });
-      this.#finish(entry, failureOf(error, 'exception'));
+      this.#finish(entry, failureOf(error, isSystemError(error) ? 'internal' : 'exception'));
       return;
     }
-    this.#emit(productId, exportId, { type: 'log', line: `wrote ${request.key} (${outcome.sizeBytes} bytes)` });
-    this.#finish(entry, outcome);
+    this.#emitForJob(entry, { type: 'log', line: `wrote ${request.key} (${outcome.sizeBytes} bytes)` });
+    this.#finish(entry, entry.storageError === undefined ? outcome : failureOf(entry.storageError, 'internal'));
   }
+}
+
+/** Whether `error` is a system call's (a file system's) rather than the export's own. @internal */
+export function isSystemError(error: unknown): boolean {
+  return error instanceof Error && typeof (error as NodeJS.ErrnoException).syscall === 'string';
+}
+
+/** What the service says on stderr when its storage fails or recovers, once for each change. */
+function reportStorageHealth(healthy: boolean, error: unknown): void {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  const why = error instanceof Error ? `${typeof code === 'string' ? code : error.name}: ${error.message}` : String(error);
+  process.stderr.write(
+    healthy
+      ? 'export-task: the storage takes writes again; exports go on\n'
+      : `export-task: the storage refused a write (${why}): exports that need it fail "internal", reads go on; free space or fix the data directory\n`,
+  );
 }
 
 /** Runs `fn` now; its result or error as a promise, so a bad call rejects rather than throws. */
@@ -647,13 +799,17 @@ function clip(text: string | null, max: number): string | null {
   return text === null || text.length <= max ? text : `${text.slice(0, max - 40)}\n... (${text.length - max + 40} characters cut)`;
 }
 
-/** The `failed` event of an export whose job ended as `outcome` (what any engine appends). @internal */
-export function failedBody(record: ExportRecord, outcome: Extract<ExportJobOutcome, { ok: false }>): EventBody {
+/**
+ * The `failed` event of an export whose job ended as `outcome` (what any engine appends), its
+ * stack trace without the service's absolute paths unless `stacktrace.fullPaths` asks for them.
+ * @internal
+ */
+export function failedBody(record: ExportRecord, outcome: Extract<ExportJobOutcome, { ok: false }>, stacktrace: StacktraceOptions = {}): EventBody {
   return {
     type: 'failed',
     failure_type: outcome.failureType,
     exception_name: clip(outcome.exceptionName, MAX_EXCEPTION_NAME),
-    stacktrace: clip(outcome.stacktrace, MAX_STACKTRACE),
+    stacktrace: clip(cleanStacktrace(outcome.stacktrace, stacktrace), MAX_STACKTRACE),
     runtime: outcome.runtime,
     peak_memory_usage: outcome.peakMemory,
     key: record.key,

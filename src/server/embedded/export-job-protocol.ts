@@ -1,6 +1,6 @@
 import type { ExportQuery } from '../../client/geojson.js';
 
-/** What the main thread hands one export job's worker (its `workerData`). @internal */
+/** What the owner of one export job gives it. @internal */
 export interface ExportJobInput {
   /** The product's newline-delimited GeoJSON file. */
   readonly featuresPath: string;
@@ -9,6 +9,21 @@ export interface ExportJobInput {
   /** Where to write; the main thread renames it onto the target once the job succeeded. */
   readonly tempPath: string;
   readonly key: string;
+  readonly query: ExportQuery;
+}
+
+/**
+ * What the main thread hands one export job's worker (its `workerData`): the files it opened
+ * for the job, by descriptor. The main thread closes them once the worker has exited, so a
+ * worker terminated at any point (time limit, cancel, memory limit) leaves no descriptor open.
+ * @internal
+ */
+export interface ExportWorkerData {
+  /** The product's features, open for reading (read by position: the worker never closes it). */
+  readonly featuresFd: number;
+  readonly featuresBytes: number;
+  /** The temporary output, open for writing (the worker never closes it). */
+  readonly outputFd: number;
   readonly query: ExportQuery;
 }
 
@@ -27,4 +42,11 @@ export type ExportJobMessage =
   | ({ readonly type: 'progress'; readonly fraction: number; readonly message: string } & JobUsage)
   | { readonly type: 'log'; readonly line: string }
   | ({ readonly type: 'written'; readonly sizeBytes: number; readonly sha256: string } & JobUsage)
-  | ({ readonly type: 'threw'; readonly name: string; readonly message: string; readonly stack: string } & JobUsage);
+  | ({
+      readonly type: 'threw';
+      readonly name: string;
+      readonly message: string;
+      readonly stack: string;
+      /** Whether the service failed (reading or writing a file: a system error), not the job's query or data. */
+      readonly internal: boolean;
+    } & JobUsage);

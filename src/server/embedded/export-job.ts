@@ -1,3 +1,5 @@
+import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import type { Worker } from 'node:worker_threads';
 import type { FailureType } from '../../core/events.js';
 import type { ExportJobInput, ExportJobMessage } from './export-job-protocol.js';
@@ -39,14 +41,17 @@ type StopReason = 'cancelled' | 'timeout' | 'internal';
 
 /**
  * One export job running in its own worker thread (so its memory limit is its own), seen from
- * the main thread: it enforces the time limit, reads the worker's reports, and tells how the
- * job ended once the worker is gone, so the caller can clean up knowing nothing writes anymore.
+ * the main thread: it opens the job's files (the product's features, the temporary output),
+ * enforces the time limit, reads the worker's reports, and, once the worker is gone, closes the
+ * files and tells how the job ended, so the caller can clean up knowing nothing writes anymore.
+ * The files are this object's, not the worker's, because a worker can be terminated at any
+ * point (time limit, cancel, memory limit) and would leave a descriptor open: issue 23.
  * @internal
  */
 export class ExportJob {
-  /** Settles (never rejects) after the worker has exited. */
+  /** Settles (never rejects) after the worker has exited and the job's files are closed. */
   readonly outcome: Promise<ExportJobOutcome>;
-  readonly #worker: Worker;
+  #worker: Worker | undefined;
   readonly #hooks: ExportJobHooks;
   readonly #timeoutMs: number | null;
   #timer: NodeJS.Timeout | undefined;
@@ -60,17 +65,39 @@ export class ExportJob {
   constructor(input: ExportJobInput, limits: ExportJobLimits, hooks: ExportJobHooks) {
     this.#hooks = hooks;
     this.#timeoutMs = limits.timeoutMs;
-    this.#worker = spawnExportWorker(input, limits.memoryMb === null ? undefined : { maxOldGenerationSizeMb: limits.memoryMb });
-    this.#worker.on('message', (message: ExportJobMessage) => this.#onMessage(message));
-    this.#worker.on('error', (error) => {
-      this.#workerError ??= error;
-    });
-    this.outcome = new Promise((resolve) => {
-      this.#worker.once('exit', (code) => {
-        clearTimeout(this.#timer);
-        resolve(this.#conclude(code));
+    this.outcome = this.#run(input, limits);
+  }
+
+  async #run(input: ExportJobInput, limits: ExportJobLimits): Promise<ExportJobOutcome> {
+    let features: FileHandle | undefined;
+    let output: FileHandle | undefined;
+    try {
+      try {
+        features = await open(input.featuresPath, 'r');
+        output = await open(input.tempPath, 'wx');
+      } catch (error) {
+        // The product's file gone, the disk full: the service's fault, not the export's.
+        const e = error as Error;
+        return this.#failure('internal', e.name, e.stack ?? String(e));
+      }
+      if (this.#stopReason !== undefined) return this.#failure(this.#stopReason, null, null);
+      const worker = spawnExportWorker(
+        { featuresFd: features.fd, featuresBytes: input.featuresBytes, outputFd: output.fd, query: input.query },
+        limits.memoryMb === null ? undefined : { maxOldGenerationSizeMb: limits.memoryMb },
+      );
+      this.#worker = worker;
+      worker.on('message', (message: ExportJobMessage) => this.#onMessage(message));
+      worker.on('error', (error) => {
+        this.#workerError ??= error;
       });
-    });
+      const code = await new Promise<number>((resolve) => worker.once('exit', resolve));
+      clearTimeout(this.#timer);
+      return this.#conclude(code);
+    } finally {
+      // After the worker's exit: no write of the job can come after these.
+      await output?.close().catch(() => undefined);
+      await features?.close().catch(() => undefined);
+    }
   }
 
   /** Whether the job reported its end (written or threw): stopping it now would change nothing. */
@@ -86,7 +113,8 @@ export class ExportJob {
   stop(reason: StopReason): boolean {
     if (this.#report !== undefined) return false;
     this.#stopReason ??= reason;
-    void this.#worker.terminate();
+    // Before the worker exists, #run sees the reason once the files are open and starts none.
+    void this.#worker?.terminate();
     return true;
   }
 
@@ -115,7 +143,7 @@ export class ExportJob {
         break;
       case 'threw':
         clearTimeout(this.#timer);
-        this.#report = this.#failure('exception', message.name, message.stack);
+        this.#report = this.#failure(message.internal ? 'internal' : 'exception', message.name, message.stack);
         break;
     }
   }

@@ -1,24 +1,27 @@
 /**
- * The worker-thread entry that runs one export job: it streams the product's features, keeps
+ * The worker-thread entry that runs one export job: it reads the product's features, keeps
  * those the query matches and writes them to a temporary file, reporting progress, log lines,
- * CPU time and memory to the main thread. The main thread decides what becomes of the file
- * (it renames it onto the target, or removes it), so a job killed at any point leaves no
- * trace. Only the query compiler and Node builtins are imported: the worker starts fast and
- * its memory limit is spent on the job, not on modules.
+ * CPU time and memory to the main thread. The main thread opened both files and closes them
+ * once this thread has exited, and decides what becomes of the output (it renames it onto the
+ * target, or removes it), so a job killed at any point leaves no trace and no descriptor.
+ *
+ * Reads and writes are synchronous, on this thread: a terminated worker stops between two
+ * system calls, never with a write still queued on the shared thread pool that could land in
+ * whatever file reuses the descriptor after the main thread closed it. Only the query compiler
+ * and Node builtins are imported: the worker starts fast and its memory limit is spent on the
+ * job, not on modules.
  *
  * @packageDocumentation
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, readFileSync } from 'node:fs';
-import { open, rm } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
+import { fsyncSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { StringDecoder } from 'node:string_decoder';
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Feature } from '../../client/geojson.js';
 import { compileQuery } from '../../internal/query.js';
-import type { ExportJobInput, ExportJobMessage, JobUsage } from './export-job-protocol.js';
+import type { ExportJobMessage, ExportWorkerData, JobUsage } from './export-job-protocol.js';
 
 /** Bytes read from the product's file at a time. */
 const READ_CHUNK = 256 * 1024;
@@ -62,109 +65,121 @@ function post(message: ExportJobMessage): void {
   parentPort?.postMessage(message);
 }
 
-/** Writes all of `data`, looping over short writes; awaiting each write is the backpressure. */
-async function writeAll(file: FileHandle, data: Buffer): Promise<void> {
+/** Writes all of `data` at the descriptor's position, looping over short writes. */
+function writeAll(fd: number, data: Buffer): void {
   let offset = 0;
-  while (offset < data.length) {
-    const { bytesWritten } = await file.write(data, offset, data.length - offset);
-    offset += bytesWritten;
+  while (offset < data.length) offset += writeSync(fd, data, offset, data.length - offset);
+}
+
+/** The first `total` bytes of the file, a chunk at a time, read by position. */
+function* chunksOf(fd: number, total: number): Generator<Buffer> {
+  let position = 0;
+  while (position < total) {
+    const buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK, total - position));
+    const bytesRead = readSync(fd, buffer, 0, buffer.length, position);
+    if (bytesRead === 0) throw new ServiceFault(`The product's features file ends at byte ${position}, before its committed length ${total}`);
+    position += bytesRead;
+    yield bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
   }
 }
 
-async function runExportJob(input: ExportJobInput, usage: UsageMeter): Promise<void> {
+/** The service's data is not what it should be: its fault, not the job's. */
+class ServiceFault extends Error {
+  override readonly name = 'ServiceFault';
+}
+
+/** Whether the service failed rather than the job: a system call's error (a file gone, a full disk), or its data. */
+function isSystemError(error: unknown): boolean {
+  return error instanceof ServiceFault || (error instanceof Error && typeof (error as NodeJS.ErrnoException).syscall === 'string');
+}
+
+function runExportJob(input: ExportWorkerData, usage: UsageMeter): void {
   const { matches, limit, selectsAll } = compileQuery(input.query);
-  const output = await open(input.tempPath, 'wx');
-  try {
-    const hash = createHash('sha256');
-    let sizeBytes = 0;
-    let pending = '';
-    const flush = async (): Promise<void> => {
-      if (pending === '') return;
-      const bytes = Buffer.from(pending, 'utf8');
-      pending = '';
-      hash.update(bytes);
-      sizeBytes += bytes.length;
-      await writeAll(output, bytes);
-    };
+  const output = input.outputFd;
+  const hash = createHash('sha256');
+  let sizeBytes = 0;
+  let pending = '';
+  const flush = (): void => {
+    if (pending === '') return;
+    const bytes = Buffer.from(pending, 'utf8');
+    pending = '';
+    hash.update(bytes);
+    sizeBytes += bytes.length;
+    writeAll(output, bytes);
+  };
 
-    let scanned = 0;
-    let matched = 0;
-    let bytesRead = 0;
-    let lastFraction = 0;
-    let lastPostAt = performance.now();
-    const total = input.featuresBytes;
-    const progress = (fraction: number): void => {
-      lastFraction = fraction;
-      lastPostAt = performance.now();
-      post({ type: 'progress', fraction, message: `scanned ${scanned} features, matched ${matched}`, ...usage.sample() });
-    };
+  let scanned = 0;
+  let matched = 0;
+  let bytesRead = 0;
+  let lastFraction = 0;
+  let lastPostAt = performance.now();
+  const total = input.featuresBytes;
+  const progress = (fraction: number): void => {
+    lastFraction = fraction;
+    lastPostAt = performance.now();
+    post({ type: 'progress', fraction, message: `scanned ${scanned} features, matched ${matched}`, ...usage.sample() });
+  };
 
-    // A line is kept as the string pieces it arrived in until its newline comes: a huge line
-    // grows the heap a chunk at a time, so a memory limit stops the job cleanly.
-    let pieces: string[] = [];
-    const takeLine = (line: string): boolean => {
-      if (line === '') return true;
-      scanned++;
-      // Stored lines were validated when added: a query that keeps everything copies them as they are.
-      if (selectsAll || matches(JSON.parse(line) as Feature)) {
-        matched++;
-        pending += `${line}\n`;
-      }
-      return limit === null || matched < limit;
-    };
-
-    if (total > 0) {
-      const decoder = new StringDecoder('utf8');
-      const input$ = createReadStream(input.featuresPath, { start: 0, end: total - 1, highWaterMark: READ_CHUNK });
-      let more = true;
-      for await (const chunk of input$ as AsyncIterable<Buffer>) {
-        bytesRead += chunk.length;
-        const text = decoder.write(chunk);
-        let start = 0;
-        for (let newline = text.indexOf('\n'); newline !== -1 && more; newline = text.indexOf('\n', start)) {
-          let line = text.slice(start, newline);
-          if (pieces.length > 0) {
-            pieces.push(line);
-            line = pieces.join('');
-            pieces = [];
-          }
-          start = newline + 1;
-          more = takeLine(line);
-        }
-        if (!more) break;
-        if (start < text.length) pieces.push(text.slice(start));
-        if (pending.length >= WRITE_CHUNK) await flush();
-        const fraction = bytesRead / total;
-        if (performance.now() - lastPostAt >= PROGRESS_INTERVAL_MS || fraction - lastFraction >= PROGRESS_STEP) progress(fraction);
-      }
-      // Breaking out of the loop destroyed the stream; a complete file ends with a newline.
-      if (more && pieces.length > 0) takeLine(pieces.join(''));
+  // A line is kept as the string pieces it arrived in until its newline comes: a huge line
+  // grows the heap a chunk at a time, so a memory limit stops the job cleanly.
+  let pieces: string[] = [];
+  const takeLine = (line: string): boolean => {
+    if (line === '') return true;
+    scanned++;
+    // Stored lines were validated when added: a query that keeps everything copies them as they are.
+    if (selectsAll || matches(JSON.parse(line) as Feature)) {
+      matched++;
+      pending += `${line}\n`;
     }
-    await flush();
-    progress(1);
-    const limited = limit !== null && matched >= limit ? ` (query_limit ${limit} reached)` : '';
-    post({ type: 'log', line: `scanned ${scanned} features, matched ${matched}${limited}` });
-    await output.sync();
-    await output.close();
-    post({ type: 'written', sizeBytes, sha256: hash.digest('hex'), ...usage.sample() });
-  } catch (error) {
-    // finally would also close after success; here the file is useless, so remove it too.
-    await output.close().catch(() => undefined);
-    await rm(input.tempPath, { force: true });
-    throw error;
+    return limit === null || matched < limit;
+  };
+
+  if (total > 0) {
+    const decoder = new StringDecoder('utf8');
+    let more = true;
+    for (const chunk of chunksOf(input.featuresFd, total)) {
+      bytesRead += chunk.length;
+      const text = decoder.write(chunk);
+      let start = 0;
+      for (let newline = text.indexOf('\n'); newline !== -1 && more; newline = text.indexOf('\n', start)) {
+        let line = text.slice(start, newline);
+        if (pieces.length > 0) {
+          pieces.push(line);
+          line = pieces.join('');
+          pieces = [];
+        }
+        start = newline + 1;
+        more = takeLine(line);
+      }
+      if (!more) break;
+      if (start < text.length) pieces.push(text.slice(start));
+      if (pending.length >= WRITE_CHUNK) flush();
+      const fraction = bytesRead / total;
+      if (performance.now() - lastPostAt >= PROGRESS_INTERVAL_MS || fraction - lastFraction >= PROGRESS_STEP) progress(fraction);
+    }
+    // A complete file ends with a newline.
+    if (more && pieces.length > 0) takeLine(pieces.join(''));
   }
+  flush();
+  progress(1);
+  const limited = limit !== null && matched >= limit ? ` (query_limit ${limit} reached)` : '';
+  post({ type: 'log', line: `scanned ${scanned} features, matched ${matched}${limited}` });
+  fsyncSync(output);
+  post({ type: 'written', sizeBytes, sha256: hash.digest('hex'), ...usage.sample() });
 }
 
 function main(): void {
   const usage = new UsageMeter();
   post({ type: 'started', ...usage.sample() });
-  runExportJob(workerData as ExportJobInput, usage).catch((error: unknown) => {
+  try {
+    runExportJob(workerData as ExportWorkerData, usage);
+  } catch (error) {
     const failure =
       error instanceof Error
         ? { name: error.name, message: error.message, stack: error.stack ?? `${error.name}: ${error.message}` }
         : { name: 'Error', message: String(error), stack: String(error) };
-    post({ type: 'threw', ...failure, ...usage.sample() });
-  });
+    post({ type: 'threw', ...failure, internal: isSystemError(error), ...usage.sample() });
+  }
 }
 
 // Only as a worker: importing this module elsewhere (a type check, a bundler's analysis) runs nothing.

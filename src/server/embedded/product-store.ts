@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import type { ProductInfo } from '../../client/backend.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../../client/http-errors.js';
 import { describeValue } from '../../core/errors.js';
-import { checkFeatures } from './check-feature.js';
 import { checkProductId } from './check-product-id.js';
+import { checkUpload, prepareAppend } from './prepare-features.js';
+
+export { serialise } from './serialise-features.js';
 
 /** What the service keeps about a product besides its features. @internal */
 export interface ProductMeta {
@@ -16,8 +18,9 @@ export interface ProductMeta {
   readonly byteLength: number;
 }
 
-/** The text of this many characters is turned into bytes and written at once. */
-const WRITE_CHUNK = 4 * 1024 * 1024;
+/** The longest product title accepted, in characters. @internal */
+export const MAX_TITLE_LENGTH = 1024;
+
 
 /**
  * Where the products' {@link ProductMeta} are kept: `product.json` files beside the features
@@ -84,6 +87,11 @@ export class ProductStore {
     if (title !== undefined && typeof title !== 'string') {
       throw new BadRequestError(`Expected the product's \`title\` to be a string, got ${describeValue(title)}`);
     }
+    if (title !== undefined && title.length > MAX_TITLE_LENGTH) {
+      throw new BadRequestError(
+        `Expected the product's \`title\` to be at most ${MAX_TITLE_LENGTH} characters, got ${title.length}: use a shorter title`,
+      );
+    }
     if (this.#products.has(productId) || this.#writes.has(productId)) {
       throw new ConflictError(`A product with id ${JSON.stringify(productId)} exists already: pick another id, or use the existing product`);
     }
@@ -99,24 +107,35 @@ export class ProductStore {
 
   /**
    * Appends features to a product, giving those without an id their rank in the product.
-   * Every feature is checked (and serialised) before anything is written; a failed write is
-   * rolled back, so a rejected call leaves the product as it was.
+   * `features` is an array of features, or an upload's JSON text (a FeatureCollection or an
+   * array), which is parsed and checked off the main thread. Every feature is checked (and
+   * serialised) before anything is written; a failed write is rolled back, so a rejected call
+   * leaves the product as it was.
    * @returns How many features were added.
    * @throws NotFoundError for an unknown product, BadRequestError naming the first bad feature.
    */
   async add(productId: string, features: unknown): Promise<number> {
     this.#require(productId);
-    const checked = checkFeatures(features);
+    // An upload's JSON text is parsed and checked in a worker, in the product's turn (the ids it
+    // gives depend on the count); features given as values are checked at once.
+    const upload = checkUpload(features);
     return this.#exclusive(productId, async () => {
       const meta = this.#require(productId);
-      const chunks = serialise(checked, meta.featureCount);
+      const { count, chunks } = await prepareAppend(upload, meta.featureCount);
       if (chunks.length === 0) return 0;
       const path = this.#featuresPath(productId);
       const byteLength = await appendChunks(path, chunks, meta.byteLength);
-      const next = { ...meta, featureCount: meta.featureCount + checked.length, byteLength };
-      await this.#saveMeta(next);
+      const next = { ...meta, featureCount: meta.featureCount + count, byteLength };
+      try {
+        await this.#saveMeta(next);
+      } catch (error) {
+        // Not committed (the catalog refused it: a full database, say): the lines go too, so the
+        // next append starts after the last committed one.
+        await truncate(path, meta.byteLength).catch(() => undefined);
+        throw error;
+      }
       this.#products.set(productId, next);
-      return checked.length;
+      return count;
     });
   }
 
@@ -166,37 +185,6 @@ export class ProductStore {
       // Not a product (a bad id, no features file): leave it alone.
     }
   }
-}
-
-/** The features as newline-terminated JSON lines, in buffers of about {@link WRITE_CHUNK} characters. @internal */
-export function serialise(features: readonly Record<string, unknown>[], countBefore: number): Buffer[] {
-  const chunks: Buffer[] = [];
-  let text = '';
-  for (let i = 0; i < features.length; i++) {
-    const feature = features[i]!;
-    const complete = feature['id'] !== undefined && feature['geometry'] !== undefined && feature['properties'] !== undefined;
-    const stored = complete
-      ? feature
-      : {
-          ...feature,
-          id: feature['id'] ?? countBefore + i + 1,
-          geometry: feature['geometry'] ?? null,
-          properties: feature['properties'] ?? null,
-        };
-    let line: string;
-    try {
-      line = JSON.stringify(stored);
-    } catch (error) {
-      throw new BadRequestError(`Feature ${i} was refused, nothing was added: it cannot be written as JSON (${(error as Error).message})`);
-    }
-    text += `${line}\n`;
-    if (text.length >= WRITE_CHUNK) {
-      chunks.push(Buffer.from(text, 'utf8'));
-      text = '';
-    }
-  }
-  if (text !== '') chunks.push(Buffer.from(text, 'utf8'));
-  return chunks;
 }
 
 /**

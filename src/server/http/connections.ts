@@ -28,12 +28,21 @@ export class Connections {
       this.#inFlight.set(socket, (this.#inFlight.get(socket) ?? 0) + 1);
       // 'close' comes once the response is done, or its connection went.
       response.once('close', () => {
-        const left = (this.#inFlight.get(socket) ?? 1) - 1;
+        const inFlight = this.#inFlight.get(socket);
+        // The connection went first (a client that aborted an event stream): its 'close' has
+        // forgotten it already, and putting it back would keep it, and all it holds, for ever.
+        if (inFlight === undefined) return;
+        const left = inFlight - 1;
         this.#inFlight.set(socket, left);
         // Closes the connection once what was written has gone out.
         if (this.#draining && left === 0) socket.destroySoon();
       });
     });
+  }
+
+  /** How many connections are open (or not yet seen closing). @internal */
+  get size(): number {
+    return this.#inFlight.size;
   }
 
   /** From now on each connection is closed as soon as it has no request in flight; those without one now at once. */

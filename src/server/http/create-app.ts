@@ -1,11 +1,15 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify';
 import { Connections } from './connections.js';
 import { errorAnswer, errorBody } from './error-body.js';
 import { EventStreams } from './event-stream.js';
+import { JSON_TYPES } from './json-types.js';
 import type { ExportService } from './export-service.js';
 import { requestIdOf, type ServiceLogger } from './logging.js';
+import { ServiceMetrics } from './metrics.js';
 import { registerOps, type Ops, type OpsOptions } from './ops-routes.js';
 import { registerStorageRoutes } from './storage-routes.js';
 import { registerVectorRoutes } from './vector-routes.js';
@@ -16,10 +20,10 @@ export interface AppOptions {
   readonly bodyLimit: number;
   readonly heartbeatMs: number;
   readonly sseBufferLimit: number;
-  /** Where requests are logged, one line each; none when absent. */
-  readonly logger: ServiceLogger | undefined;
-  /** The metrics and readiness checks of the operations routes. */
-  readonly ops: OpsOptions;
+  /** Where requests are logged, one line each; none when absent or false. */
+  readonly logger?: ServiceLogger | false | undefined;
+  /** The metrics and readiness checks of the operations routes; metrics of its own and no check when absent. */
+  readonly ops?: OpsOptions | undefined;
 }
 
 /** The Fastify app and what its owner drives when shutting down. @internal */
@@ -46,7 +50,7 @@ const MAX_PARAM_LENGTH = 4096;
 export function createApp(engine: ExportService, options: AppOptions): App {
   let refusing = false;
   // Fastify's type of a logger instance is narrower than pino's own; it is pino underneath.
-  const loggerInstance: FastifyBaseLogger | undefined = options.logger;
+  const loggerInstance: FastifyBaseLogger | undefined = options.logger === false ? undefined : options.logger;
   const fastify = Fastify({
     ...(loggerInstance === undefined ? { logger: false } : { loggerInstance }),
     // The ops hooks log one line per request, once answered.
@@ -62,13 +66,19 @@ export function createApp(engine: ExportService, options: AppOptions): App {
     frameworkErrors: (error, _request, reply) => {
       void sendError(reply, error, options.bodyLimit);
     },
+    // What Node's parser refuses before there is a request (headers too large, a malformed
+    // request line) is answered here, in the protocol's shape too.
+    clientErrorHandler: answerClientError,
   });
 
   // The default JSON parser, with two changes: an empty body is no body (a POST to cancel
   // may come with a Content-Type and nothing else), and a syntax error says where it is.
+  // JSON is `application/json` or JSON:API's `application/vnd.api+json` (what DL's Python
+  // client sends on every request), parameters allowed; any other type is answered 415,
+  // `text/plain` included (Fastify parses it by default).
   const secureParse = fastify.getDefaultJsonParser('error', 'error');
-  fastify.removeContentTypeParser('application/json');
-  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser(JSON_TYPES, { parseAs: 'string' }, (request, body, done) => {
     const text = body as string;
     if (text.trim() === '') {
       done(null, undefined);
@@ -82,7 +92,7 @@ export function createApp(engine: ExportService, options: AppOptions): App {
 
   const streams = new EventStreams({ heartbeatMs: options.heartbeatMs, bufferLimit: options.sseBufferLimit });
   // First: its hooks give every answer, a refused one too, its request id and log line.
-  const ops = registerOps(fastify, streams, options.ops);
+  const ops = registerOps(fastify, streams, options.ops ?? { metrics: new ServiceMetrics(), checks: [], metricsPublic: false });
 
   const expected = options.token === undefined ? undefined : digest(`Bearer ${options.token}`);
   fastify.addHook('onRequest', (request, reply, done) => {
@@ -131,6 +141,26 @@ export function createApp(engine: ExportService, options: AppOptions): App {
       refusing = true;
     },
   };
+}
+
+function answerClientError(error: Error & { code?: string }, socket: Socket): void {
+  // A reset connection has no one left to answer.
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const detail =
+    status === 431
+      ? 'The request headers are larger than this service accepts (16 KiB in all): send fewer or shorter headers'
+      : status === 408
+        ? 'The request did not arrive in time: send it again'
+        : `The request is not valid HTTP/1.1 (${error.code ?? error.message}): check what sends it`;
+  if (socket.writable) {
+    const body = JSON.stringify(errorBody(status, detail));
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }
 
 function sendError(reply: FastifyReply, error: unknown, bodyLimit: number): FastifyReply {

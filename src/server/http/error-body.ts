@@ -21,8 +21,9 @@ export function errorBody(status: number, detail: string): ErrorBody {
 /**
  * The answer for an error thrown while handling a request: the service's own errors keep
  * their status and message; Fastify's (a body it could not parse, one too large) get the
- * status it gave them and a message saying what to do; anything else is a 500 whose body
- * says nothing of the service's insides.
+ * status it gave them and a message saying what to do; storage that refuses writes is 507
+ * (full) or 503 (failing, with `Retry-After`); anything else is a 500 whose body says nothing
+ * of the service's insides.
  * @internal
  */
 export function errorAnswer(error: unknown, bodyLimit: number): ErrorAnswer {
@@ -37,13 +38,34 @@ export function errorAnswer(error: unknown, bodyLimit: number): ErrorAnswer {
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return answer(400, `The request body is not valid JSON: ${message}`);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return answer(415, `${message}: send JSON bodies with \`Content-Type: application/json\``);
+      return answer(
+        415,
+        `${message}: this service reads JSON bodies only, sent with \`Content-Type: application/json\` or \`application/vnd.api+json\``,
+      );
     case 'FST_ERR_BAD_URL':
       return answer(400, `The URL is malformed (a bad percent-encoding?): ${message}`);
   }
   if (error instanceof SyntaxError) return answer(400, `The request body is not valid JSON: ${message}`);
+  const storage = storageStatus(e.code);
+  if (storage === 507) {
+    return answer(507, 'The export service is out of storage (its disk or database is full): nothing was changed; try again once space is freed');
+  }
+  if (storage === 503) {
+    return {
+      ...answer(503, 'The export service cannot write to its storage right now (read-only or failing): nothing was changed; try again later'),
+      headers: { 'retry-after': '5' },
+    };
+  }
   if (status < 500) return answer(status, message || (STATUS_CODES[status] ?? 'Bad request'));
   return answer(500, 'The export service failed while handling this request; its log says why');
+}
+
+/** 507 for a full disk or database, 503 for storage that fails otherwise, by the error's code (Node's or SQLite's). */
+function storageStatus(code: unknown): 507 | 503 | undefined {
+  if (typeof code !== 'string') return undefined;
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG' || code === 'SQLITE_FULL') return 507;
+  if (code === 'EROFS' || code === 'EIO' || /^SQLITE_(READONLY|IOERR|BUSY|LOCKED|CANTOPEN|CORRUPT|NOTADB)/.test(code)) return 503;
+  return undefined;
 }
 
 function answer(status: number, detail: string): ErrorAnswer {

@@ -93,7 +93,7 @@ export class RedisEngine implements ExportService {
     return this.#products.get(productId);
   }
 
-  async addFeatures(productId: string, features: readonly Feature[]): Promise<{ readonly added: number }> {
+  async addFeatures(productId: string, features: readonly Feature[] | Uint8Array): Promise<{ readonly added: number }> {
     this.#assertOpen();
     return { added: await this.#products.add(productId, features) };
   }

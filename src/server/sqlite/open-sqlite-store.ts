@@ -10,6 +10,12 @@ export const DATABASE_FILE = 'export-task.sqlite';
 /** The file whose lock says that a service owns the data directory. @internal */
 export const LOCK_FILE = 'export-task.lock';
 
+/** Options of {@link openSqliteStore}. @internal */
+export interface SqliteStoreOptions {
+  /** Called with the open database before the store uses it (tests set `max_page_count` to fill it). */
+  readonly configure?: ((db: Database.Database) => void) | undefined;
+}
+
 /**
  * Opens (and creates) the server's store in `dataDir`: `export-task.sqlite` in WAL mode.
  *
@@ -24,7 +30,7 @@ export const LOCK_FILE = 'export-task.lock';
  * @throws Error when another service holds the directory, or the database is of another version.
  * @internal
  */
-export function openSqliteStore(dataDir: string): EngineStore {
+export function openSqliteStore(dataDir: string, options: SqliteStoreOptions = {}): EngineStore {
   const lock = acquireLock(dataDir);
   let db: Database.Database | undefined;
   try {
@@ -34,6 +40,7 @@ export function openSqliteStore(dataDir: string): EngineStore {
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     migrate(db, path);
+    options.configure?.(db);
     const store = db;
     return {
       log: new SqliteExportLog(store),

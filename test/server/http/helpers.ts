@@ -282,16 +282,29 @@ export async function waitFor(test: () => boolean | Promise<boolean>, timeoutMs 
 }
 
 /**
- * Features whose `name` is `length` letters "a": with the query {@link SLOW_QUERY}, whose
- * LIKE pattern backtracks on them, each costs the job a fraction of a millisecond, so an
- * export of a few thousand runs for seconds (long enough to be killed or cut mid-way).
+ * Points just outside the corner of {@link SLOW_QUERY}'s circle: inside its bounding box, so
+ * each is tested against every side of the circle, and none matches. An export of a few
+ * thousand runs for seconds (long enough to be killed or cut mid-way). (They used to be long
+ * names under a LIKE pattern that backtracked, until `like` became linear: issue 13.)
  */
-export function slowFeatures(count: number, length = 48): { type: 'Feature'; geometry: null; properties: { name: string } }[] {
-  return Array.from({ length: count }, () => ({ type: 'Feature' as const, geometry: null, properties: { name: 'a'.repeat(length) } }));
+export function slowFeatures(count: number): { type: 'Feature'; geometry: { type: 'Point'; coordinates: number[] }; properties: { name: string } }[] {
+  return Array.from({ length: count }, () => ({
+    type: 'Feature' as const,
+    geometry: { type: 'Point' as const, coordinates: [58, 58] },
+    properties: { name: 'a'.repeat(48) },
+  }));
+}
+
+/** A circle of `sides` vertices around (0, 0): testing a point of its bounding box against it costs `sides` steps. */
+function circle(sides: number, radius: number): { type: 'Polygon'; coordinates: number[][][] } {
+  const at = (i: number): number[] =>
+    [Math.cos, Math.sin].map((f) => Math.round(radius * f((2 * Math.PI * i) / sides) * 1000) / 1000);
+  const ring = Array.from({ length: sides }, (_, i) => at(i));
+  return { type: 'Polygon', coordinates: [[...ring, ring[0]!]] };
 }
 
 /** A query that matches none of {@link slowFeatures}, slowly. */
-export const SLOW_QUERY = { query_expr: { like: { name: '%a%a%a%b' } } };
+export const SLOW_QUERY = { geometry: circle(12_000, 60) };
 
 /** A server in a child process (a fixture calling startServer), to be killed. */
 export interface ChildServer {
