@@ -5,7 +5,7 @@ import { startServer } from '../../../src/server/index.js';
 import { captureOutput } from '../../cli/captured-output.js';
 import { HAS_PROMTOOL, namingProblems, promtoolCheck, sample, scrape } from '../../support/prometheus.js';
 import { startRedisServer, type RedisServer } from '../../support/redis-server.js';
-import { call, gridFeatures, makeTempDir, waitFor } from './helpers.js';
+import { call, errorDetail, gridFeatures, makeTempDir, waitFor } from './helpers.js';
 
 let redis: RedisServer;
 let dataDir: string;
@@ -61,6 +61,11 @@ describe('operations in Redis mode', () => {
       await waitFor(async () => (await call(server.url, 'GET', '/ready')).status === 200, 10_000, '/ready to see the worker');
       expect((await call(server.url, 'GET', '/ready')).body).toEqual({ status: 'ready', checks: { redis: 'ok', jobs: 'ok' } });
       expect((await call(worker.metricsUrl, 'GET', '/ready')).body).toEqual({ status: 'ready', checks: { redis: 'ok' } });
+      expect((await call(worker.metricsUrl, 'GET', '/health')).body).toEqual({ status: 'ok' });
+      const elsewhere = await call(worker.metricsUrl, 'GET', '/vector/v2/products');
+      expect(elsewhere.status).toBe(404);
+      expect(errorDetail(elsewhere)).toBe('No route GET /vector/v2/products: this worker answers /metrics, /health and /ready');
+      expect((await call(worker.metricsUrl, 'POST', '/metrics')).status).toBe(405);
 
       expect((await call(server.url, 'POST', '/vector/v2/products', { body: { id: 'roads' } })).status).toBe(201);
       expect((await call(server.url, 'POST', '/vector/v2/products/roads/features', { body: gridFeatures(200) })).status).toBe(200);
