@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createServiceLogger } from '../../../src/server/http/logging.js';
 import { startServer, type ServerOptions } from '../../../src/server/index.js';
 import { HAS_PROMTOOL, namingProblems, promtoolCheck, sample, scrape } from '../../support/prometheus.js';
-import { allFinal, call, errorDetail, gridFeatures, openEvents, startTestServer, waitFor, type TestServer } from './helpers.js';
+import { allFinal, call, errorDetail, gridFeatures, openEvents, slowFeatures, SLOW_QUERY, startTestServer, waitFor, type TestServer } from './helpers.js';
 
 const TOKEN = 'ops-SECRET-token';
 const EXPORTS = '/vector/v2/products/roads/search/export';
@@ -119,6 +119,28 @@ describe('GET /metrics', () => {
 
     expect(namingProblems(after.families, 'export_task_')).toEqual([]);
     if (HAS_PROMTOOL) expect(await promtoolCheck(after.text)).toBe('');
+  });
+
+  it('counts the exports running and queued now, and cancelled ones as ended', async () => {
+    const { url } = await start({ concurrency: 1 });
+    await call(url, 'POST', '/vector/v2/products', { body: { id: 'slow' } });
+    await call(url, 'POST', '/vector/v2/products/slow/features', { body: slowFeatures(20_000) });
+    const exportOf = async (key: string): Promise<string> =>
+      (await call<{ export_id: string }>(url, 'POST', '/vector/v2/products/slow/search/export', { body: { key, query: SLOW_QUERY } })).body.export_id;
+    // The first holds the only job slot for seconds; the second waits for it.
+    const running = await exportOf('running.ndjson');
+    const waiting = await exportOf('waiting.ndjson');
+    await waitFor(async () => sample((await scrape(url)).samples, 'export_task_jobs_started_total') === 1, 20_000, 'the first job to start');
+    const busy = (await scrape(url)).samples;
+    expect(sample(busy, 'export_task_exports_running')).toBe(1);
+    expect(sample(busy, 'export_task_exports_queued')).toBe(1);
+    for (const id of [waiting, running]) expect((await call(url, 'POST', `/vector/v2/products/slow/search/export/${id}/cancel`)).status).toBe(202);
+    await waitFor(async () => sample((await scrape(url)).samples, 'export_task_exports_ended_total') === 2, 20_000, 'both exports to end');
+    const idle = (await scrape(url)).samples;
+    expect(sample(idle, 'export_task_exports_ended_total', { outcome: 'failed', failure_type: 'cancelled' })).toBe(2);
+    expect(sample(idle, 'export_task_exports_running')).toBe(0);
+    expect(sample(idle, 'export_task_exports_queued')).toBe(0);
+    expect(sample(idle, 'export_task_events_appended_total', { type: 'cancel_requested' })).toBe(2);
   });
 
   it('counts the event streams open now', async () => {
