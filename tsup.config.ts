@@ -9,6 +9,7 @@ export default defineConfig({
     bullmq: 'src/bullmq/index.ts',
     cli: 'src/cli/main.ts',
     'export-job.worker': 'src/server/embedded/export-job.worker.ts',
+    'prepare-features.worker': 'src/server/embedded/prepare-features.worker.ts',
   },
   format: ['esm', 'cjs'],
   dts: { entry: { index: 'src/index.ts', server: 'src/server/index.ts', react: 'src/react/index.ts', testing: 'src/testing/index.ts', bullmq: 'src/bullmq/index.ts' } },

@@ -21,6 +21,8 @@ export interface CliOption {
   /** How the flag's value is called in the help (`--features <n>`); string flags only. */
   readonly valueName?: string | undefined;
   readonly description: string;
+  /** May be given more than once: its value is then an array. */
+  readonly multiple?: boolean | undefined;
 }
 
 /** One positional argument of a command, shown as `<name>` in its usage. */
@@ -62,7 +64,7 @@ export interface CliCommand<TOptions> {
    * Turns the parsed flags and the positional arguments into the command's options.
    * @throws TypeError saying what was expected: a usage error (exit code 2).
    */
-  parse(values: Readonly<Record<string, string | boolean | undefined>>, positionals: readonly string[]): TOptions;
+  parse(values: Readonly<Record<string, string | boolean | (string | boolean)[] | undefined>>, positionals: readonly string[]): TOptions;
   /** Runs the command; resolves to its exit code. */
   run(options: TOptions, io: CliIo): Promise<number>;
 }
@@ -124,7 +126,7 @@ function parseCommandLine(argv: readonly string[], io: CliIo): { command: CliCom
     io.stdout.write(`${commandUsage(command)}\n`);
     return 'help';
   }
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   let positionals: string[];
   const takesArguments = (command.arguments ?? []).length > 0;
   try {
@@ -171,10 +173,14 @@ function commandNames(): string {
   return [...COMMANDS.map((c) => c.name), 'help'].join(', ');
 }
 
-function parseArgsOptions(command: CliCommand<unknown>): Record<string, { type: 'string' | 'boolean'; short?: string }> {
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
+function parseArgsOptions(command: CliCommand<unknown>): Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
   for (const [name, option] of Object.entries({ ...command.options, help: HELP_OPTION })) {
-    options[name] = { type: option.type, ...(option.short === undefined ? {} : { short: option.short }) };
+    options[name] = {
+      type: option.type,
+      ...(option.short === undefined ? {} : { short: option.short }),
+      ...(option.multiple === true ? { multiple: true } : {}),
+    };
   }
   return options;
 }

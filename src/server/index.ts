@@ -7,5 +7,6 @@
 
 export { startServer } from './start-server.js';
 export type { ServerOptions, ExportServer } from './start-server.js';
+export type { LoggerOptions, LogLevel } from './http/logging.js';
 export { startWorker } from './start-worker.js';
 export type { WorkerOptions, ExportWorker } from './start-worker.js';

@@ -2,10 +2,16 @@ import { describeValue } from '../core/errors.js';
 import { checkRedisUrl } from './redis/check-redis-url.js';
 import { checkMemoryMb, checkTimeoutMs, MAX_TIMEOUT_MS } from './embedded/check-limits.js';
 import { startEngine } from './embedded/engine.js';
+import type { EngineStore } from './embedded/engine.js';
 import type * as AppModule from './http/create-app.js';
 import type { App } from './http/create-app.js';
 import type { EventStreamStats } from './http/event-stream.js';
 import type { ExportService } from './http/export-service.js';
+import type { LoggerOptions } from './http/logging.js';
+import type * as OpsModule from './http/service-ops.js';
+import type * as ObservedStoreModule from './http/observed-store.js';
+import type { ServiceOps } from './http/service-ops.js';
+import type * as RedisMonitorModule from './http/redis-monitor.js';
 import type * as RedisModule from './redis/redis-engine.js';
 import type * as SqliteModule from './sqlite/open-sqlite-store.js';
 
@@ -110,10 +116,26 @@ export interface ServerOptions {
    */
   readonly sseBufferLimit?: number | undefined;
   /**
-   * Whether Fastify logs each request (JSON lines on stdout, via pino). Tokens are never logged.
+   * Logs, as JSON lines (pino): one line per request (its id, from `X-Request-Id` when the
+   * client sent one, is echoed in that header of every answer), one when each export is
+   * queued, starts and ends (with its outcome), the shutdown's steps, and in Redis mode
+   * Redis going away and coming back. Tokens and `Authorization` headers are never logged.
+   * `true` logs at `info` on stdout; {@link LoggerOptions} choose the level and where.
    * @defaultValue false
    */
-  readonly logger?: boolean | undefined;
+  readonly logger?: boolean | LoggerOptions | undefined;
+  /**
+   * Whether `GET /metrics` (Prometheus) is answered without the token. `/health` and `/ready`
+   * always are; they tell nothing of the products.
+   * @defaultValue false
+   */
+  readonly metricsPublic?: boolean | undefined;
+  /**
+   * How long a shutdown keeps serving after `/ready` turned 503, ms, so that a load balancer
+   * polling it stops sending requests before the service stops taking them.
+   * @defaultValue 0
+   */
+  readonly shutdownDelayMs?: number | undefined;
   /**
    * Runs this process as one API instance of the service on Redis (`redis://host:port`):
    * products, exports and the event log in Redis (one Redis Stream per product, its entry ids
@@ -179,7 +201,9 @@ interface CheckedServerOptions {
   readonly heartbeatMs: number;
   readonly bodyLimit: number;
   readonly sseBufferLimit: number;
-  readonly logger: boolean;
+  readonly logger: LoggerOptions | undefined;
+  readonly metricsPublic: boolean;
+  readonly shutdownDelayMs: number;
   readonly redis: string | undefined;
 }
 
@@ -212,6 +236,8 @@ const OPTION_KEYS = [
   'bodyLimit',
   'sseBufferLimit',
   'logger',
+  'metricsPublic',
+  'shutdownDelayMs',
   'redis',
 ];
 
@@ -246,9 +272,16 @@ export async function startServer(options: ServerOptions = {}): Promise<ExportSe
   const checked = checkServerOptions(options);
   let engine: ExportService;
   let createApp: typeof AppModule.createApp;
+  let ops: ServiceOps;
+  /** Whether jobs are taken (until the shutdown stops them). */
+  let runningJobs = true;
+  let release = (): Promise<void> => Promise.resolve();
   if (checked.redis === undefined) {
-    const [app, { openSqliteStore }] = await loadPeers();
+    const [app, { openSqliteStore }, { createServiceOps }, { observeStore }] = await loadPeers();
     createApp = app.createApp;
+    ops = createServiceOps(checked.logger);
+    const { metrics } = ops;
+    let store: EngineStore | undefined;
     engine = await startEngine({
       dataDir: checked.dataDir,
       jobTimeoutMs: checked.jobTimeoutMs,
@@ -258,23 +291,54 @@ export async function startServer(options: ServerOptions = {}): Promise<ExportSe
       fullStacktraces: checked.fullStacktraces,
       concurrency: checked.concurrency,
       pageSize: checked.pageSize,
-      openStore: openSqliteStore,
+      openStore: (dir) => (store = observeStore(openSqliteStore(dir), ops.onEvent, (id, phase) => metrics.trackActive(id, phase))),
     });
+    metrics.gauge('exports_running', 'Exports whose job runs now.', () => metrics.countActive('running'));
+    metrics.gauge('exports_queued', 'Exports waiting for a job slot.', () => metrics.countActive('queued'));
+    ops.checks.push(
+      // A read of the database (of no product: nothing is told of the data).
+      { name: 'sqlite', check: () => (store!.log.lastCursor('') >= 0 ? undefined : 'gave no answer') },
+      { name: 'jobs', check: () => (runningJobs ? undefined : 'stopped: the service is shutting down') },
+    );
   } else {
-    const [app, { RedisEngine }] = await loadRedisPeers();
+    const [app, { RedisEngine }, { createServiceOps }, { startRedisMonitor }] = await loadRedisPeers();
     createApp = app.createApp;
-    engine = await RedisEngine.start({ redis: checked.redis, dataDir: checked.dataDir!, pageSize: checked.pageSize });
+    ops = createServiceOps(checked.logger);
+    const monitor = await startRedisMonitor(checked.redis, ops);
+    release = () => monitor.close();
+    try {
+      engine = await RedisEngine.start({ redis: checked.redis, dataDir: checked.dataDir!, pageSize: checked.pageSize, onEvent: ops.onEvent });
+    } catch (error) {
+      await release();
+      throw error;
+    }
   }
   let app: App | undefined;
   try {
-    app = createApp(engine, checked);
+    app = createApp(engine, { ...checked, logger: ops.logger, ops: { metrics: ops.metrics, checks: ops.checks, metricsPublic: checked.metricsPublic } });
     await app.fastify.listen({ port: checked.port, host: checked.host });
   } catch (error) {
     await app?.fastify.close();
     await engine.close();
+    await release();
     throw error;
   }
-  return new RunningServer(engine, app);
+  return new RunningServer(engine, app, {
+    logger: ops.logger,
+    shutdownDelayMs: checked.shutdownDelayMs,
+    stopJobs: () => {
+      runningJobs = false;
+    },
+    release,
+  });
+}
+
+/** What a running server does besides its app and engine on shutdown. */
+interface ShutdownSteps {
+  readonly logger: ServiceOps['logger'];
+  readonly shutdownDelayMs: number;
+  readonly stopJobs: () => void;
+  readonly release: () => Promise<void>;
 }
 
 class RunningServer implements ExportServer {
@@ -283,11 +347,13 @@ class RunningServer implements ExportServer {
   readonly dataDir: string;
   readonly #engine: ExportService;
   readonly #app: App;
+  readonly #steps: ShutdownSteps;
   #closing: Promise<void> | undefined;
 
-  constructor(engine: ExportService, app: App) {
+  constructor(engine: ExportService, app: App, steps: ShutdownSteps) {
     this.#engine = engine;
     this.#app = app;
+    this.#steps = steps;
     const address = app.fastify.server.address();
     if (address === null || typeof address === 'string') throw new Error('The server listens on no TCP port');
     this.port = address.port;
@@ -314,12 +380,20 @@ class RunningServer implements ExportServer {
 
   async #shutDown(): Promise<void> {
     const app = this.#app;
+    const { logger, shutdownDelayMs } = this.#steps;
+    // Readiness first, so that whoever routes requests here stops before the service does.
+    app.ops.drain();
+    logger?.info({ event: 'shutdown', step: 'not_ready', delay_ms: shutdownDelayMs }, 'shutting down: /ready answers 503');
+    if (shutdownDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, shutdownDelayMs));
     app.refuseNewRequests();
+    this.#steps.stopJobs();
     // Stops listening at once; resolves once the requests in flight and the streams are done.
     const closed = app.fastify.close();
     // The running exports' last events go into the log before the streams send their tails.
     await this.#engine.stopJobs();
+    const streams = app.streams.stats.open;
     app.streams.endAll();
+    logger?.info({ event: 'shutdown', step: 'streams_ended', streams }, `shutting down: ${streams} event streams ended with their resume cursor`);
     app.connections.drain();
     const grace = setTimeout(() => app.connections.destroyAll(), SHUTDOWN_GRACE_MS);
     try {
@@ -328,17 +402,25 @@ class RunningServer implements ExportServer {
       clearTimeout(grace);
     }
     await this.#engine.close();
+    await this.#steps.release();
+    logger?.info({ event: 'shutdown', step: 'stopped' }, 'export service stopped');
+    logger?.flush();
   }
 }
 
 /** The modules that need the optional peers, loaded on first use with a clear error when a peer is missing. */
-async function loadPeers(): Promise<[typeof AppModule, typeof SqliteModule]> {
+async function loadPeers(): Promise<[typeof AppModule, typeof SqliteModule, typeof OpsModule, typeof ObservedStoreModule]> {
   try {
-    return await Promise.all([import('./http/create-app.js'), import('./sqlite/open-sqlite-store.js')]);
+    return await Promise.all([
+      import('./http/create-app.js'),
+      import('./sqlite/open-sqlite-store.js'),
+      import('./http/service-ops.js'),
+      import('./http/observed-store.js'),
+    ]);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    if ((error as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND' && /fastify|better-sqlite3/.test(message)) {
-      throw new Error(`export-task/server needs its optional peer dependencies: npm install fastify@5 better-sqlite3@12 (${message})`, {
+    if ((error as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND' && /fastify|better-sqlite3|pino|prom-client/.test(message)) {
+      throw new Error(`export-task/server needs its optional peer dependencies: npm install fastify@5 better-sqlite3@12 pino@10 prom-client@15 (${message})`, {
         cause: error,
       });
     }
@@ -347,13 +429,18 @@ async function loadPeers(): Promise<[typeof AppModule, typeof SqliteModule]> {
 }
 
 /** The modules of the Redis mode, loaded only when it is asked for. */
-async function loadRedisPeers(): Promise<[typeof AppModule, typeof RedisModule]> {
+async function loadRedisPeers(): Promise<[typeof AppModule, typeof RedisModule, typeof OpsModule, typeof RedisMonitorModule]> {
   try {
-    return await Promise.all([import('./http/create-app.js'), import('./redis/redis-engine.js')]);
+    return await Promise.all([
+      import('./http/create-app.js'),
+      import('./redis/redis-engine.js'),
+      import('./http/service-ops.js'),
+      import('./http/redis-monitor.js'),
+    ]);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    if ((error as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND' && /fastify|bullmq|ioredis/.test(message)) {
-      throw new Error(`startServer({ redis }) needs the optional peer dependencies: npm install fastify@5 bullmq@6 ioredis@6 (${message})`, {
+    if ((error as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND' && /fastify|bullmq|ioredis|pino|prom-client/.test(message)) {
+      throw new Error(`startServer({ redis }) needs the optional peer dependencies: npm install fastify@5 bullmq@6 ioredis@6 pino@10 prom-client@15 (${message})`, {
         cause: error,
       });
     }
@@ -400,8 +487,13 @@ function checkServerOptions(options: unknown): CheckedServerOptions {
   if (typeof heartbeatMs !== 'number' || !(heartbeatMs > 0) || heartbeatMs > MAX_TIMEOUT_MS) {
     throw new TypeError(`Expected \`${heartbeatName}\` to be a positive number of milliseconds up to ${MAX_TIMEOUT_MS}, got ${describeValue(heartbeatMs)}`);
   }
-  const logger = o['logger'] ?? false;
-  if (typeof logger !== 'boolean') throw new TypeError(`Expected \`logger\` to be a boolean, got ${describeValue(logger)}`);
+  const logger = checkLogger(o['logger']);
+  const metricsPublic = o['metricsPublic'] ?? false;
+  if (typeof metricsPublic !== 'boolean') throw new TypeError(`Expected \`metricsPublic\` to be a boolean, got ${describeValue(metricsPublic)}`);
+  const shutdownDelayMs = o['shutdownDelayMs'] ?? 0;
+  if (typeof shutdownDelayMs !== 'number' || !(shutdownDelayMs >= 0) || shutdownDelayMs > MAX_TIMEOUT_MS) {
+    throw new TypeError(`Expected \`shutdownDelayMs\` to be a number of milliseconds from 0 to ${MAX_TIMEOUT_MS}, got ${describeValue(shutdownDelayMs)}`);
+  }
   const redis = o['redis'] === undefined ? undefined : checkRedisUrl(o['redis'], 'redis');
   if (redis !== undefined) {
     if (dataDir === undefined) {
@@ -443,8 +535,30 @@ function checkServerOptions(options: unknown): CheckedServerOptions {
     bodyLimit: checkCount(o['bodyLimit'], 'bodyLimit', 'bytes') ?? 64 * 1024 * 1024,
     sseBufferLimit: checkCount(o['sseBufferLimit'], 'sseBufferLimit', 'bytes') ?? 1024 * 1024,
     logger,
+    metricsPublic,
+    shutdownDelayMs,
     redis,
   };
+}
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function checkLogger(value: unknown): LoggerOptions | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TypeError(`Expected \`logger\` to be a boolean or { level, destination }, got ${describeValue(value)}`);
+  }
+  const { level, destination, ...rest } = value as Record<string, unknown>;
+  const unknown = Object.keys(rest)[0];
+  if (unknown !== undefined) throw new TypeError(`Unknown option \`logger.${unknown}\`: expected only \`level\` and \`destination\``);
+  if (level !== undefined && (typeof level !== 'string' || !LEVELS.includes(level))) {
+    throw new TypeError(`Expected \`logger.level\` to be one of ${LEVELS.join(', ')}, got ${describeValue(level)}`);
+  }
+  if (destination !== undefined && typeof (destination as { write?: unknown }).write !== 'function') {
+    throw new TypeError(`Expected \`logger.destination\` to be a writable stream (something with a write method), got ${describeValue(destination)}`);
+  }
+  return value;
 }
 
 function checkCount(value: unknown, name: string, what: string): number | undefined {

@@ -5,39 +5,40 @@
  */
 import { resolve } from 'node:path';
 import { runService, stopRequested, type ServiceIo } from '../service-command.js';
-
-/** What `serve` runs with. */
-export interface ServeOptions {
-  readonly port: number | undefined;
-  readonly host: string | undefined;
-  readonly dataDir: string | undefined;
-  readonly token: string | undefined;
-  /** Serve as one API instance of the service on Redis (`redis://host:port`). */
-  readonly redis?: string | undefined;
-  /** Job limits: the default of an export without its own, and the most one may ask for. */
-  readonly jobTimeoutMs?: number | undefined;
-  readonly jobMemoryMb?: number | undefined;
-  readonly maxJobTimeoutMs?: number | undefined;
-  readonly maxJobMemoryMb?: number | undefined;
-  /** Keep the service's absolute paths in failed exports' stack traces. */
-  readonly fullStacktraces?: boolean | undefined;
-}
-
-/** The job-limit flags, their option and their environment variable (read when the flag is absent). */
-const LIMIT_FLAGS = [
-  ['job-timeout-ms', 'jobTimeoutMs', 'EXPORT_TASK_JOB_TIMEOUT_MS'],
-  ['job-memory-mb', 'jobMemoryMb', 'EXPORT_TASK_JOB_MEMORY_MB'],
-  ['max-job-timeout-ms', 'maxJobTimeoutMs', 'EXPORT_TASK_MAX_JOB_TIMEOUT_MS'],
-  ['max-job-memory-mb', 'maxJobMemoryMb', 'EXPORT_TASK_MAX_JOB_MEMORY_MB'],
-] as const;
-
-/** Where `serve` writes and what stops it. */
-export type ServeIo = ServiceIo;
+import { definedOnly, flagValues, serviceFlags, type FlagValues } from '../service-flags.js';
 
 /** The port when neither `--port` nor `EXPORT_TASK_PORT` says. */
 export const DEFAULT_PORT = 8080;
 /** The data directory (relative to the working directory) when neither `--data-dir` nor `EXPORT_TASK_DATA_DIR` says. */
 export const DEFAULT_DATA_DIR = 'export-task-data';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/**
+ * The flags of `serve`, each with its environment variable (a flag wins). A key is the
+ * `startServer()` option the value goes to; adding a flag for one is a line here.
+ */
+export const SERVE_FLAGS = serviceFlags({
+  port: { flag: 'port', env: 'EXPORT_TASK_PORT', value: flagValues.port, description: `TCP port, 0 for any free one (default ${DEFAULT_PORT})` },
+  host: { flag: 'host', env: 'EXPORT_TASK_HOST', value: flagValues.text('address'), description: 'Address to listen on (default 127.0.0.1)' },
+  dataDir: { flag: 'data-dir', env: 'EXPORT_TASK_DATA_DIR', value: flagValues.text('dir'), description: `Data directory (default ./${DEFAULT_DATA_DIR})` },
+  token: { flag: 'token', env: 'EXPORT_TASK_TOKEN', value: flagValues.secret('token'), description: 'Require Authorization: Bearer <token> (default none)' },
+  redis: { flag: 'redis', env: 'EXPORT_TASK_REDIS', value: flagValues.text('url'), description: 'Keep everything in this Redis, jobs on BullMQ (redis://127.0.0.1:6379)' },
+  logLevel: { flag: 'log-level', env: 'EXPORT_TASK_LOG_LEVEL', value: flagValues.oneOf('level', LOG_LEVELS), description: 'JSON log lines on stdout from this level up (default info)' },
+  metricsPublic: { flag: 'metrics-public', env: 'EXPORT_TASK_METRICS_PUBLIC', value: flagValues.boolean, description: 'Answer GET /metrics without the token' },
+  shutdownDelayMs: { flag: 'shutdown-delay-ms', env: 'EXPORT_TASK_SHUTDOWN_DELAY_MS', value: flagValues.natural('ms'), description: 'On SIGTERM, serve this long with /ready at 503 before stopping (default 0)' },
+  jobTimeoutMs: { flag: 'job-timeout-ms', env: 'EXPORT_TASK_JOB_TIMEOUT_MS', value: flagValues.positive('ms'), description: 'Time limit of a job without its own (default 1800000)' },
+  jobMemoryMb: { flag: 'job-memory-mb', env: 'EXPORT_TASK_JOB_MEMORY_MB', value: flagValues.positive('mb'), description: 'Heap limit of a job without its own (default 512)' },
+  maxJobTimeoutMs: { flag: 'max-job-timeout-ms', env: 'EXPORT_TASK_MAX_JOB_TIMEOUT_MS', value: flagValues.positive('ms'), description: 'Most an export may ask for as its time limit (default 86400000)' },
+  maxJobMemoryMb: { flag: 'max-job-memory-mb', env: 'EXPORT_TASK_MAX_JOB_MEMORY_MB', value: flagValues.positive('mb'), description: 'Most an export may ask for as its heap limit (default 4096)' },
+  fullStacktraces: { flag: 'full-stacktraces', env: 'EXPORT_TASK_FULL_STACKTRACES', value: flagValues.boolean, description: "Keep the service's absolute paths in failed exports' stack traces" },
+});
+
+/** What `serve` runs with: each flag's value, `undefined` where the flag was not given. */
+export type ServeOptions = FlagValues<typeof SERVE_FLAGS.table>;
+
+/** Where `serve` writes and what stops it. */
+export type ServeIo = ServiceIo;
 
 /**
  * The `serve` command, in the shape `src/cli/main.ts` lists its commands in: flags are parsed
@@ -51,40 +52,18 @@ export const serveCommand = {
     'Serves the Vector API under /vector/v2 and the Storage API under /storage/v1, with Server-Sent Events,',
     'keeping products, exports and their event log in <data-dir>/export-task.sqlite and files under <data-dir>.',
     'Started again on the same data directory, it goes on where it stopped: exports that were running end',
-    `"failed" with failure_type "internal", queued ones run. Defaults: port ${DEFAULT_PORT}, host 127.0.0.1,`,
-    `data directory ./${DEFAULT_DATA_DIR}. The environment variables EXPORT_TASK_PORT, EXPORT_TASK_DATA_DIR and`,
-    'EXPORT_TASK_TOKEN are read when the flag is absent; prefer EXPORT_TASK_TOKEN to --token, which other users',
-    'of the machine can see in the process list. Ctrl-C or SIGTERM shuts down gracefully.',
+    '"failed" with failure_type "internal", queued ones run. GET /health and GET /ready (no token) tell whether',
+    'it serves and whether its store and jobs answer; GET /metrics is for Prometheus. It logs JSON lines on stdout.',
+    'Every flag has the environment variable shown in brackets, read when the flag is absent; prefer',
+    'EXPORT_TASK_TOKEN to --token, which other users of the machine can see in the process list.',
+    'Ctrl-C or SIGTERM shuts down gracefully: /ready answers 503 first, event streams end with their cursor.',
     'With --redis URL it is one API instance of the service on Redis: products, exports and the event log in',
     'Redis, exports queued for `export-task worker` processes, features and files in --data-dir, which every',
     'instance and worker must share. Run as many instances as you like on one Redis.',
   ].join('\n'),
-  options: {
-    port: { type: 'string', valueName: 'n', description: `TCP port, 0 for any free one (default ${DEFAULT_PORT}, or EXPORT_TASK_PORT)` },
-    host: { type: 'string', valueName: 'address', description: 'Address to listen on (default 127.0.0.1)' },
-    'data-dir': { type: 'string', valueName: 'dir', description: `Data directory (default ./${DEFAULT_DATA_DIR}, or EXPORT_TASK_DATA_DIR)` },
-    token: { type: 'string', valueName: 'token', description: 'Require Authorization: Bearer <token> (default none, or EXPORT_TASK_TOKEN)' },
-    redis: { type: 'string', valueName: 'url', description: 'Keep everything in this Redis, jobs on BullMQ (redis://127.0.0.1:6379)' },
-    'job-timeout-ms': { type: 'string', valueName: 'ms', description: 'Time limit of a job without its own (default 1800000, or EXPORT_TASK_JOB_TIMEOUT_MS)' },
-    'job-memory-mb': { type: 'string', valueName: 'mb', description: 'Heap limit of a job without its own (default 512, or EXPORT_TASK_JOB_MEMORY_MB)' },
-    'max-job-timeout-ms': { type: 'string', valueName: 'ms', description: 'Most an export may ask for as its time limit (default 86400000, or EXPORT_TASK_MAX_JOB_TIMEOUT_MS)' },
-    'max-job-memory-mb': { type: 'string', valueName: 'mb', description: 'Most an export may ask for as its heap limit (default 4096, or EXPORT_TASK_MAX_JOB_MEMORY_MB)' },
-    'full-stacktraces': { type: 'boolean', description: "Keep the service's absolute paths in failed exports' stack traces (EXPORT_TASK_FULL_STACKTRACES=1)" },
-  },
-  parse(values: Readonly<Record<string, string | boolean | undefined>>): ServeOptions {
-    const string = (name: string): string | undefined => {
-      const value = values[name];
-      return typeof value === 'string' ? value : undefined;
-    };
-    return {
-      port: string('port') === undefined ? undefined : parsePort('--port', string('port')!),
-      host: nonEmpty('--host', string('host')),
-      dataDir: nonEmpty('--data-dir', string('data-dir')),
-      token: nonEmpty('--token', string('token')),
-      redis: nonEmpty('--redis', string('redis')),
-      ...Object.fromEntries(LIMIT_FLAGS.map(([flag, option]) => [option, positive(`--${flag}`, string(flag))])),
-      ...(values['full-stacktraces'] === true ? { fullStacktraces: true } : {}),
-    };
+  options: SERVE_FLAGS.options,
+  parse(values: Readonly<Record<string, string | boolean | (string | boolean)[] | undefined>>): ServeOptions {
+    return SERVE_FLAGS.fromFlags(values);
   },
   run: serve,
 } as const;
@@ -110,75 +89,35 @@ export function runServe(argv: readonly string[], io?: Partial<ServeIo>): Promis
  * @returns 0 after a clean shutdown, 1 when the service could not start, 2 for a bad environment variable.
  */
 async function serve(options: ServeOptions, io: ServeIo): Promise<number> {
-  let port: number;
-  let dataDir: string;
-  let token: string | undefined;
-  const limits: Record<string, number> = {};
-  let fullStacktraces = options.fullStacktraces;
+  let settings: ServeOptions;
   try {
-    // An empty variable is an unset one, as shells make it easy to have.
-    const envPort = io.env['EXPORT_TASK_PORT'] || undefined;
-    port = options.port ?? (envPort === undefined ? DEFAULT_PORT : parsePort('EXPORT_TASK_PORT', envPort));
-    dataDir = resolve(options.dataDir ?? (io.env['EXPORT_TASK_DATA_DIR'] || DEFAULT_DATA_DIR));
-    token = options.token ?? (io.env['EXPORT_TASK_TOKEN'] || undefined);
-    for (const [, option, variable] of LIMIT_FLAGS) {
-      const value = options[option] ?? positive(variable, io.env[variable] || undefined);
-      if (value !== undefined) limits[option] = value;
-    }
-    const envFull = io.env['EXPORT_TASK_FULL_STACKTRACES'] || undefined;
-    if (fullStacktraces === undefined && envFull !== undefined) {
-      if (envFull !== '1' && envFull !== '0' && envFull !== 'true' && envFull !== 'false') {
-        throw new TypeError(`expected EXPORT_TASK_FULL_STACKTRACES to be 1, 0, true or false, got ${JSON.stringify(envFull)}`);
-      }
-      fullStacktraces = envFull === '1' || envFull === 'true';
-    }
+    settings = SERVE_FLAGS.withEnv(options, io.env);
   } catch (error) {
     io.stderr.write(`export-task serve: ${(error as Error).message}\n`);
     return 2;
   }
   if (io.signal.aborted) return 0;
+  const { port, dataDir, logLevel, ...rest } = settings;
   // Loaded here: the rest of the command line needs neither Fastify nor SQLite.
   const { startServer } = await import('../../server/index.js');
   let server;
   try {
     server = await startServer({
-      port,
-      ...(options.host === undefined ? {} : { host: options.host }),
-      dataDir,
-      token,
-      ...(options.redis === undefined ? {} : { redis: options.redis }),
-      ...limits,
-      ...(fullStacktraces === undefined ? {} : { fullStacktraces }),
+      ...definedOnly(rest),
+      port: port ?? DEFAULT_PORT,
+      dataDir: resolve(dataDir ?? DEFAULT_DATA_DIR),
+      logger: { level: logLevel ?? 'info', destination: io.stdout },
     });
   } catch (error) {
     io.stderr.write(`export-task serve: could not start: ${error instanceof Error ? error.message : String(error)}\n`);
-    return 1;
+    return error instanceof TypeError ? 2 : 1;
   }
-  const where = options.redis === undefined ? '' : ', exports on Redis';
+  const where = settings.redis === undefined ? '' : ', exports on Redis';
   const stopped = stopRequested(io.signal);
-  io.stdout.write(`export-task serving on ${server.url} (data in ${server.dataDir}${where}${token === undefined ? ', no token' : ', token required'})\n`);
+  io.stdout.write(`export-task serving on ${server.url} (data in ${server.dataDir}${where}${settings.token === undefined ? ', no token' : ', token required'})\n`);
   await stopped;
   io.stdout.write('export-task serve: shutting down (running exports end as "internal" failures, queued ones wait for the next start)\n');
   await server.close();
   io.stdout.write('export-task serve: stopped\n');
   return 0;
-}
-
-function parsePort(what: string, value: string): number {
-  const n = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
-  if (!(n >= 0 && n <= 65_535)) throw new TypeError(`expected ${what} to be a port number from 0 to 65535, got ${JSON.stringify(value)}`);
-  return n;
-}
-
-function positive(what: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = /^[0-9]{1,10}$/.test(value) ? Number(value) : NaN;
-  if (!(n >= 1)) throw new TypeError(`expected ${what} to be a positive whole number, got ${JSON.stringify(value)}`);
-  return n;
-}
-
-function nonEmpty(what: string, value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  if (value === '') throw new TypeError(`expected ${what} to be non-empty, got ""`);
-  return value;
 }

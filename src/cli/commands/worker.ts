@@ -5,22 +5,34 @@
  */
 import { resolve } from 'node:path';
 import { runService, stopRequested, type ServiceIo } from '../service-command.js';
-
-/** What `worker` runs with. */
-export interface WorkerCommandOptions {
-  readonly redis: string;
-  readonly dataDir: string | undefined;
-  readonly concurrency: number | undefined;
-  readonly jobTimeoutMs: number | undefined;
-  readonly jobMemoryMb: number | undefined;
-  readonly lockDurationMs: number | undefined;
-}
-
-/** Where `worker` writes and what stops it. */
-export type WorkerIo = ServiceIo;
+import { definedOnly, flagValues, serviceFlags, type FlagValues } from '../service-flags.js';
 
 /** The data directory when neither `--data-dir` nor `EXPORT_TASK_DATA_DIR` says: the same as `serve`'s. */
 const DEFAULT_DATA_DIR = 'export-task-data';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/**
+ * The flags of `worker`, each with its environment variable (a flag wins). A key is the
+ * `startWorker()` option the value goes to; adding a flag for one is a line here.
+ */
+export const WORKER_FLAGS = serviceFlags({
+  redis: { flag: 'redis', env: 'EXPORT_TASK_REDIS', value: flagValues.text('url'), description: 'The Redis of the API instances (required), e.g. redis://127.0.0.1:6379' },
+  dataDir: { flag: 'data-dir', env: 'EXPORT_TASK_DATA_DIR', value: flagValues.text('dir'), description: `The directory shared with the API instances (default ./${DEFAULT_DATA_DIR})` },
+  concurrency: { flag: 'concurrency', env: 'EXPORT_TASK_CONCURRENCY', value: flagValues.positive('n'), description: 'Jobs run at once (default: the number of CPUs)' },
+  jobTimeoutMs: { flag: 'job-timeout-ms', env: 'EXPORT_TASK_JOB_TIMEOUT_MS', value: flagValues.positive('ms'), description: 'Time limit of a job without its own (default unlimited)' },
+  jobMemoryMb: { flag: 'job-memory-mb', env: 'EXPORT_TASK_JOB_MEMORY_MB', value: flagValues.positive('mb'), description: 'Heap limit of a job without its own (default unlimited)' },
+  lockDurationMs: { flag: 'lock-duration-ms', env: 'EXPORT_TASK_LOCK_DURATION_MS', value: flagValues.positive('ms'), description: 'BullMQ lock duration: how soon a dead worker is noticed (default 30000)' },
+  logLevel: { flag: 'log-level', env: 'EXPORT_TASK_LOG_LEVEL', value: flagValues.oneOf('level', LOG_LEVELS), description: 'JSON log lines on stdout from this level up (default info)' },
+  metricsPort: { flag: 'metrics-port', env: 'EXPORT_TASK_METRICS_PORT', value: flagValues.port, description: 'Serve GET /metrics, /health and /ready on this port, no token (default: none)' },
+  metricsHost: { flag: 'metrics-host', env: 'EXPORT_TASK_METRICS_HOST', value: flagValues.text('address'), description: 'Address of --metrics-port (default 127.0.0.1)' },
+});
+
+/** What `worker` runs with: each flag's value, `undefined` where the flag was not given. */
+export type WorkerCommandOptions = FlagValues<typeof WORKER_FLAGS.table>;
+
+/** Where `worker` writes and what stops it. */
+export type WorkerIo = ServiceIo;
 
 /**
  * The `worker` command, in the shape `src/cli/main.ts` lists its commands in.
@@ -32,36 +44,16 @@ export const workerCommand = {
     'Takes export jobs from the BullMQ queue in the Redis at --redis, which API instances started with',
     '`export-task serve --redis URL` fill, and runs each in a worker thread with the time and memory limits of',
     'the export (or --job-timeout-ms / --job-memory-mb). --data-dir must be the directory the API instances use',
-    `(default ./${DEFAULT_DATA_DIR}, or EXPORT_TASK_DATA_DIR). Run any number of workers on any number of machines`,
+    `(default ./${DEFAULT_DATA_DIR}). Run any number of workers on any number of machines`,
     'sharing that directory. A worker killed mid-job is noticed by the others within --lock-duration-ms (default',
     '30000): its export ends "failed" with failure_type "internal" if it had started, or runs again if not.',
+    'It logs JSON lines on stdout; with --metrics-port it serves its Prometheus metrics. Every flag has the',
+    'environment variable shown in brackets, read when the flag is absent.',
     'Ctrl-C or SIGTERM stops taking jobs and waits for the running ones to end.',
   ].join('\n'),
-  options: {
-    redis: { type: 'string', valueName: 'url', description: 'The Redis of the API instances (required), e.g. redis://127.0.0.1:6379' },
-    'data-dir': { type: 'string', valueName: 'dir', description: `The directory shared with the API instances (default ./${DEFAULT_DATA_DIR})` },
-    concurrency: { type: 'string', valueName: 'n', description: 'Jobs run at once (default: the number of CPUs)' },
-    'job-timeout-ms': { type: 'string', valueName: 'ms', description: 'Time limit of a job without its own (default unlimited)' },
-    'job-memory-mb': { type: 'string', valueName: 'mb', description: 'Heap limit of a job without its own (default unlimited)' },
-    'lock-duration-ms': { type: 'string', valueName: 'ms', description: 'BullMQ lock duration: how soon a dead worker is noticed (default 30000)' },
-  },
-  parse(values: Readonly<Record<string, string | boolean | undefined>>): WorkerCommandOptions {
-    const string = (name: string): string | undefined => {
-      const value = values[name];
-      return typeof value === 'string' ? value : undefined;
-    };
-    const redis = string('redis');
-    if (redis === undefined || redis === '') throw new TypeError('expected --redis <url>, the Redis of the API instances (redis://127.0.0.1:6379, say)');
-    const dataDir = string('data-dir');
-    if (dataDir === '') throw new TypeError('expected --data-dir to be non-empty, got ""');
-    return {
-      redis,
-      dataDir,
-      concurrency: positive('--concurrency', string('concurrency')),
-      jobTimeoutMs: positive('--job-timeout-ms', string('job-timeout-ms')),
-      jobMemoryMb: positive('--job-memory-mb', string('job-memory-mb')),
-      lockDurationMs: positive('--lock-duration-ms', string('lock-duration-ms')),
-    };
+  options: WORKER_FLAGS.options,
+  parse(values: Readonly<Record<string, string | boolean | (string | boolean)[] | undefined>>): WorkerCommandOptions {
+    return WORKER_FLAGS.fromFlags(values);
   },
   run: work,
 } as const;
@@ -83,36 +75,49 @@ export function runWorker(argv: readonly string[], io?: Partial<WorkerIo>): Prom
 }
 
 async function work(options: WorkerCommandOptions, io: WorkerIo): Promise<number> {
-  const dataDir = resolve(options.dataDir ?? (io.env['EXPORT_TASK_DATA_DIR'] || DEFAULT_DATA_DIR));
+  let settings: WorkerCommandOptions;
+  try {
+    settings = WORKER_FLAGS.withEnv(options, io.env);
+    if (settings.redis === undefined) throw new TypeError('expected --redis <url> (or EXPORT_TASK_REDIS), the Redis of the API instances (redis://127.0.0.1:6379, say)');
+  } catch (error) {
+    io.stderr.write(`export-task worker: ${(error as Error).message}\n`);
+    return 2;
+  }
   if (io.signal.aborted) return 0;
+  const { redis, dataDir: givenDir, logLevel, metricsPort, metricsHost, ...limits } = settings;
+  const dataDir = resolve(givenDir ?? DEFAULT_DATA_DIR);
   // Loaded here: the rest of the command line needs neither BullMQ nor ioredis.
-  const { startWorker } = await import('../../server/start-worker.js');
+  const [{ startWorker }, { createServiceOps }] = await Promise.all([import('../../server/start-worker.js'), import('../../server/http/service-ops.js')]);
+  const ops = createServiceOps({ level: logLevel ?? 'info', destination: io.stdout });
+  ops.metrics.gauge('worker_jobs_running', 'Export jobs this worker runs now.', () => ops.metrics.countActive('running'));
+  const closers: (() => Promise<void>)[] = [];
+  const closeAll = async (): Promise<void> => {
+    for (const close of closers.reverse()) await close();
+  };
   let worker;
   try {
-    worker = await startWorker({
-      redis: options.redis,
-      dataDir,
-      ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
-      ...(options.jobTimeoutMs === undefined ? {} : { jobTimeoutMs: options.jobTimeoutMs }),
-      ...(options.jobMemoryMb === undefined ? {} : { jobMemoryMb: options.jobMemoryMb }),
-      ...(options.lockDurationMs === undefined ? {} : { lockDurationMs: options.lockDurationMs }),
-    });
+    if (metricsPort !== undefined) {
+      const [{ startRedisMonitor }, { startMetricsServer }] = await Promise.all([import('../../server/http/redis-monitor.js'), import('../../server/http/metrics-server.js')]);
+      const monitor = await startRedisMonitor(redis, ops, { workers: false });
+      closers.push(() => monitor.close());
+      const metrics = await startMetricsServer(ops, metricsPort, metricsHost ?? '127.0.0.1');
+      closers.push(() => metrics.close());
+      io.stdout.write(`export-task worker: metrics on ${metrics.url}/metrics\n`);
+    }
+    worker = await startWorker({ ...definedOnly(limits), redis, dataDir, onEvent: ops.onEvent });
   } catch (error) {
+    await closeAll();
     io.stderr.write(`export-task worker: could not start: ${error instanceof Error ? error.message : String(error)}\n`);
     return error instanceof TypeError ? 2 : 1;
   }
   const stopped = stopRequested(io.signal);
+  ops.logger?.info({ event: 'worker_ready', pid: process.pid }, 'export-task worker ready');
   io.stdout.write(`export-task worker ready (pid ${process.pid}, data in ${dataDir})\n`);
   await stopped;
   io.stdout.write('export-task worker: stopping (running jobs finish first)\n');
   await worker.close();
+  await closeAll();
+  ops.logger?.info({ event: 'worker_stopped' }, 'export-task worker stopped');
   io.stdout.write('export-task worker: stopped\n');
   return 0;
-}
-
-function positive(what: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = /^[0-9]{1,9}$/.test(value) ? Number(value) : NaN;
-  if (!(n >= 1)) throw new TypeError(`expected ${what} to be a positive whole number, got ${JSON.stringify(value)}`);
-  return n;
 }

@@ -61,3 +61,21 @@ export function checkFeatures(features: unknown): readonly Record<string, unknow
   }
   return features as readonly Record<string, unknown>[];
 }
+
+/**
+ * The features of an upload's body: a GeoJSON FeatureCollection's `features`, or an array as
+ * it is (each feature is checked by {@link checkFeatures}).
+ * @throws BadRequestError for anything else.
+ * @internal
+ */
+export function featuresOfBody(body: unknown): unknown[] {
+  if (Array.isArray(body)) return body;
+  if (typeof body === 'object' && body !== null && (body as { type?: unknown }).type === 'FeatureCollection') {
+    const features = (body as { features?: unknown }).features;
+    if (Array.isArray(features)) return features;
+    throw new BadRequestError(`Expected the FeatureCollection's \`features\` to be an array, got ${describeValue(features)}`);
+  }
+  throw new BadRequestError(
+    `Expected the request body to be a GeoJSON FeatureCollection or an array of Features, got ${body === undefined ? 'no body' : describeValue(body)}`,
+  );
+}

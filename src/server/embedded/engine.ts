@@ -258,7 +258,7 @@ export class EmbeddedEngine implements ExportBackend {
     return product;
   }
 
-  async addFeatures(productId: string, features: readonly Feature[]): Promise<{ readonly added: number }> {
+  async addFeatures(productId: string, features: readonly Feature[] | Uint8Array): Promise<{ readonly added: number }> {
     this.#assertOpen();
     return { added: await this.#products.add(productId, features) };
   }

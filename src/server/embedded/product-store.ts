@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import type { ProductInfo } from '../../client/backend.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../../client/http-errors.js';
 import { describeValue } from '../../core/errors.js';
-import { checkFeatures } from './check-feature.js';
 import { checkProductId } from './check-product-id.js';
+import { checkUpload, prepareAppend } from './prepare-features.js';
+
+export { serialise } from './serialise-features.js';
 
 /** What the service keeps about a product besides its features. @internal */
 export interface ProductMeta {
@@ -19,8 +21,6 @@ export interface ProductMeta {
 /** The longest product title accepted, in characters. @internal */
 export const MAX_TITLE_LENGTH = 1024;
 
-/** The text of this many characters is turned into bytes and written at once. */
-const WRITE_CHUNK = 4 * 1024 * 1024;
 
 /**
  * Where the products' {@link ProductMeta} are kept: `product.json` files beside the features
@@ -107,21 +107,25 @@ export class ProductStore {
 
   /**
    * Appends features to a product, giving those without an id their rank in the product.
-   * Every feature is checked (and serialised) before anything is written; a failed write is
-   * rolled back, so a rejected call leaves the product as it was.
+   * `features` is an array of features, or an upload's JSON text (a FeatureCollection or an
+   * array), which is parsed and checked off the main thread. Every feature is checked (and
+   * serialised) before anything is written; a failed write is rolled back, so a rejected call
+   * leaves the product as it was.
    * @returns How many features were added.
    * @throws NotFoundError for an unknown product, BadRequestError naming the first bad feature.
    */
   async add(productId: string, features: unknown): Promise<number> {
     this.#require(productId);
-    const checked = checkFeatures(features);
+    // An upload's JSON text is parsed and checked in a worker, in the product's turn (the ids it
+    // gives depend on the count); features given as values are checked at once.
+    const upload = checkUpload(features);
     return this.#exclusive(productId, async () => {
       const meta = this.#require(productId);
-      const chunks = serialise(checked, meta.featureCount);
+      const { count, chunks } = await prepareAppend(upload, meta.featureCount);
       if (chunks.length === 0) return 0;
       const path = this.#featuresPath(productId);
       const byteLength = await appendChunks(path, chunks, meta.byteLength);
-      const next = { ...meta, featureCount: meta.featureCount + checked.length, byteLength };
+      const next = { ...meta, featureCount: meta.featureCount + count, byteLength };
       try {
         await this.#saveMeta(next);
       } catch (error) {
@@ -131,7 +135,7 @@ export class ProductStore {
         throw error;
       }
       this.#products.set(productId, next);
-      return checked.length;
+      return count;
     });
   }
 
@@ -181,37 +185,6 @@ export class ProductStore {
       // Not a product (a bad id, no features file): leave it alone.
     }
   }
-}
-
-/** The features as newline-terminated JSON lines, in buffers of about {@link WRITE_CHUNK} characters. @internal */
-export function serialise(features: readonly Record<string, unknown>[], countBefore: number): Buffer[] {
-  const chunks: Buffer[] = [];
-  let text = '';
-  for (let i = 0; i < features.length; i++) {
-    const feature = features[i]!;
-    const complete = feature['id'] !== undefined && feature['geometry'] !== undefined && feature['properties'] !== undefined;
-    const stored = complete
-      ? feature
-      : {
-          ...feature,
-          id: feature['id'] ?? countBefore + i + 1,
-          geometry: feature['geometry'] ?? null,
-          properties: feature['properties'] ?? null,
-        };
-    let line: string;
-    try {
-      line = JSON.stringify(stored);
-    } catch (error) {
-      throw new BadRequestError(`Feature ${i} was refused, nothing was added: it cannot be written as JSON (${(error as Error).message})`);
-    }
-    text += `${line}\n`;
-    if (text.length >= WRITE_CHUNK) {
-      chunks.push(Buffer.from(text, 'utf8'));
-      text = '';
-    }
-  }
-  if (text !== '') chunks.push(Buffer.from(text, 'utf8'));
-  return chunks;
 }
 
 /**

@@ -2,11 +2,15 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify from 'fastify';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify';
 import { Connections } from './connections.js';
 import { errorAnswer, errorBody } from './error-body.js';
 import { EventStreams } from './event-stream.js';
+import { JSON_TYPES } from './json-types.js';
 import type { ExportService } from './export-service.js';
+import { requestIdOf, type ServiceLogger } from './logging.js';
+import { ServiceMetrics } from './metrics.js';
+import { registerOps, type Ops, type OpsOptions } from './ops-routes.js';
 import { registerStorageRoutes } from './storage-routes.js';
 import { registerVectorRoutes } from './vector-routes.js';
 
@@ -16,7 +20,10 @@ export interface AppOptions {
   readonly bodyLimit: number;
   readonly heartbeatMs: number;
   readonly sseBufferLimit: number;
-  readonly logger: boolean;
+  /** Where requests are logged, one line each; none when absent or false. */
+  readonly logger?: ServiceLogger | false | undefined;
+  /** The metrics and readiness checks of the operations routes; metrics of its own and no check when absent. */
+  readonly ops?: OpsOptions | undefined;
 }
 
 /** The Fastify app and what its owner drives when shutting down. @internal */
@@ -24,6 +31,8 @@ export interface App {
   readonly fastify: FastifyInstance;
   readonly streams: EventStreams;
   readonly connections: Connections;
+  /** The operations routes (`/health`, `/ready`, `/metrics`). */
+  readonly ops: Ops;
   /** From now on, every new request is answered 503 (the service is going away). */
   readonly refuseNewRequests: () => void;
 }
@@ -40,8 +49,14 @@ const MAX_PARAM_LENGTH = 4096;
  */
 export function createApp(engine: ExportService, options: AppOptions): App {
   let refusing = false;
+  // Fastify's type of a logger instance is narrower than pino's own; it is pino underneath.
+  const loggerInstance: FastifyBaseLogger | undefined = options.logger === false ? undefined : options.logger;
   const fastify = Fastify({
-    logger: options.logger,
+    ...(loggerInstance === undefined ? { logger: false } : { loggerInstance }),
+    // The ops hooks log one line per request, once answered.
+    disableRequestLogging: true,
+    genReqId: requestIdOf,
+    requestIdLogLabel: 'request_id',
     bodyLimit: options.bodyLimit,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // HEAD of a streaming route would open what it streams: only the routes declared exist.
@@ -75,6 +90,10 @@ export function createApp(engine: ExportService, options: AppOptions): App {
     });
   });
 
+  const streams = new EventStreams({ heartbeatMs: options.heartbeatMs, bufferLimit: options.sseBufferLimit });
+  // First: its hooks give every answer, a refused one too, its request id and log line.
+  const ops = registerOps(fastify, streams, options.ops ?? { metrics: new ServiceMetrics(), checks: [], metricsPublic: false });
+
   const expected = options.token === undefined ? undefined : digest(`Bearer ${options.token}`);
   fastify.addHook('onRequest', (request, reply, done) => {
     if (refusing) {
@@ -85,7 +104,7 @@ export function createApp(engine: ExportService, options: AppOptions): App {
         .send(errorBody(503, 'The export service is shutting down: try again once it is back'));
       return;
     }
-    if (expected !== undefined) {
+    if (expected !== undefined && !ops.isPublic(request)) {
       const header = request.headers.authorization;
       const given = header === undefined ? undefined : /^Bearer +(\S+) *$/i.exec(header)?.[1];
       // Compare digests, of equal length, in constant time; the token is never echoed.
@@ -111,21 +130,18 @@ export function createApp(engine: ExportService, options: AppOptions): App {
       .send(errorBody(404, `No route ${request.method} ${request.url.split('?')[0]}: see the service's protocol for its routes`)),
   );
 
-  const streams = new EventStreams({ heartbeatMs: options.heartbeatMs, bufferLimit: options.sseBufferLimit });
   registerVectorRoutes(fastify, engine, streams);
   registerStorageRoutes(fastify, engine);
   return {
     fastify,
     streams,
     connections: new Connections(fastify.server),
+    ops,
     refuseNewRequests: () => {
       refusing = true;
     },
   };
 }
-
-/** The media types whose bodies are JSON. @internal */
-export const JSON_TYPES = ['application/json', 'application/vnd.api+json'];
 
 function answerClientError(error: Error & { code?: string }, socket: Socket): void {
   // A reset connection has no one left to answer.

@@ -23,6 +23,8 @@ export interface EventStreamStats {
   dropped: number;
   /** The most bytes ever buffered for one client, measured after each write. */
   peakBuffered: number;
+  /** Events written to the streams, all streams together. */
+  delivered: number;
 }
 
 /**
@@ -42,7 +44,7 @@ export interface EventStreamStats {
 export class EventStreams {
   readonly #options: EventStreamOptions;
   readonly #open = new Set<EventStream>();
-  readonly stats: EventStreamStats = { open: 0, dropped: 0, peakBuffered: 0 };
+  readonly stats: EventStreamStats = { open: 0, dropped: 0, peakBuffered: 0, delivered: 0 };
 
   constructor(options: EventStreamOptions) {
     this.#options = options;
@@ -204,6 +206,7 @@ class EventStream {
       text += `id: ${cursor}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
     }
     this.#ahead = this.#ahead.slice(written);
+    this.#stats.delivered += written;
     this.#write(text);
   }
 

@@ -20,7 +20,8 @@ export interface ExportService {
   readonly dataDir: string;
   createProduct(productId: string, options: { readonly title?: string | undefined }): Answer<ProductInfo>;
   getProduct(productId: string): Answer<ProductInfo>;
-  addFeatures(productId: string, features: readonly Feature[]): Answer<{ readonly added: number }>;
+  /** `features` as values, or an upload's JSON text (a FeatureCollection or an array), parsed and checked off the main thread. */
+  addFeatures(productId: string, features: readonly Feature[] | Uint8Array): Answer<{ readonly added: number }>;
   startExport(
     productId: string,
     request: ExportRequest,

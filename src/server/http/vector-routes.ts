@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ExportLimits, ExportRequest } from '../../client/backend.js';
-import type { ExportQuery, Feature } from '../../client/geojson.js';
+import type { ExportQuery } from '../../client/geojson.js';
 import { BadRequestError, HttpError, NotFoundError } from '../../client/http-errors.js';
 import { describeValue } from '../../core/errors.js';
 import { checkMemoryMb, checkTimeoutMs } from '../embedded/check-limits.js';
+import { JSON_TYPES } from './json-types.js';
 import type { EventStreams } from './event-stream.js';
 import type { ExportService } from './export-service.js';
 import { exportResource, productResource } from './resources.js';
@@ -44,12 +45,20 @@ export function registerVectorRoutes(app: FastifyInstance, engine: ExportService
     reply.send({ data: productResource(await engine.getProduct(request.params.product_id)) }),
   );
 
-  app.post<{ Params: ProductParams }>(`${PRODUCTS}/:product_id/features`, async (request, reply) => {
-    const productId = request.params.product_id;
-    // An unknown product is a 404 whatever the body holds.
-    await engine.getProduct(productId);
-    const added = await engine.addFeatures(productId, featuresOf(request.body));
-    return reply.send({ added: added.added });
+  // A feature upload's body stays JSON text here: it is parsed, checked and serialised off the
+  // main thread (the product store's worker), so a million features hold up no other request.
+  void app.register((uploads, _options, registered) => {
+    uploads.removeAllContentTypeParsers();
+    uploads.addContentTypeParser(JSON_TYPES, { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+    uploads.post<{ Params: ProductParams }>(`${PRODUCTS}/:product_id/features`, async (request, reply) => {
+      const productId = request.params.product_id;
+      // An unknown product is a 404 whatever the body holds.
+      await engine.getProduct(productId);
+      const body = request.body;
+      const added = await engine.addFeatures(productId, body instanceof Uint8Array ? body : new Uint8Array(0));
+      return reply.send({ added: added.added });
+    });
+    registered();
   });
 
   app.post<{ Params: ProductParams }>(EXPORTS, async (request, reply) => {
@@ -145,19 +154,6 @@ function object(value: unknown, what: string, keys: readonly string[]): Record<s
     }
   }
   return value as Record<string, unknown>;
-}
-
-/** A FeatureCollection's features, or an array as it is; the engine checks each feature. */
-function featuresOf(body: unknown): Feature[] {
-  if (Array.isArray(body)) return body as Feature[];
-  if (typeof body === 'object' && body !== null && (body as { type?: unknown }).type === 'FeatureCollection') {
-    const features = (body as { features?: unknown }).features;
-    if (Array.isArray(features)) return features as Feature[];
-    throw new BadRequestError(`Expected the FeatureCollection's \`features\` to be an array, got ${describeValue(features)}`);
-  }
-  throw new BadRequestError(
-    `Expected the request body to be a GeoJSON FeatureCollection or an array of Features, got ${body === undefined ? 'no body' : describeValue(body)}`,
-  );
 }
 
 /** The wire's export request (`limits` in snake_case) as the engine's. */

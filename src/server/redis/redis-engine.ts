@@ -7,7 +7,7 @@ import type { ExportRequest, ProductInfo } from '../../client/backend.js';
 import type { Feature } from '../../client/geojson.js';
 import { BadRequestError, NotFoundError } from '../../client/http-errors.js';
 import { describeValue } from '../../core/errors.js';
-import type { SnapshotEvent } from '../../core/events.js';
+import type { SnapshotEvent, TaskEvent } from '../../core/events.js';
 import { checkExportRequest, checkIdempotencyKey } from '../embedded/check-export-request.js';
 import { decodeContinuationToken, encodeContinuationToken } from '../embedded/continuation-token.js';
 import { closedError, failedBody, failureOf } from '../embedded/engine.js';
@@ -26,6 +26,8 @@ import { RedisTails } from './redis-tails.js';
 
 /** What an API instance on Redis runs with, checked. @internal */
 export interface RedisEngineOptions {
+  /** Hears each export event this instance appends (the service's metrics and logs). */
+  readonly onEvent?: ((event: TaskEvent) => void) | undefined;
   readonly redis: string;
   readonly dataDir: string;
   readonly pageSize: number;
@@ -59,7 +61,7 @@ export class RedisEngine implements ExportService {
     this.#options = options;
     this.dataDir = options.dataDir;
     this.#redis = redis;
-    this.#log = new RedisExportLog(redis);
+    this.#log = new RedisExportLog(redis, options.onEvent);
     this.#products = new RedisProducts(redis, join(options.dataDir, 'products'));
     this.#tails = new RedisTails(redis);
     this.#queue = queue;
@@ -92,7 +94,7 @@ export class RedisEngine implements ExportService {
     return this.#products.get(productId);
   }
 
-  async addFeatures(productId: string, features: readonly Feature[]): Promise<{ readonly added: number }> {
+  async addFeatures(productId: string, features: readonly Feature[] | Uint8Array): Promise<{ readonly added: number }> {
     this.#assertOpen();
     return { added: await this.#products.add(productId, features) };
   }

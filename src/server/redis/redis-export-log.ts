@@ -57,9 +57,12 @@ export type CreateResult = { readonly created: true; readonly event: BackendEven
  */
 export class RedisExportLog {
   readonly #redis: Redis;
+  readonly #onAppended: ((event: TaskEvent) => void) | undefined;
 
-  constructor(redis: Redis) {
+  /** @param onAppended - Hears each event this process appended (for the service's metrics and logs); it must not throw. */
+  constructor(redis: Redis, onAppended?: (event: TaskEvent) => void) {
     this.#redis = redis;
+    this.#onAppended = onAppended;
   }
 
   /** The export an idempotency key of the product was given to, if any. */
@@ -87,7 +90,9 @@ export class RedisExportLog {
       JSON.stringify(event),
       productId,
     )) as [number, string];
-    return answer[0] === 1 ? { created: true, event: { cursor: answer[1], event } } : { created: false, exportId: answer[1] };
+    if (answer[0] !== 1) return { created: false, exportId: answer[1] };
+    this.#onAppended?.(event);
+    return { created: true, event: { cursor: answer[1], event } };
   }
 
   /**
@@ -121,7 +126,10 @@ export class RedisExportLog {
         record.ordinal,
         exportId,
       )) as string | null;
-      if (id !== null) return { cursor: id, event };
+      if (id !== null) {
+        this.#onAppended?.(event);
+        return { cursor: id, event };
+      }
     }
     throw new Error(`Could not append to export ${exportId}: ${MAX_APPEND_ATTEMPTS} other appends to it came first`);
   }

@@ -5,10 +5,10 @@ import type { Redis } from 'ioredis';
 import type { ProductInfo } from '../../client/backend.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../../client/http-errors.js';
 import { describeValue } from '../../core/errors.js';
-import { checkFeatures } from '../embedded/check-feature.js';
+import { checkUpload, prepareAppend } from '../embedded/prepare-features.js';
 import { checkProductId } from '../embedded/check-product-id.js';
 import type { ProductMeta } from '../embedded/product-store.js';
-import { appendChunks, serialise } from '../embedded/product-store.js';
+import { appendChunks } from '../embedded/product-store.js';
 import { redisKeys } from './redis-keys.js';
 
 /** Releases a lock only if it still holds our token (it may have expired and been taken). */
@@ -90,18 +90,18 @@ export class RedisProducts {
    */
   async add(productId: string, features: unknown): Promise<number> {
     await this.require(productId);
-    const checked = checkFeatures(features);
+    const upload = checkUpload(features);
     return this.#locked(productId, async () => {
       const meta = await this.require(productId);
-      const chunks = serialise(checked, meta.featureCount);
+      const { count, chunks } = await prepareAppend(upload, meta.featureCount);
       if (chunks.length === 0) return 0;
       const path = this.featuresPath(productId);
       // An append cut short (its instance died) left bytes past the committed length.
       if ((await stat(path)).size > meta.byteLength) await truncate(path, meta.byteLength);
       const byteLength = await appendChunks(path, chunks, meta.byteLength);
-      const next: ProductMeta = { ...meta, featureCount: meta.featureCount + checked.length, byteLength };
+      const next: ProductMeta = { ...meta, featureCount: meta.featureCount + count, byteLength };
       await this.#redis.set(redisKeys.product(productId), JSON.stringify(next));
-      return checked.length;
+      return count;
     });
   }
 

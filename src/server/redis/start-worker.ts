@@ -5,6 +5,7 @@ import { QueueEvents, Worker } from 'bullmq';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { describeValue } from '../../core/errors.js';
+import type { TaskEvent } from '../../core/events.js';
 import { checkMemoryMb, checkTimeoutMs } from '../embedded/check-limits.js';
 import { failedBody, failureOf } from '../embedded/engine.js';
 import { ExportJob } from '../embedded/export-job.js';
@@ -53,6 +54,8 @@ export interface WorkerOptions {
    * @defaultValue 30000
    */
   readonly lockDurationMs?: number | undefined;
+  /** Hears each export event this worker appends (the worker's metrics and logs). @internal */
+  readonly onEvent?: ((event: TaskEvent) => void) | undefined;
 }
 
 /**
@@ -84,7 +87,7 @@ interface Running {
   cancelled: boolean;
 }
 
-const OPTION_KEYS = ['redis', 'dataDir', 'concurrency', 'jobTimeoutMs', 'jobMemoryMb', 'lockDurationMs'];
+const OPTION_KEYS = ['redis', 'dataDir', 'concurrency', 'jobTimeoutMs', 'jobMemoryMb', 'lockDurationMs', 'onEvent'];
 
 /**
  * Starts a worker of the service on Redis: it takes export jobs from the BullMQ queue the
@@ -129,6 +132,7 @@ interface CheckedWorkerOptions {
   readonly jobTimeoutMs: number | null;
   readonly jobMemoryMb: number | null;
   readonly lockDurationMs: number;
+  readonly onEvent: ((event: TaskEvent) => void) | undefined;
 }
 
 class RedisWorker implements ExportWorker {
@@ -149,7 +153,7 @@ class RedisWorker implements ExportWorker {
     this.#options = options;
     this.#redis = redis;
     this.#subscriber = subscriber;
-    this.#log = new RedisExportLog(redis);
+    this.#log = new RedisExportLog(redis, options.onEvent);
     this.#products = new RedisProducts(redis, join(options.dataDir, 'products'));
     this.#storage = new StorageArea(join(options.dataDir, 'storage'));
   }
@@ -341,6 +345,7 @@ function checkWorkerOptions(options: unknown): CheckedWorkerOptions {
     jobTimeoutMs: checkTimeoutMs(o['jobTimeoutMs'], 'jobTimeoutMs'),
     jobMemoryMb: checkMemoryMb(o['jobMemoryMb'], 'jobMemoryMb'),
     lockDurationMs: checkPositive(o['lockDurationMs'], 'lockDurationMs') ?? 30_000,
+    onEvent: typeof o['onEvent'] === 'function' ? (o['onEvent'] as (event: TaskEvent) => void) : undefined,
   };
 }
 

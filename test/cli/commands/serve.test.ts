@@ -57,6 +57,25 @@ describe('export-task serve', () => {
     expect(await run.code).toBe(0);
   });
 
+  it('takes the job limits from flags, or from the environment when no flag gives them', async () => {
+    const run = serve(['--port', '0', '--data-dir', dataDir, '--max-job-timeout-ms', '1000', '--job-timeout-ms', '500'], { EXPORT_TASK_MAX_JOB_MEMORY_MB: '100' });
+    const url = await run.url();
+    const post = (path: string, body: unknown): Promise<Response> =>
+      fetch(`${url}/vector/v2/products${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await post('', { id: 'p' })).status).toBe(201);
+    const slow = await post('/p/search/export', { key: 'a.ndjson', query: {}, limits: { timeout_ms: 1001 } });
+    expect(slow.status).toBe(400);
+    expect(await slow.text()).toContain("this service's maximum of 1000 ms");
+    const big = await post('/p/search/export', { key: 'a.ndjson', query: {}, limits: { memory_mb: 101 } });
+    expect(big.status).toBe(400);
+    expect(await big.text()).toContain("this service's maximum of 100 MiB");
+    run.stop();
+    expect(await run.code).toBe(0);
+    const bad = serve(['--port', '0', '--data-dir', dataDir], { EXPORT_TASK_JOB_TIMEOUT_MS: 'soon' });
+    expect(await bad.code).toBe(2);
+    expect(bad.err()).toContain('expected EXPORT_TASK_JOB_TIMEOUT_MS to be a positive whole number, got "soon"');
+  });
+
   it.each([
     [['--port', 'x'], 'expected --port to be a port number from 0 to 65535, got "x"'],
     [['--port', '70000'], 'expected --port to be a port number'],

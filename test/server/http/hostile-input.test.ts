@@ -58,6 +58,10 @@ describe('hostile input to the HTTP service', () => {
     ['an `and` nested 3,000 deep', 'POST', EXPORTS, `{"key":"a.ndjson","query":{"query_expr":${nestedAnd(3000)}}}`, /nested at most 64 deep, got `query\.query_expr(\.and\[0\]){64}` deeper still/],
     ['a GeometryCollection nested 5,000 deep in a query', 'POST', EXPORTS, `{"key":"a.ndjson","query":{"geometry":${nestedCollection(5000)}}}`, /nested at most 64 deep, got `query\.geometry(\.geometries\[0\]){64}`/],
     ['a GeometryCollection nested 5,000 deep in a feature', 'POST', '/vector/v2/products/p/features', `[{"type":"Feature","geometry":${nestedCollection(5000)},"properties":null}]`, /Feature 0 was refused, nothing was added: .*nested at most 64 deep, got `features\[0\]\.geometry(\.geometries\[0\]){64}`/],
+    // Deep data in a property is no stack overflow either: it cannot be stored as a line of JSON.
+    ['a property nested 100,000 deep', 'POST', '/vector/v2/products/p/features', `[{"type":"Feature","geometry":null,"properties":{"deep":${'['.repeat(100_000)}${']'.repeat(100_000)}}}]`, /Feature 0 was refused, nothing was added: it cannot be written as JSON/],
+    ['a __proto__ key in a feature upload', 'POST', '/vector/v2/products/p/features', '[{"type":"Feature","geometry":null,"properties":{"__proto__":{"x":1}}}]', /"__proto__" or "constructor.prototype" key/],
+    ['a constructor.prototype key in a feature upload', 'POST', '/vector/v2/products/p/features', '{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"constructor":{"prototype":{}}}}]}', /"__proto__" or "constructor.prototype" key/],
     ['a LIKE pattern too long', 'POST', EXPORTS, { key: 'a.ndjson', query: { query_expr: { like: { name: '%'.repeat(1025) } } } }, /`query\.query_expr\.like\.name` to be a LIKE pattern of at most 1024 characters, got 1025/],
     // Issue 13: a 300-character segment was accepted, then the export failed with ENAMETOOLONG.
     ['a key segment of 300 characters', 'POST', EXPORTS, { key: `out/${'x'.repeat(300)}`, query: {} }, /segment of the storage key to be at most 255 bytes long \(UTF-8\), got 300 bytes at position 2/],
