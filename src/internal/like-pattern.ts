@@ -45,6 +45,7 @@ export function compileLike(pattern: string): LikeMatcher {
     else if (c === UNDERSCORE) segment.push(null);
     else segment.push(c);
   }
+  if (segments.every((segment) => !segment.includes(null)) && !LONE_SURROGATE.test(pattern)) return compileLiterals(segments);
   const first = segments[0]!;
   if (segments.length === 1) {
     return (value) => {
@@ -69,6 +70,33 @@ export function compileLike(pattern: string): LikeMatcher {
   };
 }
 
+/**
+ * The same matcher for a pattern of literals and `%` only, on the value's UTF-16 units with
+ * the engine's own `startsWith`, `endsWith` and `indexOf`, allocating nothing per value. Units
+ * and code points agree here: a literal of whole code points can neither start on the second
+ * half of a surrogate pair nor end on the first half of one.
+ */
+function compileLiterals(segments: readonly Token[][]): LikeMatcher {
+  const [first, ...rest] = segments.map((segment) => String.fromCodePoint(...(segment as number[])));
+  if (rest.length === 0) return (value) => value === first;
+  const last = rest.pop()!;
+  const middle = rest.filter((segment) => segment !== '');
+  const fixed = first!.length + last.length;
+  return (value) => {
+    if (value.length < fixed || !value.startsWith(first!) || !value.endsWith(last)) return false;
+    let from = first!.length;
+    const end = value.length - last.length;
+    for (const segment of middle) {
+      const at = value.indexOf(segment, from);
+      if (at === -1 || at + segment.length > end) return false;
+      from = at + segment.length;
+    }
+    return true;
+  };
+}
+
+/** A half of a surrogate pair on its own (in `u` mode a whole pair is one code point, not a surrogate). */
+const LONE_SURROGATE = /\p{Cs}/u;
 const BACKSLASH = 0x5c;
 const PERCENT = 0x25;
 const UNDERSCORE = 0x5f;

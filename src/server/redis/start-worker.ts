@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import { describeValue } from '../../core/errors.js';
 import type { TaskEvent } from '../../core/events.js';
 import { checkMemoryMb, checkTimeoutMs } from '../embedded/check-limits.js';
-import { failedBody, failureOf } from '../embedded/engine.js';
+import { failedBody, failureOf, isSystemError } from '../embedded/engine.js';
 import { ExportJob } from '../embedded/export-job.js';
 import type { ExportJobOutcome } from '../embedded/export-job.js';
 import type { EventBody } from '../embedded/export-record.js';
@@ -266,7 +266,7 @@ class RedisWorker implements ExportWorker {
     try {
       target = await this.#storage.prepare(request.key);
     } catch (error) {
-      await fail(failureOf(error, 'exception'));
+      await fail(failureOf(error, isSystemError(error) ? 'internal' : 'exception'));
       return;
     }
     const product = await this.#products.meta(productId);
@@ -308,7 +308,7 @@ class RedisWorker implements ExportWorker {
       await rename(target.temp, target.target);
     } catch (error) {
       await rm(target.temp, { force: true });
-      await fail(failureOf(error, 'exception'));
+      await fail(failureOf(error, isSystemError(error) ? 'internal' : 'exception'));
       return;
     }
     await log.append(productId, exportId, { type: 'log', line: `wrote ${request.key} (${outcome.sizeBytes} bytes)` });
