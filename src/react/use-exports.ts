@@ -15,7 +15,9 @@ import { shallowEqual, useTaskStore } from './use-task-store.js';
  * ```
  */
 export interface ExportLister<TTask extends { readonly exportId: string }> {
+  /** The product id. */
   readonly id: string;
+  /** The product's completed exports, every page. */
   listExports(): Promise<TTask[]>;
 }
 
@@ -28,7 +30,9 @@ export interface ExportLister<TTask extends { readonly exportId: string }> {
  * ```
  */
 export interface ExportStore {
+  /** Emits after each change of any task. */
   readonly changes$: Observable<unknown>;
+  /** Every task's snapshot. */
   snapshots(): IterableIterator<ExportTaskSnapshot>;
 }
 
@@ -62,8 +66,11 @@ export interface UseExportsOptions {
 export interface ExportsResult<TTask> {
   /** `pending` until the first list arrives, then `success`, or `error` when the latest fetch failed. */
   readonly status: 'pending' | 'success' | 'error';
+  /** `status === 'pending'`: no list yet. */
   readonly isPending: boolean;
+  /** `status === 'success'`. */
   readonly isSuccess: boolean;
+  /** `status === 'error'` (see `error`). */
   readonly isError: boolean;
   /** Whether a fetch is in flight (the first, or one after a change). */
   readonly isFetching: boolean;

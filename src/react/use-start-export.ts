@@ -45,7 +45,9 @@ export interface ExportStarter<TTask extends StartedTask> {
  * ```
  */
 export interface StartVariables {
+  /** The storage key the export writes to. */
   readonly key: string;
+  /** The options of `export()`, as given. */
   readonly options: ExportOptions | undefined;
 }
 
@@ -63,8 +65,11 @@ export interface StartVariables {
  * ```
  */
 export interface StartCallbacks<TTask> {
+  /** Called with the started task once the service has started the export. */
   readonly onSuccess?: ((task: TTask, variables: StartVariables) => void) | undefined;
+  /** Called with the error when the request failed (or the arguments were wrong). */
   readonly onError?: ((error: Error, variables: StartVariables) => void) | undefined;
+  /** Called after `onSuccess` or `onError`, with the task or the error. */
   readonly onSettled?: ((task: TTask | undefined, error: Error | null, variables: StartVariables) => void) | undefined;
 }
 
@@ -128,9 +133,13 @@ export interface StartExport<TTask extends StartedTask> {
   readonly startAsync: (key: string, options?: ExportOptions) => Promise<TTask>;
   /** See {@link StartStatus}. */
   readonly status: StartStatus;
+  /** `status === 'idle'`. */
   readonly isIdle: boolean;
+  /** `status === 'pending'`: the latest start's request is in flight. */
   readonly isPending: boolean;
+  /** `status === 'success'`: the export was started (see `snapshot` for how it goes). */
   readonly isSuccess: boolean;
+  /** `status === 'error'`: the latest start failed (see `error`). */
   readonly isError: boolean;
   /** The export started by the latest successful start, or `undefined` before one (`useMutation`'s `data`). */
   readonly data: TTask | undefined;

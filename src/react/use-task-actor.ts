@@ -11,7 +11,9 @@ import { describe } from './internal/describe.js';
  * ```
  */
 export interface StoppableActor {
+  /** The actor's current snapshot; its `status` is `stopped` once the actor is stopped. */
   getSnapshot(): { readonly status: string };
+  /** Stops the actor. */
   stop(): unknown;
 }
 
@@ -26,6 +28,7 @@ export interface StoppableActor {
  * ```
  */
 export interface ActorTask<TActor extends StoppableActor> {
+  /** Creates and starts a new actor of the task. */
   actor(): TActor;
 }
 
@@ -52,13 +55,12 @@ const actors = new WeakMap<object, Shared>();
  *
  * @example
  * ```tsx
- * import { useSelector } from '@xstate/react';
  * import { useTaskActor } from 'export-task/react';
  *
  * function Phase({ task }: { task: ExportTask }) {
- *   const actor = useTaskActor(task);
- *   const phase = useSelector(actor, (snapshot) => snapshot.value);
- *   return <span>{phase}</span>;
+ *   const actor = useTaskActor(task); // the same actor on every render
+ *   // With @xstate/react, to re-render on each change: useSelector(actor, (snapshot) => snapshot.value)
+ *   return <span>{actor.getSnapshot().value}</span>;
  * }
  * ```
  * @param task - An `ExportTask`.
