@@ -9,7 +9,7 @@
  * installs from the cache by integrity. (`npm install --offline <tarball>` needs each dependency's
  * registry metadata too, which `npm ci` does not always cache.)
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
@@ -240,12 +240,19 @@ beforeAll(async () => {
           resolved: spec,
           dependencies: packed.dependencies,
           peerDependencies: packed.peerDependencies,
+          // npm ci links the `bin` its lockfile names, as `npx export-task` finds it.
+          bin: packed.bin,
         },
         ...lockClosure(lock, needed, registry),
       },
     }),
   );
   await runOk('npm', ['ci', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], project);
+  // better-sqlite3's native build, which its install script would make (or download): the one
+  // this repository's install made, of the same version on the same machine.
+  const binding = join('node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node');
+  await mkdir(dirname(join(project, binding)), { recursive: true });
+  await cp(join(ROOT, binding), join(project, binding));
 }, 180_000);
 
 afterAll(async () => {
@@ -323,6 +330,43 @@ describe('the packed manifest', () => {
     expect(loadable).toContain('dist/export-job.worker.js');
     expect(packedFiles).not.toContain('dist/cli.cjs');
   });
+});
+
+describe('the packed command line', () => {
+  it('serves, creates a product from a GeoJSON file, starts and follows an export, and lists it, from the installed package alone', async () => {
+    const bin = join(project, 'node_modules', '.bin', 'export-task');
+    const file = join(work, 'roads.geojson');
+    const features = Array.from({ length: 50 }, (_, i) => ({ type: 'Feature', geometry: { type: 'Point', coordinates: [i, i / 2] }, properties: { kind: i % 2 === 0 ? 'even' : 'odd' } }));
+    await writeFile(file, JSON.stringify({ type: 'FeatureCollection', features }, null, 2));
+    const server = spawn(bin, ['serve', '--port', '0', '--data-dir', join(work, 'service')], { cwd: project, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let errors = '';
+      server.stderr.setEncoding('utf8').on('data', (chunk: string) => (errors += chunk));
+      const url = await new Promise<string>((resolveUrl, reject) => {
+        let out = '';
+        server.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+          out += chunk;
+          const found = /serving on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+          if (found !== undefined) resolveUrl(found);
+        });
+        server.on('error', reject);
+        server.on('exit', (code) => reject(new Error(`export-task serve exited with ${String(code)} before serving: ${out}${errors}`)));
+      });
+      const env = { ...childEnv(), EXPORT_TASK_URL: url };
+      const cli = (args: readonly string[]): Promise<Run> =>
+        new Promise((done) => {
+          execFile(bin, args, { cwd: project, env, timeout: 60_000 }, (error, stdout, stderr) => done({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr }));
+        });
+      expect(await cli(['add', '--create', 'roads', file])).toMatchObject({ code: 0, stdout: expect.stringContaining('Added 50 features to roads (created it).') as unknown });
+      const exported = await cli(['export', '--watch', 'roads', 'exports/even.ndjson', '--query', '{"query_expr":{"eq":{"kind":"even"}}}']);
+      expect(exported, exported.stderr).toMatchObject({ code: 0, stderr: '' });
+      expect(exported.stdout).toMatch(/^exports\/even\.ndjson {2}success +100%/m);
+      const listed = JSON.parse((await cli(['ls', '--json', 'roads'])).stdout) as { status: string; key: string }[];
+      expect(listed).toMatchObject([{ status: 'SUCCESS', key: 'exports/even.ndjson' }]);
+    } finally {
+      server.kill('SIGTERM');
+    }
+  }, 120_000);
 });
 
 describe('the packed package', () => {
