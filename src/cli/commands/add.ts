@@ -120,7 +120,13 @@ async function add(client: ExportClient, options: AddOptions, io: AddIo): Promis
       spooled = await mkdtemp(join(tmpdir(), 'export-task-add-'));
       path = join(spooled, 'stdin');
       const stdin = io.stdin ?? process.stdin;
-      await pipeline(stdin, createWriteStream(path), { signal: io.signal });
+      try {
+        await pipeline(stdin, createWriteStream(path), { signal: io.signal });
+      } catch (error) {
+        // Ctrl-C while the input was still coming: nothing was added.
+        if (io.signal.aborted) return interrupted(io);
+        throw error;
+      }
     }
     const size = await fileSize(path, options.file);
     const format = options.format ?? (await detectFormat(path, options.file));

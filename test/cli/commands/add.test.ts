@@ -1,9 +1,11 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addCommand } from '../../../src/cli/commands/add.js';
 import { call, gridFeatures } from '../../server/http/helpers.js';
+import { captureOutput } from '../captured-output.js';
 import { runCommand, startService, type Service } from './service.js';
 
 let service: Service;
@@ -98,6 +100,26 @@ describe('export-task add', () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(message);
     expect(await featureCount(`refused-${name}`)).toBe(0);
+  });
+
+  it('reads standard input with -, and when interrupted while it still comes, exits 130, adds nothing and leaves no temporary file', async () => {
+    const spools = async (): Promise<string[]> => (await readdir(tmpdir())).filter((name) => name.startsWith('export-task-add-'));
+    const before = await spools();
+    const stdin = new PassThrough();
+    const controller = new AbortController();
+    const { stdout, stderr, err } = captureOutput();
+    const options = addCommand.parse({ url: service.url, create: true }, ['from-stdin', '-']);
+    const running = addCommand.run(options, { stdout, stderr, stdin, env: {}, signal: controller.signal });
+    // Half a feature, and then the writer goes quiet: the command waits for the rest until Ctrl-C.
+    stdin.write('{"type": "Feature", "geometry": null, ');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    controller.abort(new Error('Interrupted'));
+    expect(await running).toBe(130);
+    stderr.end();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(err()).toBe('export-task add: interrupted, nothing was added\n');
+    expect(await featureCount('from-stdin')).toBeNull();
+    expect(await spools()).toEqual(before);
   });
 
   it('says so for a file that is not there', async () => {
