@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportCommand } from '../../../src/cli/commands/export.js';
+import { countRows } from '../../server/http/helpers.js';
 import { runCommand, startService, type Service } from './service.js';
 
 let service: Service;
@@ -78,19 +79,20 @@ describe('export-task export', () => {
     [{ query: '[1, 2]' }, /^export-task export: expected --query to be a JSON object such as \{"query_expr": \.\.\.\}, got \[1,2\]\n$/],
     [{ query: '@nowhere.json' }, /^export-task export: --query @nowhere\.json: no file nowhere\.json: give a file holding the query as JSON\n$/],
   ])('exits 2 before starting anything for %j', async (values, message) => {
-    const before = (await service.client.backend.listExports('roads')).data.length;
+    // Every export the service knows, pending ones included.
+    const before = countRows(service.server.dataDir).exports;
     const run = await runCommand(exportCommand, { url: service.url, ...values }, ['roads', 'exports/never.ndjson']);
     expect({ code: run.code, stdout: run.stdout }).toEqual({ code: 2, stdout: '' });
     expect(run.stderr).toMatch(message);
-    expect((await service.client.backend.listExports('roads')).data.length).toBe(before);
+    expect(countRows(service.server.dataDir).exports).toBe(before);
   });
 
   it('exits 1 with the service\'s BadRequestError for a query it refuses, and starts nothing', async () => {
-    const before = (await service.client.backend.listExports('roads')).data.length;
+    const before = countRows(service.server.dataDir).exports;
     const run = await runCommand(exportCommand, { url: service.url, query: '{"query_expr":{"between":{"lanes":[1,2]}}}' }, ['roads', 'exports/never.ndjson']);
     expect({ code: run.code, stdout: run.stdout }).toEqual({ code: 1, stdout: '' });
     expect(run.stderr).toMatch(/^export-task export: BadRequestError: .*between/);
-    expect((await service.client.backend.listExports('roads')).data.length).toBe(before);
+    expect(countRows(service.server.dataDir).exports).toBe(before);
   });
 
   it('exits 2 for an unsafe key, and 1 naming the product the service does not know', async () => {
