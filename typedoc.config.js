@@ -33,7 +33,9 @@ const config = {
   entryPoints: Object.values(entryPointsBySubpath),
   out: 'docs/api',
   tsconfig: 'tsconfig.json',
-  readme: 'README.md',
+  // The landing page is the users' one (install, a first export, the guides); the README
+  // opens with what contributors run.
+  readme: 'docs/index.md',
   projectDocuments: ['docs/guide-*.md', 'docs/server.md', 'docs/http-protocol.md'],
   excludeInternal: true,
   // The repository has no public remote to link sources to.

@@ -97,7 +97,7 @@ let keyCount = 0;
 const nextKey = (): string => `exports/roads-${new Date().toISOString().slice(0, 19).replace(/[-:T]/g, '')}-${++keyCount}.ndjson`;
 
 function ExportForm({ collection, onStarted }: { collection: FeatureCollection; onStarted: (row: Row) => void }): ReactElement {
-  const { start, error, pending } = useStartExport(collection);
+  const { startAsync, error, isPending: pending } = useStartExport(collection);
   const [key, setKey] = useState(nextKey);
   const [exprText, setExprText] = useState(JSON.stringify(QUERY_PRESETS[1]!.expr));
   const [vertices, setVertices] = useState(0);
@@ -113,13 +113,14 @@ function ExportForm({ collection, onStarted }: { collection: FeatureCollection; 
       return;
     }
     setInputError(null);
-    const task = await start(key, { query });
+    // The request's error is shown from `error`: nothing more to do with it here.
+    const task = await startAsync(key, { query }).catch(() => undefined);
     if (task === undefined) return;
     onStarted({ task, query: describeQuery(exprText, vertices) });
     setKey(nextKey());
   };
 
-  const shownError = inputError ?? (error === undefined ? null : `${error.name}: ${error.message}`);
+  const shownError = inputError ?? (error === null ? null : `${error.name}: ${error.message}`);
   return (
     <form aria-label="Start an export" onSubmit={(event) => void submit(event)}>
       <label>

@@ -9,6 +9,7 @@ import type { ExportTask } from '../client/export-task.js';
 import type { FeatureCollection } from '../client/feature-collection.js';
 import type { ExportQuery, Feature, Geometry, QueryExpr, QueryValue } from '../client/geojson.js';
 import type { ExportTaskSnapshot } from '../core/snapshot.js';
+import { parseIntegerFlag } from './integer-flag.js';
 import { ProgressView, type ProgressSink, type ProgressState } from './progress-view.js';
 import { AREA, createRandom, generateFeature, round5 } from './sample-roads.js';
 import { formatTable } from './table.js';
@@ -80,22 +81,13 @@ export const demoCommand = {
   },
   parse(values: Readonly<Record<string, string | boolean | undefined>>): DemoOptions {
     return {
-      features: parseInteger('--features', values['features'], DEFAULT_FEATURES, MIN_FEATURES, MAX_FEATURES),
-      seed: parseInteger('--seed', values['seed'], 1, 0, 2 ** 32 - 1),
+      features: parseIntegerFlag('--features', values['features'], DEFAULT_FEATURES, MIN_FEATURES, MAX_FEATURES),
+      seed: parseIntegerFlag('--seed', values['seed'], 1, 0, 2 ** 32 - 1),
       plain: values['plain'] === true,
     };
   },
   run: runDemo,
 } as const;
-
-function parseInteger(flag: string, value: string | boolean | undefined, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  const n = typeof value === 'string' && /^\d[\d_]*$/.test(value) ? Number(value.replaceAll('_', '')) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) {
-    throw new TypeError(`expected ${flag} to be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
-  }
-  return n;
-}
 
 /** What an export should end as. */
 type Expectation =

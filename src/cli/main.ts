@@ -7,6 +7,8 @@
  * @packageDocumentation
  */
 import { parseArgs } from 'node:util';
+import { addCommand } from './commands/add.js';
+import { exportCommand } from './commands/export.js';
 import { getCommand } from './commands/get.js';
 import { lsCommand } from './commands/ls.js';
 import { serveCommand } from './commands/serve.js';
@@ -39,6 +41,8 @@ export interface CliArgument {
 export interface CliIo {
   readonly stdout: NodeJS.WritableStream & { readonly isTTY?: boolean | undefined; readonly columns?: number | undefined };
   readonly stderr: NodeJS.WritableStream;
+  /** What `add PRODUCT -` reads. */
+  readonly stdin: NodeJS.ReadableStream;
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Aborted on Ctrl-C: the command should stop, clean up, and return. */
   readonly signal: AbortSignal;
@@ -70,7 +74,7 @@ export interface CliCommand<TOptions> {
 }
 
 /** Every command, in the order the help lists them. */
-const COMMANDS: readonly CliCommand<unknown>[] = [watchCommand, lsCommand, getCommand, serveCommand, workerCommand, demoCommand];
+const COMMANDS: readonly CliCommand<unknown>[] = [addCommand, exportCommand, watchCommand, lsCommand, getCommand, serveCommand, workerCommand, demoCommand];
 
 const PROGRAM = 'export-task';
 const HELP_OPTION: CliOption = { type: 'boolean', short: 'h', description: 'Show this help' };
@@ -100,8 +104,10 @@ async function main(argv: readonly string[], io: CliIo): Promise<number> {
     parsed = parseCommandLine(argv, io);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
+    // One line: what was wrong and what was expected, then where the whole usage is (a screen of
+    // help would push the one line that matters out of sight).
     const where = error.command === undefined ? PROGRAM : `${PROGRAM} ${error.command.name}`;
-    io.stderr.write(`${where}: ${error.message}\n\n${error.command === undefined ? usage() : commandUsage(error.command)}\n`);
+    io.stderr.write(`${where}: ${error.message} (see "${where} --help")\n`);
     return 2;
   }
   if (parsed === 'help') return 0;
@@ -130,7 +136,7 @@ function parseCommandLine(argv: readonly string[], io: CliIo): { command: CliCom
   let positionals: string[];
   const takesArguments = (command.arguments ?? []).length > 0;
   try {
-    ({ values, positionals } = parseArgs({ args: rest, options: parseArgsOptions(command), strict: true, allowPositionals: takesArguments }));
+    ({ values, positionals } = parseArgs({ args: attachNegativeValues(rest, command), options: parseArgsOptions(command), strict: true, allowPositionals: takesArguments }));
   } catch (error) {
     throw new UsageError(describeParseError(error, command), command);
   }
@@ -183,6 +189,35 @@ function parseArgsOptions(command: CliCommand<unknown>): Record<string, { type: 
     };
   }
   return options;
+}
+
+/**
+ * Writes `--flag -5` as `--flag=-5` for the command's value flags: `parseArgs` takes an argument
+ * that starts with `-` for another option, and would say `--flag` "needs a value" when it was given
+ * one, only a negative one, which the command's own check then rejects saying what it expects.
+ */
+function attachNegativeValues(args: readonly string[], command: CliCommand<unknown>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--') {
+      out.push(...args.slice(i));
+      break;
+    }
+    const next = args[i + 1];
+    const name = arg.startsWith('--') ? arg.slice(2) : arg.length === 2 && arg.startsWith('-') ? longName(command, arg.slice(1)) : undefined;
+    if (name !== undefined && command.options[name]?.type === 'string' && next !== undefined && /^-(\d|\.\d|Infinity)/.test(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
+function longName(command: CliCommand<unknown>, short: string): string | undefined {
+  return Object.entries(command.options).find(([, option]) => option.short === short)?.[0];
 }
 
 /** Node's messages suggest `--` for positionals; ours say what the command takes instead. */
@@ -260,7 +295,7 @@ function runProcess(): void {
   // The first Ctrl-C asks the command to stop and clean up; a second one kills (the default).
   const onInterrupt = (): void => controller.abort(new Error('Interrupted'));
   process.once('SIGINT', onInterrupt);
-  main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, signal: controller.signal })
+  main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, signal: controller.signal })
     .then(
       (code) => {
         process.exitCode = code;

@@ -40,7 +40,7 @@ export interface ProgressViewOptions {
 }
 
 interface Row {
-  readonly label: string;
+  label: string;
   state: ProgressState;
   /** Plain mode: what was last printed, to print only phase changes and 25% steps. */
   printedPhase: string | undefined;
@@ -146,6 +146,20 @@ export class ProgressView {
     row.state = state;
     if (this.mode === 'plain') this.#printPlain(row);
     else this.#changed();
+  }
+
+  /**
+   * Names a task line anew (its key, once known, instead of its id); later lines and redraws
+   * show the new label.
+   * @throws TypeError when `id` was not added.
+   */
+  relabel(id: string, label: string): void {
+    const row = this.#rows.get(id);
+    if (row === undefined) throw new TypeError(`ProgressView.relabel(): no task with id ${JSON.stringify(id)}; add() it first`);
+    if (row.label === label) return;
+    row.label = label;
+    this.#labelWidth = Math.max(...[...this.#rows.values()].map((r) => r.label.length));
+    this.#changed();
   }
 
   /** Draws the final state (live mode) and stops the redraw timer. Idempotent. */

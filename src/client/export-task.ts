@@ -299,9 +299,14 @@ export class ExportTask {
   }
 
   /**
-   * A real XState actor of this task (for inspection or `@xstate/react`), restored from the
-   * task's snapshot and fed the same events as the store from then on. It stops following
-   * the task when the task is final or when the actor is stopped.
+   * Creates and starts a new XState actor of this task (for inspection or `@xstate/react`),
+   * restored from the task's snapshot and fed the same events as the store from then on. It
+   * stops following the task when the task is final or when the actor is stopped.
+   *
+   * Each call makes another actor: call it once and keep the actor (stop it when done), not in
+   * a React render, where `useSelector(task.actor(), ...)` would start an actor per render. In
+   * React, `useTaskActor(task)` from `export-task/react` keeps one actor per task and stops it
+   * when the last component using it unmounts.
    */
   actor(options?: TaskActorOptions): Actor<ExportTaskMachine> {
     checkOptionBag('ExportTask.actor()', options, ['inspect']);

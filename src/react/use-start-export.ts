@@ -37,14 +37,55 @@ export interface ExportStarter<TTask extends StartedTask> {
 }
 
 /**
- * Options of {@link useStartExport}.
+ * What one start was called with: the arguments of `FeatureCollection.export()`.
  *
  * @example
  * ```ts
- * const { start, snapshot } = useStartExport(roads, { cancelOnUnmount: true } satisfies StartExportOptions);
+ * const onSuccess = (task: ExportTask, { key }: StartVariables) => console.log(`${key}: ${task.exportId}`);
  * ```
  */
-export interface StartExportOptions {
+export interface StartVariables {
+  /** The storage key the export writes to. */
+  readonly key: string;
+  /** The options of `export()`, as given. */
+  readonly options: ExportOptions | undefined;
+}
+
+/**
+ * Callbacks of one start's outcome, as TanStack Query's `useMutation` takes them: `onSuccess`
+ * when the service started the export (not when the export succeeds: that is the task's own
+ * `phase`), `onError` when the request failed, `onSettled` after either.
+ *
+ * @example
+ * ```ts
+ * const callbacks: StartCallbacks<ExportTask> = {
+ *   onSuccess: (task) => console.log('started', task.exportId),
+ *   onError: (error) => console.error(error.name, error.message),
+ * };
+ * ```
+ */
+export interface StartCallbacks<TTask> {
+  /** Called with the started task once the service has started the export. */
+  readonly onSuccess?: ((task: TTask, variables: StartVariables) => void) | undefined;
+  /** Called with the error when the request failed (or the arguments were wrong). */
+  readonly onError?: ((error: Error, variables: StartVariables) => void) | undefined;
+  /** Called after `onSuccess` or `onError`, with the task or the error. */
+  readonly onSettled?: ((task: TTask | undefined, error: Error | null, variables: StartVariables) => void) | undefined;
+}
+
+/**
+ * Options of {@link useStartExport}: its callbacks (called for every start that settles while the
+ * component is mounted) and `cancelOnUnmount`.
+ *
+ * @example
+ * ```ts
+ * const { start, snapshot } = useStartExport(roads, {
+ *   cancelOnUnmount: true,
+ *   onError: (error) => console.error(error.message),
+ * } satisfies StartExportOptions<ExportTask>);
+ * ```
+ */
+export interface StartExportOptions<TTask = StartedTask> extends StartCallbacks<TTask> {
   /**
    * Cancel the tracked export when the component unmounts (and an export whose request was
    * still in flight as soon as it is created), unless it is already final. Leave it off when the
@@ -55,62 +96,100 @@ export interface StartExportOptions {
 }
 
 /**
- * What {@link useStartExport} answers.
+ * Where the latest start is, as TanStack Query's mutation status: `idle` before any (or after
+ * `reset`), `pending` while its request is in flight, `success` once the service started the
+ * export, `error` when the request failed. The export's own progress is `snapshot`.
  *
  * @example
  * ```ts
- * const { start, task, snapshot, error, pending, reset }: StartExport<ExportTask> = useStartExport(roads);
+ * const label: Record<StartStatus, string> = { idle: 'Export', pending: 'Starting…', success: 'Started', error: 'Retry' };
+ * ```
+ */
+export type StartStatus = 'idle' | 'pending' | 'success' | 'error';
+
+/**
+ * What {@link useStartExport} answers: the shape of TanStack Query's `useMutation` result, with
+ * the started task and its live snapshot.
+ *
+ * @example
+ * ```ts
+ * const { start, startAsync, status, isPending, task, snapshot, error, reset }: StartExport<ExportTask> = useStartExport(roads);
  * if (snapshot?.phase === 'success') void task?.getFile(new WritableStream());
  * ```
  */
 export interface StartExport<TTask extends StartedTask> {
   /**
    * Starts an export of the collection (the arguments of `FeatureCollection.export()`) and
-   * tracks it. Never rejects: it resolves with the task, or with `undefined` when the request
-   * failed (the reason is in `error`) or when called after unmount (nothing is started then).
-   * A call supersedes the ones before it: only the latest call's outcome becomes `task` or
-   * `error`. A request still in flight at unmount resolves with its task all the same (cancelled
-   * with `cancelOnUnmount`), but changes no state.
+   * tracks it, like `mutate`: it returns nothing and never throws or rejects; the outcome is in
+   * `status`, `task` and `error`, and goes to the callbacks (the hook's, then `callbacks`' for the
+   * latest call only). A call supersedes the ones before it: only the latest call's outcome
+   * becomes `task` or `error`. Called after unmount, it starts nothing.
    */
-  readonly start: (key: string, options?: ExportOptions) => Promise<TTask | undefined>;
-  /** The export started by the latest successful `start`, or `undefined` before one. */
+  readonly start: (key: string, options?: ExportOptions, callbacks?: StartCallbacks<TTask>) => void;
+  /**
+   * The same, like `mutateAsync`: resolves with the task, and rejects with the request's error
+   * (also kept in `error`), or with an `Error` when called after unmount (nothing is started).
+   */
+  readonly startAsync: (key: string, options?: ExportOptions) => Promise<TTask>;
+  /** See {@link StartStatus}. */
+  readonly status: StartStatus;
+  /** `status === 'idle'`. */
+  readonly isIdle: boolean;
+  /** `status === 'pending'`: the latest start's request is in flight. */
+  readonly isPending: boolean;
+  /** `status === 'success'`: the export was started (see `snapshot` for how it goes). */
+  readonly isSuccess: boolean;
+  /** `status === 'error'`: the latest start failed (see `error`). */
+  readonly isError: boolean;
+  /** The export started by the latest successful start, or `undefined` before one (`useMutation`'s `data`). */
+  readonly data: TTask | undefined;
+  /** The same as `data`. */
   readonly task: TTask | undefined;
   /** The task's snapshot, kept current as with {@link useExportTask}. */
   readonly snapshot: ExportTaskSnapshot | undefined;
-  /** Why the latest `start` failed (a `TypeError` for bad arguments, an `HttpError`, ...), or `undefined`. */
-  readonly error: Error | undefined;
-  /** Whether the latest `start`'s request is in flight. */
-  readonly pending: boolean;
-  /** Forgets the task and the error (the export itself goes on). */
+  /** Why the latest start failed (a `TypeError` for bad arguments, an `HttpError`, ...), or `null`. */
+  readonly error: Error | null;
+  /** What the latest start was called with, or `undefined` when idle. */
+  readonly variables: StartVariables | undefined;
+  /** Back to `idle`: forgets the task, the error and the variables (the export itself goes on). */
   readonly reset: () => void;
 }
 
 interface State<TTask> {
+  readonly status: StartStatus;
   readonly task: TTask | undefined;
-  readonly error: Error | undefined;
-  readonly pending: boolean;
+  readonly error: Error | null;
+  readonly variables: StartVariables | undefined;
 }
 
-const IDLE: State<never> = { task: undefined, error: undefined, pending: false };
+const IDLE: State<never> = { status: 'idle', task: undefined, error: null, variables: undefined };
+const OPTION_NAMES = ['cancelOnUnmount', 'onSuccess', 'onError', 'onSettled'] as const;
 
 /**
- * Starts exports of a feature collection from a component and tracks the latest one: its task,
- * its live snapshot, whether the request is in flight, and why it failed.
+ * Starts exports of a feature collection from a component and tracks the latest one, in the
+ * shape React users know from TanStack Query's `useMutation`: `start` (`mutate`), `startAsync`
+ * (`mutateAsync`), `status` with `isPending` and the other flags, `data`, `error`, `reset`, and
+ * the callbacks; plus the started `task` and its live `snapshot`.
+ *
+ * `status` says where the start request is. Once it is `success`, the export runs on the service:
+ * its phase and progress are in `snapshot` (`snapshot.phase === 'failure'` is an export that
+ * failed, with `status` still `success`, as the request did).
  *
  * Unmounting stops all tracking at once: the snapshot subscription ends, and a request still in
- * flight changes no state when it answers (an export request cannot be cut halfway without
- * leaving the export's fate unknown, so it is let finish). With `cancelOnUnmount`, the tracked
- * export, and one whose request was in flight, is also cancelled on the service.
+ * flight changes no state and calls no callback when it answers (an export request cannot be cut
+ * halfway without leaving the export's fate unknown, so it is let finish). With
+ * `cancelOnUnmount`, the tracked export, and one whose request was in flight, is also cancelled
+ * on the service.
  *
  * @example
  * ```tsx
  * import { useStartExport } from 'export-task/react';
  *
  * function ExportButton({ roads }: { roads: FeatureCollection }) {
- *   const { start, snapshot, error, pending } = useStartExport(roads);
+ *   const { start, snapshot, error, isPending } = useStartExport(roads, { onSuccess: (task) => console.log('started', task.exportId) });
  *   return (
  *     <>
- *       <button disabled={pending} onClick={() => void start('exports/highways.ndjson', { query: { query_expr: { eq: { kind: 'highway' } } } })}>
+ *       <button disabled={isPending} onClick={() => start('exports/highways.ndjson', { query: { query_expr: { eq: { kind: 'highway' } } } })}>
  *         Export highways
  *       </button>
  *       {snapshot && <progress value={snapshot.progress} max={1} />}
@@ -122,53 +201,79 @@ const IDLE: State<never> = { task: undefined, error: undefined, pending: false }
  * @param featureCollection - The product to export from (`client.featureCollection(id)`).
  * @param options - See {@link StartExportOptions}.
  * @returns See {@link StartExport}.
- * @throws TypeError during render when `featureCollection` has no `export` method or an option is unknown.
+ * @throws TypeError during render when `featureCollection` has no `export` method or an option is unknown or of the wrong type.
  */
 export function useStartExport<TTask extends StartedTask>(
   featureCollection: ExportStarter<TTask>,
-  options?: StartExportOptions,
+  options?: StartExportOptions<TTask>,
 ): StartExport<TTask> {
   checkArguments(featureCollection, options);
-  const cancelOnUnmount = options?.cancelOnUnmount === true;
   const [state, setState] = useState<State<TTask>>(IDLE);
   const mounted = useRef(false);
   const latestCall = useRef(0);
   const tracked = useRef<TTask | undefined>(undefined);
-  const cancelOnUnmountRef = useRef(cancelOnUnmount);
-  cancelOnUnmountRef.current = cancelOnUnmount;
+  // The latest options, read when a request answers: callbacks may be inline arrows.
+  const optionsRef = useRef(options);
+  optionsRef.current = options;
 
   useEffect(() => {
     mounted.current = true;
     return () => {
       mounted.current = false;
       const task = tracked.current;
-      if (cancelOnUnmountRef.current && task !== undefined) cancelQuietly(task);
+      if (optionsRef.current?.cancelOnUnmount === true && task !== undefined) cancelQuietly(task);
     };
   }, []);
 
-  const start = useCallback(
-    async (key: string, exportOptions?: ExportOptions): Promise<TTask | undefined> => {
-      if (!mounted.current) return undefined;
+  /** Runs one start; answers its outcome (never rejects), having updated state and called the callbacks. */
+  const run = useCallback(
+    async (key: string, exportOptions: ExportOptions | undefined, callbacks: StartCallbacks<TTask> | undefined): Promise<{ task: TTask } | { error: Error }> => {
       const call = ++latestCall.current;
-      setState((s) => ({ task: s.task, error: undefined, pending: true }));
-      let task: TTask;
+      const variables: StartVariables = { key, options: exportOptions };
+      setState((s) => ({ status: 'pending', task: s.task, error: null, variables }));
+      let outcome: { task: TTask } | { error: Error };
       try {
-        task = await featureCollection.export(key, exportOptions);
+        outcome = { task: await featureCollection.export(key, exportOptions) };
       } catch (error) {
-        if (mounted.current && call === latestCall.current) setState((s) => ({ task: s.task, error: asError(error), pending: false }));
-        return undefined;
+        outcome = { error: asError(error) };
       }
       if (!mounted.current) {
-        if (cancelOnUnmountRef.current) cancelQuietly(task);
-        return task;
+        if ('task' in outcome && optionsRef.current?.cancelOnUnmount === true) cancelQuietly(outcome.task);
+        return outcome;
       }
-      if (call === latestCall.current) {
-        tracked.current = task;
-        setState({ task, error: undefined, pending: false });
+      const latest = call === latestCall.current;
+      if (latest) {
+        if ('task' in outcome) tracked.current = outcome.task;
+        setState('task' in outcome ? { status: 'success', task: outcome.task, error: null, variables } : (s) => ({ status: 'error', task: s.task, error: outcome.error, variables }));
       }
-      return task;
+      // The hook's callbacks for every start, the call's own for the latest only (as useMutation).
+      for (const handlers of latest ? [optionsRef.current, callbacks] : [optionsRef.current]) {
+        if ('task' in outcome) handlers?.onSuccess?.(outcome.task, variables);
+        else handlers?.onError?.(outcome.error, variables);
+        handlers?.onSettled?.('task' in outcome ? outcome.task : undefined, 'error' in outcome ? outcome.error : null, variables);
+      }
+      return outcome;
     },
     [featureCollection],
+  );
+
+  const start = useCallback(
+    (key: string, exportOptions?: ExportOptions, callbacks?: StartCallbacks<TTask>): void => {
+      if (!mounted.current) return;
+      // Never rejects: the outcome is in state and in the callbacks.
+      void run(key, exportOptions, callbacks);
+    },
+    [run],
+  );
+
+  const startAsync = useCallback(
+    async (key: string, exportOptions?: ExportOptions): Promise<TTask> => {
+      if (!mounted.current) throw new Error('useStartExport(): startAsync() was called after the component unmounted; nothing was started');
+      const outcome = await run(key, exportOptions, undefined);
+      if ('error' in outcome) throw outcome.error;
+      return outcome.task;
+    },
+    [run],
   );
 
   const reset = useCallback((): void => {
@@ -178,7 +283,21 @@ export function useStartExport<TTask extends StartedTask>(
   }, []);
 
   const snapshot = useExportTask(state.task);
-  return { start, task: state.task, snapshot, error: state.error, pending: state.pending, reset };
+  return {
+    start,
+    startAsync,
+    status: state.status,
+    isIdle: state.status === 'idle',
+    isPending: state.status === 'pending',
+    isSuccess: state.status === 'success',
+    isError: state.status === 'error',
+    data: state.task,
+    task: state.task,
+    snapshot,
+    error: state.error,
+    variables: state.variables,
+    reset,
+  };
 }
 
 /** Cancels a task that is not final; a failure to cancel has nobody left to report to. */
@@ -202,10 +321,17 @@ function checkArguments(featureCollection: unknown, options: unknown): void {
     throw new TypeError(`useStartExport(): expected options to be an object such as { cancelOnUnmount: true }, got ${describe(options)}`);
   }
   for (const key of Object.keys(options)) {
-    if (key !== 'cancelOnUnmount') throw new TypeError(`useStartExport(): unknown option \`${key}\`; the only option is \`cancelOnUnmount\``);
+    if (!(OPTION_NAMES as readonly string[]).includes(key)) {
+      throw new TypeError(`useStartExport(): unknown option \`${key}\`; the options are ${OPTION_NAMES.map((name) => `\`${name}\``).join(', ')}`);
+    }
   }
-  const value = (options as StartExportOptions).cancelOnUnmount;
-  if (value !== undefined && typeof value !== 'boolean') {
-    throw new TypeError(`useStartExport(): expected \`cancelOnUnmount\` to be a boolean, got ${describe(value)}`);
+  const bag = options as Record<string, unknown>;
+  if (bag['cancelOnUnmount'] !== undefined && typeof bag['cancelOnUnmount'] !== 'boolean') {
+    throw new TypeError(`useStartExport(): expected \`cancelOnUnmount\` to be a boolean, got ${describe(bag['cancelOnUnmount'])}`);
+  }
+  for (const name of ['onSuccess', 'onError', 'onSettled']) {
+    if (bag[name] !== undefined && typeof bag[name] !== 'function') {
+      throw new TypeError(`useStartExport(): expected \`${name}\` to be a function, got ${describe(bag[name])}`);
+    }
   }
 }

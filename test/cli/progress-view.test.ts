@@ -198,3 +198,28 @@ describe('ProgressView.modeFor', () => {
   it('is plain on a dumb terminal', () => expect(ProgressView.modeFor(tty, { TERM: 'dumb' })).toBe('plain'));
   it('is plain when asked', () => expect(ProgressView.modeFor(tty, {}, true)).toBe('plain'));
 });
+
+describe('ProgressView.relabel', () => {
+  it('names a line anew: later plain lines and live redraws show the new label, widened to fit', () => {
+    const plain = sink({ isTTY: false });
+    const view = new ProgressView(plain, { mode: 'plain' });
+    view.add('e1', 'e1');
+    view.update('e1', { phase: 'running', progress: 0 });
+    view.relabel('e1', 'exports/roads.ndjson');
+    view.update('e1', { phase: 'success', progress: 1 });
+    view.close();
+    expect(plain.text()).toBe('e1  running    0%\nexports/roads.ndjson  success  100%\n');
+
+    const terminal = sink({ isTTY: true, columns: 80 });
+    const live = new ProgressView(terminal, { mode: 'live', intervalMs: 0 });
+    live.add('e1', 'e1');
+    live.relabel('e1', 'exports/roads.ndjson');
+    live.close();
+    expect(screen(terminal.text())[0]).toMatch(/^exports\/roads\.ndjson {2}\[/);
+  });
+
+  it('throws for a line never added', () => {
+    const view = new ProgressView(sink({ isTTY: false }), { mode: 'plain' });
+    expect(() => view.relabel('nope', 'x')).toThrow(new TypeError('ProgressView.relabel(): no task with id "nope"; add() it first'));
+  });
+});

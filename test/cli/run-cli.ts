@@ -19,20 +19,24 @@ export interface CliRun {
 /**
  * Runs the CLI from source in a child process, stdout and stderr piped (so not a TTY), and
  * waits for it to exit by itself: a handle left open would hang it, and fail the test by timeout.
- * `onStdout` sees the output so far each time more arrives, to act while the command runs.
+ * `onStdout` sees the output so far each time more arrives, to act while the command runs; `stdin`,
+ * when given, is what the command reads on standard input (otherwise it is empty).
  */
 export function runCli(
   args: readonly string[],
   env: Readonly<Record<string, string | undefined>> = {},
   onStdout?: (stdoutSoFar: string) => void,
   cwd: string = ROOT,
+  stdin?: string,
 ): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], {
       cwd,
       env: { ...process.env, NO_COLOR: undefined, FORCE_COLOR: undefined, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
+    // Without `stdin`, an empty one: a command reading it sees its end at once, as from /dev/null.
+    child.stdin.end(stdin ?? '');
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {

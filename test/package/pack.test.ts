@@ -9,9 +9,9 @@
  * installs from the cache by integrity. (`npm install --offline <tarball>` needs each dependency's
  * registry metadata too, which `npm ci` does not always cache.)
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -27,6 +27,8 @@ interface PackageJson {
   readonly dependencies?: Record<string, string>;
   readonly peerDependencies?: Record<string, string>;
   readonly exports: Record<string, unknown>;
+  readonly bin?: Record<string, string>;
+  readonly scripts?: Record<string, string>;
 }
 
 interface LockEntry {
@@ -178,18 +180,40 @@ let tarball: string;
 let packed: PackageJson;
 let packedFiles: string[];
 
+/** The lifecycle scripts npm runs when it installs a package (`prepare` too, for git and folder installs). */
+const INSTALL_SCRIPTS = ['preinstall', 'install', 'postinstall', 'prepare'];
+
+/** The repository's manifest, as contributors' `npm ci` reads it. */
+let repository: PackageJson & { readonly scripts: Record<string, string>; readonly bin: Record<string, string> };
+/** The copy's manifest before `npm pack` ran its scripts. */
+let copied: Record<string, unknown>;
+/** The copy's manifest after (postpack should have put it back). */
+let afterPack: Record<string, unknown>;
+
 beforeAll(async () => {
   if (!existsSync(join(ROOT, 'dist', 'index.js'))) {
     throw new Error('No build to pack: run `npm run build` first (`npm test` does).');
   }
   work = await mkdtemp(join(tmpdir(), 'export-task-pack-'));
-  // The build is already there: `--ignore-scripts` keeps `prepare` from building it again.
-  const [info] = JSON.parse(await runOk('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], ROOT)) as [
+  repository = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as typeof repository;
+  // `npm pack` with its lifecycle scripts (prepack, postpack), run on a copy of the manifest and of
+  // what `files` can name, so that the tarball is the one `npm publish` would make. In the copy
+  // `build` checks that the build is there instead of building again: the test command has just
+  // built it, and a build in the repository would empty dist/ under the tests that run dist/cli.js.
+  const source = join(work, 'source');
+  await mkdir(source);
+  await Promise.all(
+    ['README.md', 'LICENSE', 'dist'].filter((name) => existsSync(join(ROOT, name))).map((name) => cp(join(ROOT, name), join(source, name), { recursive: true })),
+  );
+  copied = { ...repository, scripts: { ...repository.scripts, build: `node -e "require('node:fs').accessSync('dist/index.js')"` } };
+  await writeFile(join(source, 'package.json'), `${JSON.stringify(copied, null, 2)}\n`);
+  const [info] = JSON.parse(await runOk('npm', ['pack', '--json', '--pack-destination', work], source)) as [
     { filename: string; files: { path: string }[] },
   ];
   tarball = join(work, info.filename);
   packedFiles = info.files.map((f) => f.path);
-  packed = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as PackageJson;
+  packed = JSON.parse(await runOk('tar', ['-xzOf', tarball, 'package/package.json'], work)) as PackageJson;
+  afterPack = JSON.parse(await readFile(join(source, 'package.json'), 'utf8')) as Record<string, unknown>;
 
   project = join(work, 'project');
   await mkdir(project);
@@ -199,7 +223,10 @@ beforeAll(async () => {
   const registry = (process.env['npm_config_registry'] ?? 'https://registry.npmjs.org/').replace(/\/?$/, '/');
   const needed = [...Object.keys(packed.dependencies ?? {}), ...Object.keys(packed.peerDependencies ?? {})];
   const dependencies = Object.fromEntries(needed.map((name) => [name, lock[`node_modules/${name}`]!['version'] as string]));
-  await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'smoke', private: true, dependencies: { ...dependencies, [packed.name]: spec } }));
+  // With the repository's `overrides` (a cookie that supports Node 20 under fastify), as the
+  // README's install section tells users of `serve` on Node 20 to add.
+  const overrides = (repository as { overrides?: unknown }).overrides;
+  await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'smoke', private: true, dependencies: { ...dependencies, [packed.name]: spec }, overrides }));
   await writeFile(
     join(project, 'package-lock.json'),
     JSON.stringify({
@@ -213,12 +240,19 @@ beforeAll(async () => {
           resolved: spec,
           dependencies: packed.dependencies,
           peerDependencies: packed.peerDependencies,
+          // npm ci links the `bin` its lockfile names, as `npx export-task` finds it.
+          bin: packed.bin,
         },
         ...lockClosure(lock, needed, registry),
       },
     }),
   );
   await runOk('npm', ['ci', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], project);
+  // better-sqlite3's native build, which its install script would make (or download): the one
+  // this repository's install made, of the same version on the same machine.
+  const binding = join('node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node');
+  await mkdir(dirname(join(project, binding)), { recursive: true });
+  await cp(join(ROOT, binding), join(project, binding));
 }, 180_000);
 
 afterAll(async () => {
@@ -242,9 +276,102 @@ async function namesFromCjs(specifier: string): Promise<string[]> {
   return JSON.parse(await runOk(process.execPath, ['--input-type=commonjs', '--eval', script], project)) as string[];
 }
 
+/** Every string in an `exports` map: the files its conditions point at. */
+function exportTargets(target: unknown): string[] {
+  if (typeof target === 'string') return [target];
+  if (typeof target !== 'object' || target === null) return [];
+  return Object.values(target).flatMap(exportTargets);
+}
+
+/**
+ * The packed files a user's program can load: the `exports` targets and the `bin`, then every
+ * file they name by a relative string (`import`, `export ... from`, `import()`, `require()`, and
+ * the worker thread's file), types following types (`./x.js` in a `.d.ts` is `./x.d.ts`).
+ */
+async function loadableFiles(root: string, manifest: PackageJson, files: ReadonlySet<string>): Promise<Set<string>> {
+  const reached = new Set<string>();
+  const todo = [...exportTargets(manifest.exports), ...Object.values(manifest.bin ?? {})].map((target) => target.replace(/^\.\//, ''));
+  for (let file = todo.pop(); file !== undefined; file = todo.pop()) {
+    if (reached.has(file) || !files.has(file)) continue;
+    reached.add(file);
+    if (!/\.(c|m)?js$|\.d\.(c|m)?ts$/.test(file)) continue;
+    const types = /\.d\.(c|m)?ts$/.test(file);
+    const source = await readFile(join(root, file), 'utf8');
+    for (const [, specifier] of source.matchAll(/["'](\.\.?\/[^"'\s]+)["']/g)) {
+      const named = join(dirname(file), specifier!);
+      todo.push(types ? named.replace(/\.js$/, '.d.ts').replace(/\.cjs$/, '.d.cts').replace(/\.mjs$/, '.d.mts') : named);
+    }
+  }
+  return reached;
+}
+
+describe('the packed manifest', () => {
+  it('has no script that runs when users install it, while contributors\' `npm ci` still builds', () => {
+    expect(INSTALL_SCRIPTS.filter((name) => packed.scripts?.[name] !== undefined)).toEqual([]);
+    // npm runs the root project's `prepare` after `npm ci`: that is the contributors' build.
+    expect(repository.scripts['prepare']).toBe('tsup');
+    // `npm pack` and `npm publish` build first, then leave `prepare` out of what they pack...
+    expect(repository.scripts['prepack']).toMatch(/^npm run build && npm pkg delete scripts\.prepare$/);
+    const { prepare: _prepare, ...published } = (copied as { scripts: Record<string, string> }).scripts;
+    expect(packed.scripts).toEqual(published);
+    // ...and put it back.
+    expect(afterPack).toEqual(copied);
+  });
+
+  it('holds only the builds users load: each packed file is reached from `exports` or `bin` (or is its source map)', async () => {
+    const extracted = join(work, 'extracted');
+    await mkdir(extracted);
+    await runOk('tar', ['-xzf', tarball, '-C', extracted, '--strip-components=1'], work);
+    const files = new Set(packedFiles);
+    const loadable = await loadableFiles(extracted, packed, files);
+    const unused = packedFiles.filter((file) => file.startsWith('dist/') && !loadable.has(file) && !loadable.has(file.replace(/\.map$/, '')));
+    expect(unused).toEqual([]);
+    expect(loadable).toContain('dist/cli.js');
+    expect(loadable).toContain('dist/export-job.worker.js');
+    expect(packedFiles).not.toContain('dist/cli.cjs');
+  });
+});
+
+describe('the packed command line', () => {
+  it('serves, creates a product from a GeoJSON file, starts and follows an export, and lists it, from the installed package alone', async () => {
+    const bin = join(project, 'node_modules', '.bin', 'export-task');
+    const file = join(work, 'roads.geojson');
+    const features = Array.from({ length: 50 }, (_, i) => ({ type: 'Feature', geometry: { type: 'Point', coordinates: [i, i / 2] }, properties: { kind: i % 2 === 0 ? 'even' : 'odd' } }));
+    await writeFile(file, JSON.stringify({ type: 'FeatureCollection', features }, null, 2));
+    const server = spawn(bin, ['serve', '--port', '0', '--data-dir', join(work, 'service')], { cwd: project, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let errors = '';
+      server.stderr.setEncoding('utf8').on('data', (chunk: string) => (errors += chunk));
+      const url = await new Promise<string>((resolveUrl, reject) => {
+        let out = '';
+        server.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+          out += chunk;
+          const found = /serving on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+          if (found !== undefined) resolveUrl(found);
+        });
+        server.on('error', reject);
+        server.on('exit', (code) => reject(new Error(`export-task serve exited with ${String(code)} before serving: ${out}${errors}`)));
+      });
+      const env = { ...childEnv(), EXPORT_TASK_URL: url };
+      const cli = (args: readonly string[]): Promise<Run> =>
+        new Promise((done) => {
+          execFile(bin, args, { cwd: project, env, timeout: 60_000 }, (error, stdout, stderr) => done({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr }));
+        });
+      expect(await cli(['add', '--create', 'roads', file])).toMatchObject({ code: 0, stdout: expect.stringContaining('Added 50 features to roads (created it).') as unknown });
+      const exported = await cli(['export', '--watch', 'roads', 'exports/even.ndjson', '--query', '{"query_expr":{"eq":{"kind":"even"}}}']);
+      expect(exported, exported.stderr).toMatchObject({ code: 0, stderr: '' });
+      expect(exported.stdout).toMatch(/^exports\/even\.ndjson {2}success +100%/m);
+      const listed = JSON.parse((await cli(['ls', '--json', 'roads'])).stdout) as { status: string; key: string }[];
+      expect(listed).toMatchObject([{ status: 'SUCCESS', key: 'exports/even.ndjson' }]);
+    } finally {
+      server.kill('SIGTERM');
+    }
+  }, 120_000);
+});
+
 describe('the packed package', () => {
-  it('holds the build, the README and the manifest, and neither sources nor tests', () => {
-    for (const file of ['package.json', 'README.md', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts']) {
+  it('holds the build, the README, the LICENSE and the manifest, and neither sources nor tests', () => {
+    for (const file of ['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts']) {
       expect(packedFiles).toContain(file);
     }
     const strays = packedFiles.filter((file) => !file.startsWith('dist/') && !['package.json', 'README.md', 'LICENSE'].includes(file));

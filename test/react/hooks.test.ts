@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type ExportServer } from '../../src/server/index.js';
 import { launchChromium, type TestBrowser } from '../support/chromium.js';
 import { buildAndServe, type ServedPage } from '../support/vite-page.js';
-import type { RenderRecord } from './harness/harness.js';
+import type { RenderRecord, StartRecord } from './harness/harness.js';
 
 const HARNESS = fileURLToPath(new URL('./harness/', import.meta.url));
 const PRODUCT = 'react-roads';
@@ -204,50 +204,60 @@ describe('useTaskStore with another store', () => {
 });
 
 describe('useStartExport', () => {
-  const starts = (): Promise<{ pending: boolean; error: string | null; exportId: string | null; phase: string | null }[]> =>
-    page.evaluate(() => window.harness.starts.slice());
-  const resetStarts = (): Promise<unknown> => page.evaluate(() => window.harness.starts.splice(0));
+  const starts = (): Promise<StartRecord[]> => page.evaluate(() => window.harness.starts.slice());
+  const callbacks = (): Promise<string[]> => page.evaluate(() => window.harness.callbacks.slice());
+  const resetRecords = (): Promise<unknown> => page.evaluate(() => [window.harness.starts.splice(0), window.harness.callbacks.splice(0)]);
+  /** The statuses rendered, each run of equal ones as one. */
+  const statusRuns = (records: readonly StartRecord[]): string[] => records.map((r) => r.status).filter((status, i, all) => status !== all[i - 1]);
 
-  it('starts an export, shows pending while the request is in flight, then tracks the task to success', async () => {
-    await resetStarts();
+  it('goes idle, pending, success with the flags of useMutation, tracks the task to its end, and calls each callback once', async () => {
+    await resetRecords();
     await page.evaluate((product) => window.harness.mountStart(product, 'exports/started.ndjson', {}, false), PRODUCT);
     const exportId = await page.evaluate(() => window.harness.clickStart());
     expect(exportId).toMatch(/.+/);
     await page.waitForFunction(() => window.harness.starts.at(-1)?.phase === 'success', undefined, { timeout: 15_000 });
     const seen = await starts();
-    expect(seen[0]).toEqual({ pending: false, error: null, exportId: null, phase: null });
-    expect(seen).toContainEqual({ pending: true, error: null, exportId: null, phase: null });
-    expect(seen.at(-1)).toEqual({ pending: false, error: null, exportId, phase: 'success' });
+    expect(seen[0]).toEqual({ status: 'idle', flags: 'I', error: null, exportId: null, phase: null });
+    // One render for the request in flight, then renders of the started task only.
+    expect(seen.filter((r) => r.status === 'pending')).toEqual([{ status: 'pending', flags: 'P', error: null, exportId: null, phase: null }]);
+    expect(statusRuns(seen)).toEqual(['idle', 'pending', 'success']);
+    expect(seen.at(-1)).toEqual({ status: 'success', flags: 'S', error: null, exportId, phase: 'success' });
+    expect(await callbacks()).toEqual([`onSuccess ${exportId}`, `onSettled ${exportId} null`]);
     await unmount();
   });
 
-  it('reports a failed request in `error` without rejecting, for bad arguments and for an HTTP error', async () => {
-    await resetStarts();
+  it('reports a failed request in `error` and onError: `start` never rejects, `startAsync` rejects with the same error', async () => {
+    await resetRecords();
     await page.evaluate(() => window.harness.mountStart('no-such-product', 'exports/x.ndjson', {}, false));
     expect(await page.evaluate(() => window.harness.clickStart())).toBeNull();
     await page.evaluate(() => window.harness.settle());
-    let last = (await starts()).at(-1);
-    expect(last).toMatchObject({ pending: false, exportId: null });
+    const last = (await starts()).at(-1);
+    expect(last).toMatchObject({ status: 'error', flags: 'E', exportId: null });
     expect(last?.error).toMatch(/^NotFoundError: .*no-such-product/);
+    expect(statusRuns(await starts())).toEqual(['idle', 'pending', 'error']);
+    expect(await callbacks()).toEqual(['onError NotFoundError', 'onSettled - NotFoundError']);
 
-    await resetStarts();
+    const rejected = await page.evaluate(() => window.harness.clickStartAsync());
+    expect(rejected).toEqual({ rejected: last?.error });
+    await unmount();
+
+    await resetRecords();
     await page.evaluate((product) => window.harness.mountStart(product, '', {}, false), PRODUCT);
     expect(await page.evaluate(() => window.harness.clickStart())).toBeNull();
     await page.evaluate(() => window.harness.settle());
-    last = (await starts()).at(-1);
-    expect(last).toMatchObject({ pending: false, exportId: null });
-    expect(last?.error).toMatch(/^TypeError: FeatureCollection\.export\(\): .*key/);
+    expect((await starts()).at(-1)).toMatchObject({ status: 'error', exportId: null, error: expect.stringMatching(/^TypeError: FeatureCollection\.export\(\): .*key/) as unknown });
     await unmount();
   });
 
-  it('on unmount mid-request, changes no state and lets the export go on', async () => {
-    await resetStarts();
+  it('on unmount mid-request, changes no state, calls no callback, and lets the export go on', async () => {
+    await resetRecords();
     await page.evaluate((product) => window.harness.mountStart(product, 'exports/unmounted.ndjson', {}, false), PRODUCT);
     const exportId = await page.evaluate(() => window.harness.clickStartThenUnmount());
     expect(exportId).toMatch(/.+/);
     await page.evaluate(() => window.harness.settle());
     // The unmount came before React rendered `pending`: the first render is the only one.
-    expect(await starts()).toEqual([{ pending: false, error: null, exportId: null, phase: null }]);
+    expect(await starts()).toEqual([{ status: 'idle', flags: 'I', error: null, exportId: null, phase: null }]);
+    expect(await callbacks()).toEqual([]);
     expect((await waitForFinal(exportId!)).phase).toBe('success');
   });
 
@@ -262,6 +272,60 @@ describe('useStartExport', () => {
     const exportId = await page.evaluate(() => window.harness.clickStart());
     await unmount();
     expect(await waitForFinal(exportId!)).toEqual({ phase: 'failure', failureType: 'cancelled' });
+  });
+});
+
+describe('useTaskActor', () => {
+  it.each([[false], [true]])('creates one actor per task however often it renders (StrictMode %s), and stops it on unmount', async (strict) => {
+    await page.evaluate(() => window.harness.actorRenders.splice(0));
+    await page.evaluate(([product, inStrictMode]) => window.harness.mountActor(product, inStrictMode), [PRODUCT, strict] as const);
+    await page.waitForFunction(() => window.harness.actorRenders.at(-1)?.value === 'success', undefined, { timeout: 15_000 });
+    const seen = await page.evaluate(() => window.harness.actorRenders.slice());
+    // Several renders (one per phase at least), all of the first and only actor.
+    expect(new Set(seen.map((r) => r.value))).toContain('pending');
+    expect(seen.every((r) => r.actor === 0)).toBe(true);
+    // Final: the actor is done, and stays the one actor through unmount.
+    expect(await page.evaluate(() => window.harness.actorStats())).toEqual({ created: 1, status: 'done' });
+    await unmount();
+    await page.evaluate(() => window.harness.settle());
+    expect(await page.evaluate(() => window.harness.actorStats())).toEqual({ created: 1, status: 'done' });
+  });
+
+  it('stops a running actor on unmount', async () => {
+    await page.evaluate(() => window.harness.actorRenders.splice(0));
+    // One job at a time: an export queued behind a slow one stays pending while the test looks.
+    const blocker = await page.evaluate(([product, query]) => window.harness.startExport(product, 'exports/actor-blocker.ndjson', query), [PRODUCT, slowQuery(20_000)] as const);
+    const queued = await page.evaluate((product) => window.harness.mountActor(product, false), PRODUCT);
+    await page.evaluate(() => window.harness.settle());
+    expect(await page.evaluate(() => window.harness.actorStats())).toEqual({ created: 1, status: 'active' });
+    await unmount();
+    await page.evaluate(() => window.harness.settle());
+    expect(await page.evaluate(() => window.harness.actorStats())).toEqual({ created: 1, status: 'stopped' });
+    await page.evaluate((id) => window.harness.cancel(id), blocker);
+    expect((await waitForFinal(blocker)).failureType).toBe('cancelled');
+    expect((await waitForFinal(queued)).phase).toBe('success');
+  });
+});
+
+describe('useExports', () => {
+  it("lists the product's completed exports, shows one in flight, and lists it again once it is final", async () => {
+    await page.evaluate(() => window.harness.exportsRenders.splice(0));
+    await page.evaluate((product) => window.harness.mountExports(product), PRODUCT);
+    await page.waitForFunction(() => window.harness.exportsRenders.at(-1)?.status === 'success', undefined, { timeout: 15_000 });
+    const before = (await page.evaluate(() => window.harness.exportsRenders.slice())).at(-1)!.ids!;
+    expect(before.length).toBeGreaterThan(0);
+
+    const exportId = await page.evaluate((product) => window.harness.followExport(product, 'exports/listed.ndjson'), PRODUCT);
+    await page.waitForFunction((id) => window.harness.exportsRenders.at(-1)?.ids?.includes(id) === true, exportId, { timeout: 15_000 });
+    await page.evaluate(() => window.harness.settle());
+    const seen = await page.evaluate(() => window.harness.exportsRenders.slice());
+    // The list itself changed exactly twice: none, the first fetch, the fetch after the new export ended.
+    const lists = seen.map((r) => JSON.stringify(r.ids)).filter((ids, i, all) => ids !== all[i - 1]);
+    expect(lists).toEqual(['null', JSON.stringify(before), JSON.stringify([...before, exportId])]);
+    expect(seen[0]).toEqual({ status: 'pending', ids: null, inFlight: [] });
+    expect(seen.some((r) => r.inFlight.includes(exportId))).toBe(true);
+    expect(seen.at(-1)!.inFlight).toEqual([]);
+    await unmount();
   });
 });
 

@@ -4,7 +4,7 @@
  */
 import { describe, expectTypeOf, it } from 'vitest';
 import type { ExportClient, ExportTask, ExportTaskSnapshot, FeatureCollection, TaskPhase } from '../../src/index.js';
-import { shallowEqual, useExportTask, useStartExport, useTaskStore, type StartExport } from '../../src/react/index.js';
+import { shallowEqual, useExportTask, useExports, useStartExport, useTaskActor, useTaskStore, type StartExport } from '../../src/react/index.js';
 
 declare const task: ExportTask;
 declare const maybeTask: ExportTask | undefined;
@@ -39,10 +39,43 @@ describe('useStartExport', () => {
     expectTypeOf(started).toEqualTypeOf<StartExport<ExportTask>>();
     expectTypeOf(started.task).toEqualTypeOf<ExportTask | undefined>();
     expectTypeOf(started.snapshot).toEqualTypeOf<ExportTaskSnapshot | undefined>();
-    expectTypeOf(started.error).toEqualTypeOf<Error | undefined>();
+    expectTypeOf(started.data).toEqualTypeOf<ExportTask | undefined>();
+    expectTypeOf(started.error).toEqualTypeOf<Error | null>();
+    expectTypeOf(started.status).toEqualTypeOf<'idle' | 'pending' | 'success' | 'error'>();
     expectTypeOf(started.start).toBeCallableWith('exports/a.ndjson', { query: { query_expr: { eq: { kind: 'highway' } } } });
-    expectTypeOf(started.start('exports/a.ndjson')).toEqualTypeOf<Promise<ExportTask | undefined>>();
+    // Like useMutation: `start` (mutate) returns nothing, `startAsync` (mutateAsync) the task.
+    expectTypeOf(started.start('exports/a.ndjson')).toEqualTypeOf<void>();
+    expectTypeOf(started.startAsync('exports/a.ndjson')).toEqualTypeOf<Promise<ExportTask>>();
+    useStartExport(roads, {
+      onSuccess: (task, variables) => {
+        expectTypeOf(task).toEqualTypeOf<ExportTask>();
+        expectTypeOf(variables.key).toEqualTypeOf<string>();
+      },
+      onSettled: (task, error) => {
+        expectTypeOf(task).toEqualTypeOf<ExportTask | undefined>();
+        expectTypeOf(error).toEqualTypeOf<Error | null>();
+      },
+    });
     // @ts-expect-error - an unknown option
     useStartExport(roads, { cancelOnUmount: true });
+  });
+});
+
+describe('useTaskActor', () => {
+  it("answers the task's own actor type", () => {
+    const actor = useTaskActor(task);
+    expectTypeOf(actor).toEqualTypeOf<ReturnType<ExportTask['actor']>>();
+    // @ts-expect-error - a snapshot has no actor()
+    useTaskActor(task.snapshot);
+  });
+});
+
+describe('useExports', () => {
+  it("answers the collection's task type", () => {
+    const listed = useExports(roads, { store: client.store });
+    expectTypeOf(listed.data).toEqualTypeOf<readonly ExportTask[] | undefined>();
+    expectTypeOf(listed.inFlight).toEqualTypeOf<readonly ExportTaskSnapshot[]>();
+    // @ts-expect-error - an unknown option
+    useExports(roads, { refetchInterval: 1000 });
   });
 });

@@ -34,10 +34,10 @@ export interface ExportListing {
 /** The `ls` command, in the shape `src/cli/main.ts` lists its commands in. */
 export const lsCommand = {
   name: 'ls',
-  summary: "List a product's completed exports: status, key, size, runtime, created",
+  summary: "List a product's completed exports: status, failure, key, size, runtime, created",
   description: [
     'Prints a table of the completed exports of a product (every page of the service\'s list route), oldest',
-    'first: id, status, failure type, storage key, file size, CPU runtime, peak memory and creation time.',
+    'first: id, status, failure type, exception, storage key, file size, CPU runtime, peak memory and creation time.',
     'Exports still pending or running are not listed: "export-task watch <product>" follows those.',
     'With --json, prints one JSON array of {exportId, status, failureType, exceptionName, key, sizeBytes,',
     'sha256, runtime, peakMemoryUsage, created} (runtime in CPU seconds, sizes in bytes).',
@@ -69,6 +69,7 @@ async function list(client: ExportClient, options: LsOptions, io: CommandIo): Pr
     e.exportId,
     e.status ?? '',
     e.failureType ?? '',
+    e.exceptionName ?? '',
     e.key ?? '',
     e.sizeBytes === null ? '' : formatBytes(e.sizeBytes),
     e.runtime === null ? '' : `${e.runtime.toFixed(2)} s`,
@@ -79,6 +80,7 @@ async function list(client: ExportClient, options: LsOptions, io: CommandIo): Pr
     { header: 'export' },
     { header: 'status' },
     { header: 'failure' },
+    { header: 'exception' },
     { header: 'key' },
     { header: 'size', align: 'right' },
     { header: 'runtime', align: 'right' },

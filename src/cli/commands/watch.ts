@@ -10,7 +10,8 @@ import { isFinalPhase } from '../../core/events.js';
 import type { ExportTaskSnapshot } from '../../core/snapshot.js';
 import { TaskStore } from '../../core/task-store.js';
 import type { HttpBackend } from '../../client/http/http-backend.js';
-import { ProgressView } from '../progress-view.js';
+
+import { ProgressView, type ProgressState } from '../progress-view.js';
 import { formatTable } from '../table.js';
 import { CONNECTION_OPTIONS, checkId, parseConnection, withClient, describeError, type CommandIo, type ConnectionFlags } from './connection.js';
 
@@ -74,11 +75,22 @@ export const watchCommand = {
       plain: values['plain'] === true,
     };
   },
-  run: (options: WatchOptions, io: CommandIo): Promise<number> => withClient('watch', options, io, (client) => watch(client, options, io)),
+  run: (options: WatchOptions, io: CommandIo): Promise<number> => withClient('watch', options, io, (client) => followExports(client, options, io)),
 } as const;
 
-/** Follows the exports, showing them, until all are final or `io.signal` aborts. */
-async function watch(client: ExportClient, options: WatchOptions, io: CommandIo): Promise<number> {
+/** What {@link followExports} needs to know. */
+export interface FollowOptions extends Pick<WatchOptions, 'productId' | 'exportIds' | 'json' | 'plain'> {
+  /** Tasks of `exportIds` already at hand (`export --watch` has the one it started, with its key). */
+  readonly tasks?: readonly ExportTask[] | undefined;
+}
+
+/**
+ * Follows the exports (those named, or with none named those in flight), showing them, until
+ * all are final or `io.signal` aborts; `watch` and `export --watch` run it.
+ *
+ * @returns The exit code: 0 when all succeeded, 1 when any failed, 130 when interrupted.
+ */
+export async function followExports(client: ExportClient, options: FollowOptions, io: CommandIo): Promise<number> {
   const product = client.featureCollection(options.productId);
   const view = options.json ? undefined : new ProgressView(io.stdout, { mode: ProgressView.modeFor(io.stdout, io.env, options.plain) });
   const followed = new Map<string, { task: ExportTask; last: ExportTaskSnapshot }>();
@@ -103,16 +115,37 @@ async function watch(client: ExportClient, options: WatchOptions, io: CommandIo)
   };
   /** Set once the watch has ended: a task fetched after that is not followed. */
   let ended = false;
+  const labels = new Set<string>();
+  /** Exports whose row is labelled by its key. */
+  const labelled = new Set<string>();
+  /** A row's label: the export's key, which users chose and know; with its id when another row has that key. */
+  const label = (key: string, exportId: string): string => {
+    const text = labels.has(key) ? `${key} (${exportId})` : key;
+    labels.add(text);
+    return text;
+  };
   const follow = (task: ExportTask): void => {
     if (ended || followed.has(task.exportId)) return;
     followed.set(task.exportId, { task, last: task.snapshot });
-    view?.add(task.exportId, task.exportId);
+    // Known for an export this client started, or one that is final; the id until then for the others.
+    const key = task.key ?? task.snapshot.attributes?.key ?? undefined;
+    if (key !== undefined) labelled.add(task.exportId);
+    view?.add(task.exportId, key === undefined ? task.exportId : label(key, task.exportId));
     subscriptions.push(
       task.state$.subscribe({
         next: (snapshot) => {
           followed.set(task.exportId, { task, last: snapshot });
-          if (view === undefined) io.stdout.write(`${JSON.stringify({ type: 'snapshot', snapshot })}\n`);
-          else view.update(task.exportId, snapshot);
+          if (view === undefined) {
+            io.stdout.write(`${JSON.stringify({ type: 'snapshot', snapshot })}\n`);
+            return;
+          }
+          // The service names an export's key once it is final: the row takes it then.
+          const key = snapshot.attributes?.key;
+          if (!labelled.has(task.exportId) && key !== undefined && key !== null) {
+            labelled.add(task.exportId);
+            view.relabel(task.exportId, label(key, task.exportId));
+          }
+          view.update(task.exportId, progressState(snapshot));
         },
         complete: checkDone,
         error: (error: unknown) => finish(error instanceof Error ? error : new Error(String(error))),
@@ -219,7 +252,8 @@ async function watch(client: ExportClient, options: WatchOptions, io: CommandIo)
     } else if (discover) {
       discoverFromHistory();
     } else {
-      for (const task of await Promise.all(options.exportIds.map((id) => product.getExport(id)))) follow(task);
+      const known = new Map((options.tasks ?? []).map((task) => [task.exportId, task]));
+      for (const task of await Promise.all(options.exportIds.map(async (id) => known.get(id) ?? product.getExport(id)))) follow(task);
       gathering = false;
       checkDone();
     }
@@ -240,8 +274,23 @@ async function watch(client: ExportClient, options: WatchOptions, io: CommandIo)
   }
 }
 
+/**
+ * What a row shows: the phase, progress and message, and once failed, why (its failure type and
+ * exception), at once rather than only in the final table. A cancelled export reads `cancelled`.
+ */
+function progressState(snapshot: ExportTaskSnapshot): ProgressState {
+  const attributes = snapshot.attributes;
+  if (snapshot.phase === 'failure') {
+    const failureType = attributes?.failureType ?? null;
+    const why = [failureType, attributes?.exceptionName].filter((part) => part !== null && part !== undefined && part !== '').join(': ');
+    return { phase: failureType === 'cancelled' ? 'cancelled' : 'failure', progress: snapshot.progress, message: failureType === 'cancelled' ? null : why };
+  }
+  if (snapshot.phase !== 'success' && snapshot.cancelRequested) return { phase: snapshot.phase, progress: snapshot.progress, message: 'cancel requested' };
+  return snapshot;
+}
+
 /** Prints the outcome of every followed export. @returns 0 when all succeeded, 1 when any failed. */
-function report(options: WatchOptions, snapshots: readonly ExportTaskSnapshot[], io: CommandIo): number {
+function report(options: FollowOptions, snapshots: readonly ExportTaskSnapshot[], io: CommandIo): number {
   const succeeded = snapshots.filter((s) => s.phase === 'success').length;
   const failed = snapshots.length - succeeded;
   if (options.json) {

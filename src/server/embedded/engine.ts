@@ -811,7 +811,7 @@ function settle<T>(fn: () => T): Promise<T> {
 }
 
 function noProduct(productId: unknown): NotFoundError {
-  return new NotFoundError(`No product ${describeValue(productId)}: create it first with createProduct()`);
+  return new NotFoundError(`No product ${describeValue(productId)}: create it first (client.createFeatureCollection() in code, "export-task add --create" on the command line)`);
 }
 
 function noExport(productId: string, exportId: unknown): NotFoundError {

@@ -147,7 +147,7 @@ export class ProductStore {
   #require(productId: string): ProductMeta {
     const meta = this.#products.get(productId);
     if (meta === undefined) {
-      throw new NotFoundError(`No product ${JSON.stringify(productId)}: create it first with createProduct()`);
+      throw new NotFoundError(`No product ${JSON.stringify(productId)}: create it first (client.createFeatureCollection() in code, "export-task add --create" on the command line)`);
     }
     return meta;
   }

@@ -51,7 +51,7 @@ export class RedisProducts {
   /** @throws NotFoundError when there is no such product. */
   async require(productId: unknown): Promise<ProductMeta> {
     const meta = typeof productId === 'string' && isProductId(productId) ? await this.meta(productId) : undefined;
-    if (meta === undefined) throw new NotFoundError(`No product ${describeValue(productId)}: create it first with createProduct()`);
+    if (meta === undefined) throw new NotFoundError(`No product ${describeValue(productId)}: create it first (client.createFeatureCollection() in code, "export-task add --create" on the command line)`);
     return meta;
   }
 

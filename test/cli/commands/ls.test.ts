@@ -17,12 +17,12 @@ describe('export-task ls', () => {
     const run = await runCommand(lsCommand, { url: service.url }, ['roads']);
     expect(run).toMatchObject({ code: 0, stderr: '' });
     const [header, rule, ...rows] = run.stdout.trimEnd().split('\n');
-    expect(header).toMatch(/^export +status +failure +key +size +runtime +memory +created$/);
-    expect(rule).toMatch(/^-+( +-+){7}$/);
+    expect(header).toMatch(/^export +status +failure +exception +key +size +runtime +memory +created$/);
+    expect(rule).toMatch(/^-+( +-+){8}$/);
     expect(rows).toHaveLength(2);
     const even = service.succeeded.snapshot.attributes!;
     expect(rows[0]).toMatch(new RegExp(`^${service.succeeded.exportId} +SUCCESS +exports/even\\.ndjson +${formatBytes(even.sizeBytes!).replace('.', '\\.')} +\\d+\\.\\d\\d s +[\\d.]+ [KMG]?i?B +${even.created}$`));
-    expect(rows[1]).toMatch(new RegExp(`^${service.failed.exportId} +FAILURE +exception +exports/bad\\.ndjson +`));
+    expect(rows[1]).toMatch(new RegExp(`^${service.failed.exportId} +FAILURE +exception +QueryTypeError +exports/bad\\.ndjson +`));
   });
 
   it('prints one JSON array with --json', async () => {
@@ -52,7 +52,9 @@ describe('export-task ls', () => {
     expect(await runCommand(lsCommand, { url: service.url, json: true }, ['empty'])).toEqual({ code: 0, stdout: '[]\n', stderr: '' });
     const unknown = await runCommand(lsCommand, { url: service.url }, ['nowhere']);
     expect(unknown).toMatchObject({ code: 1, stdout: '' });
-    expect(unknown.stderr).toMatch(/^export-task ls: NotFoundError: .*nowhere/);
+    // Naming the public ways to create it, not the service's internals.
+    expect(unknown.stderr).toMatch(/^export-task ls: NotFoundError: .*nowhere.*client\.createFeatureCollection\(\).*"export-task add --create"/);
+    expect(unknown.stderr).not.toContain('createProduct');
   });
 });
 

@@ -44,7 +44,11 @@ describe('export-task watch', () => {
       onStdout: () => (streamsDuring = Math.max(streamsDuring, service.server.server.streamStats.open)),
     });
     expect(run).toMatchObject({ code: 0, stderr: '' });
-    expect(run.stdout).toMatch(new RegExp(`^${task.exportId} +success +100%(  .*)?$`, 'm'));
+    // Labelled by id while the service does not name its key (it does once the export is final),
+    // then by the key; the final export by its key from the start.
+    expect(run.stdout).toMatch(new RegExp(`^${task.exportId} +pending +0%$`, 'm'));
+    expect(run.stdout).toMatch(/^exports\/odd\.ndjson +success +100%( {2}.*)?$/m);
+    expect(run.stdout).toMatch(/^exports\/even\.ndjson +success +100%( {2}.*)?$/m);
     expect(run.stdout).toMatch(new RegExp(`^${service.succeeded.exportId} +SUCCESS +exports/even\\.ndjson$`, 'm'));
     expect(run.stdout).toContain('2 succeeded, 0 failed');
     // Nothing left open on the service's side: the command's event stream was closed.
@@ -59,13 +63,16 @@ describe('export-task watch', () => {
     // The last drawing: a full bar for the success, the failure's phase, then the table.
     const lastDrawing = run.stdout.slice(run.stdout.lastIndexOf('\r'));
     expect(lastDrawing).toContain('failure');
-    expect(run.stdout).toMatch(new RegExp(`\\r\\u001b\\[2K${service.succeeded.exportId} +\\[\\u001b\\[32m█{10,}\\u001b\\[0m\\] +100% +\\u001b\\[32msuccess`));
+    expect(run.stdout).toMatch(new RegExp(`\\r\\u001b\\[2K${'exports/even'}\\.ndjson +\\[\\u001b\\[32m█{10,}\\u001b\\[0m\\] +100% +\\u001b\\[32msuccess`));
+    // The failure's type and exception on its row, not only in the final table.
+    expect(run.stdout).toMatch(new RegExp(`\\r\\u001b\\[2K${'exports/bad'}\\.ndjson +\\[.*\\] +\\d+% +\\u001b\\[31mfailure\\u001b\\[0m {2}exception: QueryTypeError`));
     expect(run.stdout).toContain('1 succeeded, 1 failed');
   });
 
   it('exits 1 when any export failed, naming its failure type and exception', async () => {
     const run = await runCommand(watchCommand, { url: service.url }, ['roads', service.succeeded.exportId, service.failed.exportId]);
     expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/^exports\/bad\.ndjson +failure +\d+% {2}exception: QueryTypeError$/m);
     expect(run.stdout).toMatch(new RegExp(`^${service.failed.exportId} +FAILURE +exception +QueryTypeError`, 'm'));
     expect(run.stdout).toContain('1 succeeded, 1 failed');
   });

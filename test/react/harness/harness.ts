@@ -13,10 +13,25 @@ export interface RenderRecord {
 
 /** What the start hook showed at one render. */
 export interface StartRecord {
-  readonly pending: boolean;
+  readonly status: string;
+  /** `isIdle`, `isPending`, `isSuccess`, `isError`, as the letters I, P, S, E of those that are true. */
+  readonly flags: string;
   readonly error: string | null;
   readonly exportId: string | null;
   readonly phase: string | null;
+}
+
+/** What the actor view showed at one render: which actor (by order of creation) and its state. */
+export interface ActorRecord {
+  readonly actor: number;
+  readonly value: string;
+}
+
+/** What the exports view showed at one render. */
+export interface ExportsRecord {
+  readonly status: string;
+  readonly ids: readonly string[] | null;
+  readonly inFlight: readonly string[];
 }
 
 export interface Harness {
@@ -24,6 +39,10 @@ export interface Harness {
   readonly store: TaskStore;
   readonly renders: RenderRecord[];
   readonly starts: StartRecord[];
+  /** The start hook's callbacks as they were called: `onSuccess <id>`, `onError <name>`, `onSettled <id|-> <name|null>`. */
+  readonly callbacks: string[];
+  readonly actorRenders: ActorRecord[];
+  readonly exportsRenders: ExportsRecord[];
   /** Resolves once React has rendered what the last changes scheduled. */
   settle(): Promise<void>;
   /** How many subscriptions of the counted store/task wrappers are open. */
@@ -42,10 +61,20 @@ export interface Harness {
   observedPending(productId: string): string[];
   /** Mounts `useStartExport` on a feature collection, with a button that starts an export of `key`. */
   mountStart(productId: string, key: string, query: unknown, cancelOnUnmount: boolean): void;
-  /** Clicks the start view's button; answers what `start()` resolved with (an export id or null). */
+  /** Clicks the start view's `start` button; answers the export id its call's `onSettled` got, or null. */
   clickStart(): Promise<string | null>;
-  /** Clicks the start view's button and unmounts at once, before the request answers. */
+  /** Clicks the start view's `startAsync` button; answers the export id, or the rejection as `Name: message`. */
+  clickStartAsync(): Promise<{ exportId: string } | { rejected: string }>;
+  /** Clicks the `startAsync` button and unmounts at once, before the request answers; answers the export id. */
   clickStartThenUnmount(): Promise<string | null>;
+  /** Starts an export and mounts `useTaskActor` on it (in StrictMode when asked); answers the export id. */
+  mountActor(productId: string, strict: boolean): Promise<string>;
+  /** How many actors the actor view's task was asked for, and the status of the last one. */
+  actorStats(): { created: number; status: string | null };
+  /** Mounts `useExports` on the product with the client's store. */
+  mountExports(productId: string): void;
+  /** Starts an export with the real client and follows it (its `state$`) until it is final; answers its id. */
+  followExport(productId: string, key: string): Promise<string>;
   /** Starts an export with the real client, outside React; answers its id. */
   startExport(productId: string, key: string, query: unknown): Promise<string>;
   /** Cancels an export started here. */

@@ -2,21 +2,25 @@
  * The hooks' test page: components using each hook, mounted by the test through
  * `window.harness` (see harness.ts), with a record of every render.
  */
-import { StrictMode, useMemo, type ReactElement } from 'react';
+import { StrictMode, useCallback, useMemo, useSyncExternalStore, type ReactElement } from 'react';
 import { flushSync } from 'react-dom';
 import { createRoot, type Root } from 'react-dom/client';
 import { Observable } from 'rxjs';
 import { createClient, TaskStore, type ExportQuery, type ExportTask, type ExportTaskSnapshot, type FeatureCollection } from '../../../src/index.js';
-import { shallowEqual, useExportTask, useStartExport, useTaskStore, type ObservableTask } from '../../../src/react/index.js';
-import type { Harness, RenderRecord, StartRecord } from './harness.js';
+import { shallowEqual, useExportTask, useExports, useStartExport, useTaskActor, useTaskStore, type ObservableTask } from '../../../src/react/index.js';
+import type { ActorRecord, ExportsRecord, Harness, RenderRecord, StartRecord } from './harness.js';
 
 const store = new TaskStore();
 const client = createClient({ url: location.origin });
 const renders: RenderRecord[] = [];
 const starts: StartRecord[] = [];
+const callbacks: string[] = [];
+const actorRenders: ActorRecord[] = [];
+const exportsRenders: ExportsRecord[] = [];
 let open = 0;
 let root: Root | undefined;
 let lastStart: Promise<ExportTask | undefined> | undefined;
+let lastStartAsync: Promise<{ exportId: string } | { rejected: string }> | undefined;
 const started = new Map<string, ExportTask>();
 
 /** The same observable, counting its open subscriptions (to check that unmounting closes them). */
@@ -95,19 +99,65 @@ interface StartViewProps {
 }
 
 function StartView({ collection, exportKey, query, cancelOnUnmount }: StartViewProps): ReactElement {
-  const { start, task, snapshot, error, pending } = useStartExport(collection, { cancelOnUnmount });
-  starts.push({ pending, error: error === undefined ? null : `${error.name}: ${error.message}`, exportId: task?.exportId ?? null, phase: snapshot?.phase ?? null });
+  const { start, startAsync, status, isIdle, isPending, isSuccess, isError, task, snapshot, error } = useStartExport(collection, {
+    cancelOnUnmount,
+    onSuccess: (started) => callbacks.push(`onSuccess ${started.exportId}`),
+    onError: (failure) => callbacks.push(`onError ${failure.name}`),
+    onSettled: (started, failure) => callbacks.push(`onSettled ${started?.exportId ?? '-'} ${failure?.name ?? 'null'}`),
+  });
+  const flags = `${isIdle ? 'I' : ''}${isPending ? 'P' : ''}${isSuccess ? 'S' : ''}${isError ? 'E' : ''}`;
+  starts.push({ status, flags, error: error === null ? null : `${error.name}: ${error.message}`, exportId: task?.exportId ?? null, phase: snapshot?.phase ?? null });
   return (
-    <button
-      id="start"
-      type="button"
-      onClick={() => {
-        lastStart = start(exportKey, { query });
-      }}
-    >
-      Start
-    </button>
+    <>
+      <button
+        id="start"
+        type="button"
+        onClick={() => {
+          lastStart = new Promise((resolve) => start(exportKey, { query }, { onSettled: (started) => resolve(started) }));
+        }}
+      >
+        Start
+      </button>
+      <button
+        id="start-async"
+        type="button"
+        onClick={() => {
+          lastStartAsync = startAsync(exportKey, { query }).then(
+            (started) => ({ exportId: started.exportId }),
+            (failure: Error) => ({ rejected: `${failure.name}: ${failure.message}` }),
+          );
+        }}
+      >
+        Start (async)
+      </button>
+    </>
   );
+}
+
+let actorCalls = 0;
+let lastActor: ReturnType<ExportTask['actor']> | undefined;
+const actorIds = new Map<unknown, number>();
+
+function ActorView({ task }: { task: Pick<ExportTask, 'actor'> }): ReactElement {
+  const actor = useTaskActor(task);
+  lastActor = actor;
+  if (!actorIds.has(actor)) actorIds.set(actor, actorIds.size);
+  const subscribe = useCallback(
+    (onChange: () => void) => {
+      const subscription = actor.subscribe(onChange);
+      return () => subscription.unsubscribe();
+    },
+    [actor],
+  );
+  const value = useSyncExternalStore(subscribe, () => actor.getSnapshot().value);
+  actorRenders.push({ actor: actorIds.get(actor)!, value });
+  return <p>{value}</p>;
+}
+
+function ExportsView({ collection }: { collection: FeatureCollection }): ReactElement {
+  const { status, data, inFlight } = useExports(collection, { store: client.store });
+  exportsRenders.push({ status, ids: data === undefined ? null : data.map((t) => t.exportId), inFlight: inFlight.map((t) => t.exportId) });
+  return <p>{status}</p>;
 }
 
 function mount(element: ReactElement, strict = false): void {
@@ -134,10 +184,21 @@ function clicked(): Promise<ExportTask | undefined> {
   return started;
 }
 
+function clickedAsync(): Promise<{ exportId: string } | { rejected: string }> {
+  lastStartAsync = undefined;
+  document.querySelector<HTMLButtonElement>('#start-async')!.click();
+  const started = lastStartAsync as Promise<{ exportId: string } | { rejected: string }> | undefined;
+  if (started === undefined) throw new Error('The startAsync button did not call startAsync()');
+  return started;
+}
+
 const harness: Harness = {
   store,
   renders,
   starts,
+  callbacks,
+  actorRenders,
+  exportsRenders,
   async settle() {
     await macrotask();
     await macrotask();
@@ -185,11 +246,37 @@ const harness: Harness = {
     const task = await clicked();
     return task?.exportId ?? null;
   },
+  clickStartAsync: () => clickedAsync(),
   async clickStartThenUnmount() {
-    const started = clicked();
+    const started = clickedAsync();
     unmount();
-    const task = await started;
-    return task?.exportId ?? null;
+    const outcome = await started;
+    return 'exportId' in outcome ? outcome.exportId : null;
+  },
+  async mountActor(productId, strict) {
+    const task = await client.featureCollection(productId).export(`exports/${productId}-actor-${Date.now()}.ndjson`);
+    actorCalls = 0;
+    lastActor = undefined;
+    actorIds.clear();
+    // The task as useTaskActor sees it, counting the actors it is asked for.
+    const counting = {
+      actor: () => {
+        actorCalls++;
+        return task.actor();
+      },
+    };
+    mount(<ActorView task={counting} />, strict);
+    return task.exportId;
+  },
+  actorStats: () => ({ created: actorCalls, status: lastActor?.getSnapshot().status ?? null }),
+  mountExports(productId) {
+    mount(<ExportsView collection={client.featureCollection(productId)} />);
+  },
+  async followExport(productId, key) {
+    const task = await client.featureCollection(productId).export(key);
+    started.set(task.exportId, task);
+    task.state$.subscribe();
+    return task.exportId;
   },
   async startExport(productId, key, query) {
     const task = await client.featureCollection(productId).export(key, { query: query as ExportQuery });
