@@ -1,8 +1,10 @@
 /**
  * export-task: start long-running export jobs on a backend and track them correctly.
  *
- * Runs in Node and in browsers: what only Node needs (the embedded service's worker threads and
- * files, writing downloads to a path) is loaded on first use only.
+ * This file is the browser-safe entry (the export conditions' default): the core and the HTTP
+ * client, nothing of the service and no Node built-in. In Node, `export-task` resolves to
+ * `./index.node.ts`, which adds the embedded service (`createClient()` with no URL) and path
+ * targets of `getFile`; `export-task/embedded` has the service on its own.
  *
  * @packageDocumentation
  */
@@ -48,7 +50,7 @@ export type { ExportOptions } from './client/feature-collection.js';
 export { asCompleted } from './client/as-completed.js';
 export type { AsCompletedOptions } from './client/as-completed.js';
 export { DownloadVerificationError } from './client/download.js';
-export type { FileTarget } from './client/download.js';
+export type { FileTarget, NodeWritable } from './client/download.js';
 export {
   HttpError,
   BadRequestError,
@@ -62,5 +64,4 @@ export {
 } from './client/http-errors.js';
 export type { ExportBackend, ExportRequest, ExportLimits, ExportPage, ProductInfo, BackendEvent, EventsOptions } from './client/backend.js';
 export type { Feature, FeatureCollectionJson, Geometry, ExportQuery, QueryExpr, QueryValue } from './client/geojson.js';
-export { createEmbeddedBackend } from './server/embedded/create-embedded-backend.js';
-export type { EmbeddedBackendOptions } from './server/embedded/create-embedded-backend.js';
+export type { EmbeddedBackendOptions } from './client/embedded-options.js';

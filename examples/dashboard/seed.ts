@@ -2,7 +2,7 @@
  * The dashboard's sample data: the demo's generated roads of the San Francisco Bay Area, the same
  * for the same seed, added to a new product of the service in batches.
  */
-import { createClient, type Feature } from '../../src/index.js';
+import { createClient, type Feature } from '../../src/index.node.js';
 import { createRandom, generateFeature } from '../../src/cli/sample-roads.js';
 
 const BATCH = 25_000;

@@ -6,6 +6,7 @@ import type { TaskStore } from '../core/task-store.js';
 import { isFinalPhase } from '../core/events.js';
 import { PollSource, type PollSourceOptions } from '../sources/poll-source.js';
 import type { ExportBackend } from './backend.js';
+import type { ByteSink } from './download.js';
 import { NotFoundError } from './http-errors.js';
 
 /** How a client learns of its tasks' events. @internal */
@@ -24,6 +25,8 @@ export class ClientRuntime {
   readonly store: TaskStore;
   readonly waitTimeout: number | undefined;
   readonly inspect: TaskInspector | undefined;
+  /** Opens a path target of `getFile` (Node's entry gives it; a browser has no paths). */
+  readonly openFile: ((path: string) => Promise<ByteSink>) | undefined;
   readonly #inspection: InspectionSubscription | undefined;
   readonly #streams = new Map<string, Subscription>();
   readonly #pollers = new Map<string, PollSource>();
@@ -39,7 +42,9 @@ export class ClientRuntime {
     inspect: TaskInspector | undefined,
     transport: TransportOptions = { transport: 'push', pollInterval: 1_000, maxPollInterval: 30_000 },
     ownsBackend = true,
+    openFile?: (path: string) => Promise<ByteSink>,
   ) {
+    this.openFile = openFile;
     this.#ownsBackend = ownsBackend;
     this.backend = backend;
     this.#transport = transport;

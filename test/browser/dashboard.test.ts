@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient } from '../../src/index.js';
+import { createClient } from '../../src/index.node.js';
 import { bayAreaBoundary } from '../../examples/dashboard/queries.js';
 import { generateRoads } from '../../examples/dashboard/seed.js';
 import { startDashboard, type Dashboard } from '../../examples/dashboard/start-dashboard.js';
