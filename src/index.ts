@@ -43,6 +43,7 @@ export type { ExportTaskSnapshot, ExportTaskAttributes, ExportTaskContext } from
 
 export { createClient } from './client/create-client.js';
 export type { ClientOptions, ExportClient } from './client/create-client.js';
+export type { AccessToken, AccessTokenRequest } from './client/http/access-token.js';
 export { ExportTask } from './client/export-task.js';
 export type { GetResultOptions, GetFileOptions, TaskActorOptions } from './client/export-task.js';
 export { FeatureCollection } from './client/feature-collection.js';

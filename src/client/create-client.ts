@@ -7,6 +7,7 @@ import { ClientRuntime } from './client-runtime.js';
 import type { ByteSink } from './download.js';
 import type { EmbeddedBackendOptions } from './embedded-options.js';
 import { FeatureCollection } from './feature-collection.js';
+import type { AccessToken } from './http/access-token.js';
 import { createHttpBackend } from './http/http-backend.js';
 
 /**
@@ -30,8 +31,12 @@ export interface ClientOptions {
    * runs the embedded service.
    */
   readonly url?: string | undefined;
-  /** Sent as `Authorization: Bearer <token>`; it never appears in an error, a log or a snapshot. */
-  readonly token?: string | undefined;
+  /**
+   * Sent as `Authorization: Bearer <token>`; it never appears in an error, a log or a snapshot.
+   * A string, or a function answering one, for short-lived tokens: the client asks it again
+   * before a JWT's expiry and once on a 401 (see {@link AccessToken}).
+   */
+  readonly token?: AccessToken | undefined;
   /**
    * Where the Vector API is, when not under `url` (a DL deployment, a proxy).
    * @defaultValue `${url}/vector/v2`
@@ -150,8 +155,8 @@ function httpBackendFrom(where: string, options: ClientOptions): ExportBackend |
   if (options.backend !== undefined || options.embedded !== undefined) {
     throw new TypeError(`${where}: \`url\` cannot be combined with \`backend\` or \`embedded\``);
   }
-  if (options.token !== undefined && (typeof options.token !== 'string' || options.token === '')) {
-    throw new TypeError(`${where}: expected \`token\` to be a non-empty string`);
+  if (options.token !== undefined && typeof options.token !== 'function' && (typeof options.token !== 'string' || options.token === '')) {
+    throw new TypeError(`${where}: expected \`token\` to be a non-empty string, or a function answering one`);
   }
   if (options.fetch !== undefined && typeof options.fetch !== 'function') {
     throw new TypeError(`${where}: expected \`fetch\` to be a fetch function`);

@@ -1,10 +1,12 @@
 import { describeValue } from '../core/errors.js';
+import { signingKeyBytes } from './access-tokens.js';
 import { checkRedisUrl } from './redis/check-redis-url.js';
 import { checkMemoryMb, checkTimeoutMs, MAX_TIMEOUT_MS } from './embedded/check-limits.js';
 import { startEngine } from './embedded/engine.js';
 import type * as AppModule from './http/create-app.js';
 import type { App } from './http/create-app.js';
 import type { EventStreamStats } from './http/event-stream.js';
+import { checkCorsOrigins, type CorsOptions } from './http/cors.js';
 import type { ExportService } from './http/export-service.js';
 import type * as RedisModule from './redis/redis-engine.js';
 import type * as SqliteModule from './sqlite/open-sqlite-store.js';
@@ -49,6 +51,20 @@ export interface ServerOptions {
    * @defaultValue none: no authentication
    */
   readonly token?: string | undefined;
+  /**
+   * The secret that scoped access tokens are signed with (HS256, at least 32 characters): with
+   * it, the service also accepts tokens made by `createAccessToken(signingKey, ...)` (or
+   * `export-task token`), each opening one product for reading or writing until it expires.
+   * Every route then needs a token. Give `token` too, for what only the master token may do.
+   * @defaultValue none: only the master token
+   */
+  readonly signingKey?: string | undefined;
+  /**
+   * The origins whose pages may call the service from a browser (CORS), such as
+   * `{ origins: ['https://app.example.com'] }`: exact origins, never a wildcard.
+   * @defaultValue none: browsers allow only pages of the service's own origin
+   */
+  readonly cors?: CorsOptions | undefined;
   /**
    * How long one export job may run, in ms, before it fails with `failure_type: "timeout"`.
    * An export's own `limits.timeout_ms` wins over it.
@@ -146,6 +162,8 @@ interface CheckedServerOptions {
   readonly host: string;
   readonly dataDir: string | undefined;
   readonly token: string | undefined;
+  readonly signingKey: Uint8Array | undefined;
+  readonly corsOrigins: readonly string[];
   readonly jobTimeoutMs: number | null;
   readonly jobMemoryMb: number | null;
   readonly concurrency: number | undefined;
@@ -165,6 +183,8 @@ const OPTION_KEYS = [
   'host',
   'dataDir',
   'token',
+  'signingKey',
+  'cors',
   'jobTimeoutMs',
   'jobMemoryMb',
   'concurrency',
@@ -370,6 +390,8 @@ function checkServerOptions(options: unknown): CheckedServerOptions {
     host,
     dataDir,
     token,
+    signingKey: o['signingKey'] === undefined ? undefined : signingKeyBytes('startServer()', o['signingKey']),
+    corsOrigins: o['cors'] === undefined ? [] : checkCorsOrigins('startServer()', o['cors']),
     jobTimeoutMs: checkTimeoutMs(o['jobTimeoutMs'], 'jobTimeoutMs'),
     jobMemoryMb: checkMemoryMb(o['jobMemoryMb'], 'jobMemoryMb'),
     concurrency: checkCount(o['concurrency'], 'concurrency', 'jobs'),

@@ -3,6 +3,7 @@ import type { SnapshotEvent, TaskEvent, WireAttributes } from '../../core/events
 import type { BackendEvent, EventsOptions, ExportBackend, ExportPage, ExportRequest, ProductInfo } from '../backend.js';
 import type { Feature } from '../geojson.js';
 import { NotFoundError } from '../http-errors.js';
+import { tokenSource, type AccessToken } from './access-token.js';
 import { request, requestJson, type HttpConfig } from './http-request.js';
 import { readServerSentEvents } from './sse-reader.js';
 
@@ -12,7 +13,8 @@ export interface HttpBackendOptions {
   readonly vectorUrl: string;
   /** The Storage API's base URL, e.g. `http://127.0.0.1:8080/storage/v1`. */
   readonly storageUrl: string;
-  readonly token?: string | undefined;
+  /** Sent as `Authorization: Bearer <token>`: a string, or a function answering one (see {@link AccessToken}). */
+  readonly token?: AccessToken | undefined;
   /** @defaultValue `globalThis.fetch` */
   readonly fetch?: typeof fetch | undefined;
   /**
@@ -105,7 +107,7 @@ export function createHttpBackend(options: HttpBackendOptions): HttpBackend {
   const vector = options.vectorUrl.replace(/\/+$/, '');
   const storage = options.storageUrl.replace(/\/+$/, '');
   const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
-  const config: HttpConfig = { fetch: fetchImpl, token: options.token, retryBudget: options.retryBudget ?? 30_000 };
+  const config: HttpConfig = { fetch: fetchImpl, token: options.token === undefined ? undefined : tokenSource(options.token), retryBudget: options.retryBudget ?? 30_000 };
   const reconnectDelay = options.reconnectDelay ?? 250;
   const maxReconnectDelay = options.maxReconnectDelay ?? 10_000;
   const exportsUrl = (productId: string): string => `${vector}/products/${enc(productId)}/search/export`;

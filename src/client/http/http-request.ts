@@ -9,11 +9,12 @@ import {
   ServerError,
   UnauthorizedError,
 } from '../http-errors.js';
+import type { TokenSource } from './access-token.js';
 
 /** How requests go out: the fetch to use and the token to send. @internal */
 export interface HttpConfig {
   readonly fetch: typeof fetch;
-  readonly token: string | undefined;
+  readonly token: TokenSource | undefined;
   /** How long a request may keep retrying 5xx, 429 and network errors, in ms. */
   readonly retryBudget: number;
 }
@@ -96,7 +97,9 @@ function retryable(error: unknown): boolean {
  */
 export async function request(config: HttpConfig, method: string, url: string, options: RequestOptions): Promise<Response> {
   const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
-  if (config.token !== undefined) headers['authorization'] = `Bearer ${config.token}`;
+  let token = await config.token?.current();
+  if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
+  let renewed = false;
   let body: string | undefined;
   if (options.body !== undefined) {
     headers['content-type'] = 'application/json';
@@ -113,6 +116,17 @@ export async function request(config: HttpConfig, method: string, url: string, o
     } catch (error) {
       if (options.signal?.aborted) throw options.signal.reason;
       failure = error;
+    }
+    // A rejected token is renewed once (a token function's), and the request sent again with it:
+    // the service refused it without doing anything.
+    if (failure instanceof UnauthorizedError && token !== undefined && !renewed) {
+      renewed = true;
+      const fresh = await config.token?.renew(token);
+      if (fresh !== undefined) {
+        token = fresh;
+        headers['authorization'] = `Bearer ${fresh}`;
+        continue;
+      }
     }
     if (!options.idempotent || !retryable(failure)) throw failure;
     const backoff = Math.random() * Math.min(5_000, 100 * 2 ** attempt);

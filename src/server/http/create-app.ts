@@ -1,7 +1,9 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify from 'fastify';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { UnauthorizedError } from '../../client/http-errors.js';
+import { Access } from './access.js';
 import { Connections } from './connections.js';
+import { registerCors } from './cors.js';
 import { errorAnswer, errorBody } from './error-body.js';
 import { EventStreams } from './event-stream.js';
 import type { ExportService } from './export-service.js';
@@ -11,6 +13,10 @@ import { registerVectorRoutes } from './vector-routes.js';
 /** What the HTTP layer needs to know, checked. @internal */
 export interface AppOptions {
   readonly token: string | undefined;
+  /** The key scoped access tokens are verified with (`createAccessToken`). */
+  readonly signingKey: Uint8Array | undefined;
+  /** The origins whose pages may call the service (CORS); none by default. */
+  readonly corsOrigins: readonly string[];
   readonly bodyLimit: number;
   readonly heartbeatMs: number;
   readonly sseBufferLimit: number;
@@ -67,7 +73,6 @@ export function createApp(engine: ExportService, options: AppOptions): App {
     });
   });
 
-  const expected = options.token === undefined ? undefined : digest(`Bearer ${options.token}`);
   fastify.addHook('onRequest', (request, reply, done) => {
     if (refusing) {
       void reply
@@ -77,20 +82,29 @@ export function createApp(engine: ExportService, options: AppOptions): App {
         .send(errorBody(503, 'The export service is shutting down: try again once it is back'));
       return;
     }
-    if (expected !== undefined) {
-      const header = request.headers.authorization;
-      const given = header === undefined ? undefined : /^Bearer +(\S+) *$/i.exec(header)?.[1];
-      // Compare digests, of equal length, in constant time; the token is never echoed.
-      if (given === undefined || !timingSafeEqual(digest(`Bearer ${given}`), expected)) {
-        const detail =
-          header === undefined
-            ? 'This export service needs a token: send it as `Authorization: Bearer <token>`'
-            : 'The Authorization header does not hold this service\'s token: send `Authorization: Bearer <token>` with the token the service was started with';
-        void reply.code(401).header('www-authenticate', 'Bearer realm="export-task"').send(errorBody(401, detail));
-        return;
-      }
-    }
     done();
+  });
+
+  // CORS answers preflights and adds its headers in onRequest, so that a page can read the
+  // 401 and 403 below too; tokens are checked after it, before the body is read.
+  registerCors(fastify, options.corsOrigins);
+  const access = new Access(engine, { token: options.token, signingKey: options.signingKey });
+  fastify.addHook('preParsing', (request, reply, payload, done) => {
+    access.check(request).then(
+      () => done(null, payload),
+      (error: unknown) => {
+        if (error instanceof UnauthorizedError) reply.header('www-authenticate', 'Bearer realm="export-task"');
+        done(error as Error);
+      },
+    );
+  });
+  fastify.addHook('preValidation', (request, _reply, done) => {
+    try {
+      access.checkBody(request);
+      done();
+    } catch (error) {
+      done(error as Error);
+    }
   });
 
   fastify.setErrorHandler((error, request, reply) => {
@@ -119,10 +133,6 @@ export function createApp(engine: ExportService, options: AppOptions): App {
 function sendError(reply: FastifyReply, error: unknown, bodyLimit: number): FastifyReply {
   const { status, body, headers } = errorAnswer(error, bodyLimit);
   return reply.code(status).headers(headers).send(body);
-}
-
-function digest(text: string): Buffer {
-  return createHash('sha256').update(text, 'utf8').digest();
 }
 
 function jsonErrorMessage(text: string): string {
