@@ -252,8 +252,10 @@ export function createHttpBackend(options: HttpBackendOptions): HttpBackend {
               }
             } catch (error) {
               if (controller.signal.aborted) return;
-              // No events route (a DL server) or no such product: the caller falls back to polling.
-              if (error instanceof NotFoundError || (error as { status?: number }).status === 400 || (error as { status?: number }).status === 401) {
+              // No events route (a DL server) or no such product: the caller falls back to polling;
+              // a token refused (401, once renewed) or outside its rights (403) ends the stream.
+              const status = (error as { status?: number }).status;
+              if (error instanceof NotFoundError || status === 400 || status === 401 || status === 403) {
                 subscriber.error(error);
                 return;
               }

@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ExportLimits, ExportRequest } from '../../client/backend.js';
 import type { ExportQuery, Feature } from '../../client/geojson.js';
-import { BadRequestError, NotFoundError } from '../../client/http-errors.js';
+import { BadRequestError, ForbiddenError, NotFoundError } from '../../client/http-errors.js';
 import { describeValue } from '../../core/errors.js';
 import { checkMemoryMb, checkTimeoutMs } from '../embedded/check-limits.js';
+import { feedFor, maySee } from './access.js';
 import type { EventStreams } from './event-stream.js';
 import type { ExportService } from './export-service.js';
 import { exportResource, productResource } from './resources.js';
@@ -67,7 +68,9 @@ export function registerVectorRoutes(app: FastifyInstance, engine: ExportService
       throw new BadRequestError(`Expected one \`continuation_token\` query parameter, got ${describeValue(token)}`);
     }
     const page = await engine.listFinal(request.params.product_id, token);
-    return reply.send({ data: page.records.map(exportResource), meta: { continuation_token: page.continuationToken } });
+    // A token limited to some exports lists only those.
+    const records = page.records.filter((record) => maySee(request, record.exportId));
+    return reply.send({ data: records.map(exportResource), meta: { continuation_token: page.continuationToken } });
   });
 
   app.get<{ Params: ProductParams; Querystring: Record<string, unknown> }>(`${EXPORTS}/events`, async (request, reply) => {
@@ -80,13 +83,17 @@ export function registerVectorRoutes(app: FastifyInstance, engine: ExportService
     if (after !== undefined && typeof after !== 'string') {
       throw new BadRequestError(`Expected one \`after\` query parameter, got ${describeValue(after)}`);
     }
+    if (exportId !== undefined && !maySee(request, exportId)) throw new ForbiddenError(`This token does not open export ${JSON.stringify(exportId)}`);
     const feed = await engine.feed(request.params.product_id, { after: after === '' ? undefined : after, exportId });
     reply.hijack();
-    streams.open(reply.raw, feed);
+    // A token limited to some exports reads only their events.
+    streams.open(reply.raw, feedFor(request, feed));
   });
 
   app.post<{ Params: ProductParams }>(`${EXPORTS}/status`, async (request, reply) => {
     const ids = exportIdsOf(request.body);
+    const hidden = ids.find((id) => !maySee(request, id));
+    if (hidden !== undefined) throw new ForbiddenError(`This token does not open export ${JSON.stringify(hidden)}: ask only for its exports`);
     const { data, missing } = await engine.statusOf(request.params.product_id, ids);
     return reply.send({ data, missing });
   });
