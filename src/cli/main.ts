@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { getCommand } from './commands/get.js';
 import { lsCommand } from './commands/ls.js';
 import { serveCommand } from './commands/serve.js';
+import { tokenCommand } from './commands/token.js';
 import { watchCommand } from './commands/watch.js';
 import { workerCommand } from './commands/worker.js';
 import { demoCommand } from './demo.js';
@@ -20,6 +21,8 @@ export interface CliOption {
   readonly short?: string | undefined;
   /** How the flag's value is called in the help (`--features <n>`); string flags only. */
   readonly valueName?: string | undefined;
+  /** May be given more than once (`--export a --export b`); its value is then an array. */
+  readonly multiple?: boolean | undefined;
   readonly description: string;
 }
 
@@ -62,13 +65,13 @@ export interface CliCommand<TOptions> {
    * Turns the parsed flags and the positional arguments into the command's options.
    * @throws TypeError saying what was expected: a usage error (exit code 2).
    */
-  parse(values: Readonly<Record<string, string | boolean | undefined>>, positionals: readonly string[]): TOptions;
+  parse(values: Readonly<Record<string, string | boolean | string[] | undefined>>, positionals: readonly string[]): TOptions;
   /** Runs the command; resolves to its exit code. */
   run(options: TOptions, io: CliIo): Promise<number>;
 }
 
 /** Every command, in the order the help lists them. */
-const COMMANDS: readonly CliCommand<unknown>[] = [watchCommand, lsCommand, getCommand, serveCommand, workerCommand, demoCommand];
+const COMMANDS: readonly CliCommand<unknown>[] = [watchCommand, lsCommand, getCommand, serveCommand, workerCommand, tokenCommand, demoCommand];
 
 const PROGRAM = 'export-task';
 const HELP_OPTION: CliOption = { type: 'boolean', short: 'h', description: 'Show this help' };
@@ -124,11 +127,14 @@ function parseCommandLine(argv: readonly string[], io: CliIo): { command: CliCom
     io.stdout.write(`${commandUsage(command)}\n`);
     return 'help';
   }
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | string[] | undefined>;
   let positionals: string[];
   const takesArguments = (command.arguments ?? []).length > 0;
   try {
-    ({ values, positionals } = parseArgs({ args: rest, options: parseArgsOptions(command), strict: true, allowPositionals: takesArguments }));
+    const parsed = parseArgs({ args: rest, options: parseArgsOptions(command), strict: true, allowPositionals: takesArguments });
+    // Only string flags are `multiple`, so an array holds strings.
+    values = parsed.values as Record<string, string | boolean | string[] | undefined>;
+    positionals = parsed.positionals;
   } catch (error) {
     throw new UsageError(describeParseError(error, command), command);
   }
@@ -171,10 +177,10 @@ function commandNames(): string {
   return [...COMMANDS.map((c) => c.name), 'help'].join(', ');
 }
 
-function parseArgsOptions(command: CliCommand<unknown>): Record<string, { type: 'string' | 'boolean'; short?: string }> {
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
+function parseArgsOptions(command: CliCommand<unknown>): Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
   for (const [name, option] of Object.entries({ ...command.options, help: HELP_OPTION })) {
-    options[name] = { type: option.type, ...(option.short === undefined ? {} : { short: option.short }) };
+    options[name] = { type: option.type, ...(option.short === undefined ? {} : { short: option.short }), ...(option.multiple === true ? { multiple: true } : {}) };
   }
   return options;
 }
@@ -208,7 +214,7 @@ function optionNames(command: CliCommand<unknown>): string {
 
 function flagSynopsis(name: string, option: CliOption): string {
   const short = option.short === undefined ? '' : `-${option.short}, `;
-  return `${short}--${name}${option.type === 'string' ? ` <${option.valueName ?? 'value'}>` : ''}`;
+  return `${short}--${name}${option.type === 'string' ? ` <${option.valueName ?? 'value'}>` : ''}${option.multiple === true ? '...' : ''}`;
 }
 
 function quote(text: string): string {

@@ -14,6 +14,10 @@ export interface ServeOptions {
   readonly token: string | undefined;
   /** Serve as one API instance of the service on Redis (`redis://host:port`). */
   readonly redis?: string | undefined;
+  /** The origins whose pages may call the service (`--cors-origin`, repeatable). */
+  readonly corsOrigins?: readonly string[] | undefined;
+  /** The key scoped access tokens are signed with. */
+  readonly signingKey?: string | undefined;
 }
 
 /** Where `serve` writes and what stops it. */
@@ -50,8 +54,19 @@ export const serveCommand = {
     'data-dir': { type: 'string', valueName: 'dir', description: `Data directory (default ./${DEFAULT_DATA_DIR}, or EXPORT_TASK_DATA_DIR)` },
     token: { type: 'string', valueName: 'token', description: 'Require Authorization: Bearer <token> (default none, or EXPORT_TASK_TOKEN)' },
     redis: { type: 'string', valueName: 'url', description: 'Keep everything in this Redis, jobs on BullMQ (redis://127.0.0.1:6379)' },
+    'cors-origin': {
+      type: 'string',
+      valueName: 'url',
+      multiple: true,
+      description: 'Let pages of this origin call the service (CORS; repeat for several; default none, or EXPORT_TASK_CORS_ORIGINS, comma-separated)',
+    },
+    'signing-key': {
+      type: 'string',
+      valueName: 'key',
+      description: 'Also accept scoped tokens signed with this key (`export-task token`; default none, or EXPORT_TASK_SIGNING_KEY)',
+    },
   },
-  parse(values: Readonly<Record<string, string | boolean | undefined>>): ServeOptions {
+  parse(values: Readonly<Record<string, string | boolean | string[] | undefined>>): ServeOptions {
     const string = (name: string): string | undefined => {
       const value = values[name];
       return typeof value === 'string' ? value : undefined;
@@ -62,6 +77,8 @@ export const serveCommand = {
       dataDir: nonEmpty('--data-dir', string('data-dir')),
       token: nonEmpty('--token', string('token')),
       redis: nonEmpty('--redis', string('redis')),
+      corsOrigins: Array.isArray(values['cors-origin']) ? values['cors-origin'] : undefined,
+      signingKey: nonEmpty('--signing-key', string('signing-key')),
     };
   },
   run: serve,
@@ -91,12 +108,17 @@ async function serve(options: ServeOptions, io: ServeIo): Promise<number> {
   let port: number;
   let dataDir: string;
   let token: string | undefined;
+  let corsOrigins: readonly string[] | undefined;
+  let signingKey: string | undefined;
   try {
     // An empty variable is an unset one, as shells make it easy to have.
     const envPort = io.env['EXPORT_TASK_PORT'] || undefined;
     port = options.port ?? (envPort === undefined ? DEFAULT_PORT : parsePort('EXPORT_TASK_PORT', envPort));
     dataDir = resolve(options.dataDir ?? (io.env['EXPORT_TASK_DATA_DIR'] || DEFAULT_DATA_DIR));
     token = options.token ?? (io.env['EXPORT_TASK_TOKEN'] || undefined);
+    const envOrigins = io.env['EXPORT_TASK_CORS_ORIGINS'] || undefined;
+    corsOrigins = options.corsOrigins ?? envOrigins?.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '');
+    signingKey = options.signingKey ?? (io.env['EXPORT_TASK_SIGNING_KEY'] || undefined);
   } catch (error) {
     io.stderr.write(`export-task serve: ${(error as Error).message}\n`);
     return 2;
@@ -112,6 +134,8 @@ async function serve(options: ServeOptions, io: ServeIo): Promise<number> {
       dataDir,
       token,
       ...(options.redis === undefined ? {} : { redis: options.redis }),
+      ...(corsOrigins === undefined || corsOrigins.length === 0 ? {} : { cors: { origins: corsOrigins } }),
+      ...(signingKey === undefined ? {} : { signingKey }),
     });
   } catch (error) {
     io.stderr.write(`export-task serve: could not start: ${error instanceof Error ? error.message : String(error)}\n`);
@@ -119,7 +143,9 @@ async function serve(options: ServeOptions, io: ServeIo): Promise<number> {
   }
   const where = options.redis === undefined ? '' : ', exports on Redis';
   const stopped = stopRequested(io.signal);
-  io.stdout.write(`export-task serving on ${server.url} (data in ${server.dataDir}${where}${token === undefined ? ', no token' : ', token required'})\n`);
+  io.stdout.write(`export-task serving on ${server.url} (data in ${server.dataDir}${where}${token === undefined && signingKey === undefined ? ', no token' : ', token required'}${
+      signingKey === undefined ? '' : ', scoped tokens accepted'
+    }${corsOrigins === undefined || corsOrigins.length === 0 ? '' : `, CORS for ${corsOrigins.join(' ')}`})\n`);
   await stopped;
   io.stdout.write('export-task serve: shutting down (running exports end as "internal" failures, queued ones wait for the next start)\n');
   await server.close();
