@@ -14,12 +14,13 @@ export function generateRoads(count: number, seed = 1): Feature[] {
 }
 
 /**
- * Creates the product on the service at `url` and adds `count` generated roads to it.
+ * Creates the product on the service at `url` (with its master `token`, when it has one) and
+ * adds `count` generated roads to it.
  *
  * @returns How many features it holds.
  */
-export async function seedProduct(url: string, productId: string, count: number, seed = 1): Promise<number> {
-  const client = createClient({ url });
+export async function seedProduct(url: string, productId: string, count: number, token?: string, seed = 1): Promise<number> {
+  const client = createClient({ url, ...(token === undefined ? {} : { token }) });
   try {
     const roads = await client.createFeatureCollection(productId, { title: 'Generated Bay Area roads' });
     const random = createRandom(seed);

@@ -85,6 +85,8 @@ export function registerVectorRoutes(app: FastifyInstance, engine: ExportService
     }
     if (exportId !== undefined && !maySee(request, exportId)) throw new ForbiddenError(`This token does not open export ${JSON.stringify(exportId)}`);
     const feed = await engine.feed(request.params.product_id, { after: after === '' ? undefined : after, exportId });
+    // The stream is written raw: the headers hooks set (CORS) go onto the raw response first.
+    for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) reply.raw.setHeader(name, value);
     reply.hijack();
     // A token limited to some exports reads only their events.
     streams.open(reply.raw, feedFor(request, feed));

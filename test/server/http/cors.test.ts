@@ -52,6 +52,13 @@ describe('CORS', () => {
     expect(download.status).toBe(200);
     expect(download.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
     expect(download.headers.get('access-control-expose-headers')?.toLowerCase()).toContain('content-length');
+    // The event stream, written raw, names the origin too.
+    const controller = new AbortController();
+    const stream = await fetch(`${t.url}/vector/v2/products/p/search/export/events`, { headers: { origin: PAGE, authorization: `Bearer ${TOKEN}` }, signal: controller.signal });
+    expect(stream.status).toBe(200);
+    expect(stream.headers.get('access-control-allow-origin')).toBe(PAGE);
+    controller.abort();
+    await stream.body?.cancel().catch(() => undefined);
     const refused = await call(t.url, 'GET', '/vector/v2/products/p', { headers: { origin: PAGE } });
     expect(refused.status).toBe(401);
     expect(refused.headers.get('access-control-allow-origin')).toBe(PAGE);
