@@ -267,7 +267,7 @@ function RowView({ snapshot, storageKey: key, query, cancel: requestCancel, down
 
   return (
     <tr data-export-id={snapshot.exportId} data-phase={snapshot.phase}>
-      <td data-label="Export">
+      <td data-label="Export" className="id">
         <code>{snapshot.exportId}</code>
       </td>
       <td data-label="Key" className="key">

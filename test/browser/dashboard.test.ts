@@ -242,6 +242,8 @@ describe('the dashboard', () => {
 
   it('logged no console error and no page error, and leaves a screenshot', async () => {
     await mkdir(RESULTS, { recursive: true });
+    const widths = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
+    expect(widths.scroll, `the page is ${widths.scroll} px wide in a ${widths.client} px window`).toBeLessThanOrEqual(widths.client);
     await page.screenshot({ path: join(RESULTS, 'dashboard-1280.png'), fullPage: true });
     expect(browser.problems).toEqual([]);
     expect(await phaseOf(page.locator('tbody tr').first())).toBe('success');
