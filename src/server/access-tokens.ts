@@ -9,7 +9,7 @@ import { describeValue } from '../core/errors.js';
  * @example
  * ```ts
  * const scope: AccessScope = 'read';
- * const token = await createAccessToken(signingKey, { product: 'roads', scope, expiresIn: '15m' });
+ * const token = await createAccessToken(process.env.EXPORT_TASK_SIGNING_KEY!, { product: 'roads', scope, expiresIn: '15m' });
  * ```
  */
 export type AccessScope = 'read' | 'write';
@@ -19,8 +19,8 @@ export type AccessScope = 'read' | 'write';
  *
  * @example
  * ```ts
- * const options: AccessTokenOptions = { product: 'roads', scope: 'read', exports: [exportId], expiresIn: '15m' };
- * const token = await createAccessToken(signingKey, options);
+ * const options: AccessTokenOptions = { product: 'roads', scope: 'read', exports: [task.exportId], expiresIn: '15m' };
+ * const token = await createAccessToken(process.env.EXPORT_TASK_SIGNING_KEY!, options);
  * ```
  */
 export interface AccessTokenOptions {

@@ -25,7 +25,11 @@ export type AccessToken = string | ((request: AccessTokenRequest) => string | Pr
  *
  * @example
  * ```ts
- * const token = ({ refresh }: AccessTokenRequest): Promise<string> => (refresh ? mintAnother() : cachedOrMint());
+ * let cached: string | undefined;
+ * const token = async ({ refresh }: AccessTokenRequest): Promise<string> => {
+ *   if (refresh || cached === undefined) cached = ((await (await fetch('/api/export-token')).json()) as { token: string }).token;
+ *   return cached;
+ * };
  * ```
  */
 export interface AccessTokenRequest {
