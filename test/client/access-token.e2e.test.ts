@@ -6,7 +6,8 @@
  */
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, ForbiddenError, UnauthorizedError, type AccessTokenRequest } from '../../src/index.node.js';
+import { createHttpBackend } from '../../src/client/http/http-backend.js';
+import { createClient, ForbiddenError, TimeoutError, UnauthorizedError, type AccessTokenRequest } from '../../src/index.node.js';
 import { createAccessToken, startServer, type ExportServer } from '../../src/server/index.js';
 import { gridFeatures } from '../server/http/helpers.js';
 
@@ -121,6 +122,40 @@ describe('createClient({ token: function })', () => {
     await client.close();
     expect(elsewhere).toBeInstanceOf(ForbiddenError);
     expect((elsewhere as Error).message).toContain('does not open product "rivers"');
+  });
+
+  it('ends a request whose token function answers nothing with TimeoutError, and asks it again for the next request', async () => {
+    let calls = 0;
+    const backend = createHttpBackend({
+      vectorUrl: `${server.url}/vector/v2`,
+      storageUrl: `${server.url}/storage/v1`,
+      tokenTimeout: 200,
+      token: () => {
+        calls++;
+        // Silent the first time (an app server that hangs), then answers.
+        return calls === 1 ? new Promise<string>(() => undefined) : createAccessToken(KEY, { product: 'roads', scope: 'read', expiresIn: 60 });
+      },
+    });
+    const error = await backend.listExports('roads', null).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect((error as Error).message).toBe('createClient(): the `token` function answered nothing within 200 ms');
+    expect((await backend.listExports('roads', null)).data).toEqual(expect.any(Array));
+    expect(calls).toBe(2);
+    await backend.close();
+  });
+
+  it('stops waiting for the token function when the request is aborted (a closed event stream)', async () => {
+    const timers = (): number => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+    const before = timers();
+    const backend = createHttpBackend({ vectorUrl: `${server.url}/vector/v2`, storageUrl: `${server.url}/storage/v1`, token: () => new Promise<string>(() => undefined) });
+    const subscription = backend.events('roads').subscribe({ error: () => undefined });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The stream waits for its token, within the default 30 s bound: one timer.
+    expect(timers()).toBe(before + 1);
+    subscription.unsubscribe();
+    await backend.close();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(timers(), 'the bound is cleared when the stream is closed').toBe(before);
   });
 
   it('refuses a token that is neither a string nor a function, before any request', () => {

@@ -1,3 +1,5 @@
+import { TimeoutError } from '../../core/errors.js';
+
 /**
  * What `createClient({ token })` takes: the token itself, or a function the client asks for one.
  *
@@ -6,6 +8,7 @@
  * answered expires (when the token is a JWT with an `exp` claim; other tokens are kept until
  * rejected), and once more when the service answers 401, with `refresh: true`, retrying that
  * request once with the new token. Calls never overlap: concurrent requests wait for the same one.
+ * A request waits for the function at most 30 s, then fails with `TimeoutError`.
  *
  * @example
  * ```ts
@@ -39,11 +42,14 @@ export interface AccessTokenRequest {
 
 /** How the HTTP backend gets the token to send. @internal */
 export interface TokenSource {
-  /** The token for the next request. */
-  current(): Promise<string>;
+  /** The token for the next request; rejects when `signal` aborts first. */
+  current(signal?: AbortSignal): Promise<string>;
   /** A new token after `rejected` got a 401; `undefined` when there is nothing to renew (a fixed string). */
-  renew(rejected: string): Promise<string | undefined>;
+  renew(rejected: string, signal?: AbortSignal): Promise<string | undefined>;
 }
+
+/** How long the client waits for the token function by default, in ms. */
+export const DEFAULT_TOKEN_TIMEOUT_MS = 30_000;
 
 /** The longest time before a JWT's expiry at which the client asks for a new one, in ms. */
 const RENEW_MARGIN_MS = 30_000;
@@ -61,8 +67,13 @@ function jwtTimes(token: string): { readonly exp: number; readonly iat: number |
   }
 }
 
-/** A {@link TokenSource} for what `createClient({ token })` was given. @internal */
-export function tokenSource(token: AccessToken): TokenSource {
+/**
+ * A {@link TokenSource} for what `createClient({ token })` was given. A token function that
+ * answers nothing within `timeoutMs` fails the request waiting for it with `TimeoutError` (and is
+ * asked again by the next request): no request waits on it forever.
+ * @internal
+ */
+export function tokenSource(token: AccessToken, timeoutMs = DEFAULT_TOKEN_TIMEOUT_MS): TokenSource {
   if (typeof token === 'string') {
     const fixed = Promise.resolve(token);
     return { current: () => fixed, renew: () => Promise.resolve(undefined) };
@@ -87,12 +98,43 @@ export function tokenSource(token: AccessToken): TokenSource {
     })();
     return pending;
   };
+  // Each caller waits for the shared answer within its own bound, and stops at its own signal.
+  const wait = (answer: Promise<string>, signal: AbortSignal | undefined): Promise<string> =>
+    new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const onAbort = (): void => {
+        settle();
+        reject(signal!.reason);
+      };
+      const timer = setTimeout(() => {
+        settle();
+        if (pending === answer) pending = undefined;
+        const error = new TimeoutError(timeoutMs);
+        error.message = `createClient(): the \`token\` function answered nothing within ${timeoutMs} ms`;
+        reject(error);
+      }, timeoutMs);
+      const settle = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      answer.then(
+        (value) => {
+          settle();
+          resolve(value);
+        },
+        (error: unknown) => {
+          settle();
+          reject(error);
+        },
+      );
+    });
   return {
-    current: () => (cached !== undefined && Date.now() < cached.renewAt ? Promise.resolve(cached.token) : (pending ?? ask(false))),
-    renew: (rejected) => {
+    current: (signal) => (cached !== undefined && Date.now() < cached.renewAt ? Promise.resolve(cached.token) : wait(pending ?? ask(false), signal)),
+    renew: (rejected, signal) => {
       // Another request renewed it already: use that one.
       if (cached !== undefined && cached.token !== rejected && Date.now() < cached.renewAt) return Promise.resolve(cached.token);
-      return pending ?? ask(true);
+      return wait(pending ?? ask(true), signal);
     },
   };
 }

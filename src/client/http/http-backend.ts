@@ -15,6 +15,11 @@ export interface HttpBackendOptions {
   readonly storageUrl: string;
   /** Sent as `Authorization: Bearer <token>`: a string, or a function answering one (see {@link AccessToken}). */
   readonly token?: AccessToken | undefined;
+  /**
+   * How long a request waits for a `token` function's answer, in ms, before it fails with `TimeoutError`.
+   * @defaultValue 30000
+   */
+  readonly tokenTimeout?: number | undefined;
   /** @defaultValue `globalThis.fetch` */
   readonly fetch?: typeof fetch | undefined;
   /**
@@ -107,7 +112,7 @@ export function createHttpBackend(options: HttpBackendOptions): HttpBackend {
   const vector = options.vectorUrl.replace(/\/+$/, '');
   const storage = options.storageUrl.replace(/\/+$/, '');
   const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
-  const config: HttpConfig = { fetch: fetchImpl, token: options.token === undefined ? undefined : tokenSource(options.token), retryBudget: options.retryBudget ?? 30_000 };
+  const config: HttpConfig = { fetch: fetchImpl, token: options.token === undefined ? undefined : tokenSource(options.token, options.tokenTimeout), retryBudget: options.retryBudget ?? 30_000 };
   const reconnectDelay = options.reconnectDelay ?? 250;
   const maxReconnectDelay = options.maxReconnectDelay ?? 10_000;
   const exportsUrl = (productId: string): string => `${vector}/products/${enc(productId)}/search/export`;

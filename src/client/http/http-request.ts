@@ -97,7 +97,7 @@ function retryable(error: unknown): boolean {
  */
 export async function request(config: HttpConfig, method: string, url: string, options: RequestOptions): Promise<Response> {
   const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
-  let token = await config.token?.current();
+  let token = await config.token?.current(options.signal);
   if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
   let renewed = false;
   let body: string | undefined;
@@ -121,7 +121,7 @@ export async function request(config: HttpConfig, method: string, url: string, o
     // the service refused it without doing anything.
     if (failure instanceof UnauthorizedError && token !== undefined && !renewed) {
       renewed = true;
-      const fresh = await config.token?.renew(token);
+      const fresh = await config.token?.renew(token, options.signal);
       if (fresh !== undefined) {
         token = fresh;
         headers['authorization'] = `Bearer ${fresh}`;
