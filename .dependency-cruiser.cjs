@@ -56,13 +56,31 @@ module.exports = {
       },
     },
     {
-      name: 'client-node-only-by-dynamic-import',
+      name: 'client-node-only-from-the-node-entry',
       severity: 'error',
       comment:
-        'The client runs in browsers; what only Node has is behind src/client/node/**, loaded with `await import()` ' +
-        'on first use. A static import of it would load the file system in every browser app.',
+        'The client runs in browsers; what only Node has is in src/client/node/**, given to the client by the Node entry ' +
+        '(src/index.node.ts). Not even a dynamic import of it from the client: bundlers follow those into browser builds.',
       from: { path: '^src/client/', pathNot: CLIENT_NODE },
-      to: { path: CLIENT_NODE, dependencyTypesNot: ['dynamic-import', 'type-only'] },
+      to: { path: CLIENT_NODE, dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'client-no-server',
+      severity: 'error',
+      comment:
+        'The client does not depend on the service, not even by a type or a dynamic import: the embedded service is ' +
+        'given to it by the Node entry (src/index.node.ts), and its options type lives in src/client/embedded-options.ts.',
+      from: { path: '^src/client/' },
+      to: { path: '^src/server/' },
+    },
+    {
+      name: 'main-entry-no-service',
+      severity: 'error',
+      comment:
+        'The main entry (src/index.ts) is the core and the HTTP client: whatever the import (dynamic ones included), ' +
+        'it reaches nothing of the service and no Node-only module, so no bundler puts them in a browser build.',
+      from: { path: '^src/index\\.ts$' },
+      to: { path: ['^src/server/', '^src/embedded/', CLIENT_NODE, NODE_BUILTIN], reachable: true },
     },
     {
       name: 'client-no-node-builtin',

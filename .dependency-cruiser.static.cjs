@@ -23,8 +23,8 @@ module.exports = {
       name: 'entry-browser-safe',
       severity: 'error',
       comment:
-        'src/index.ts must not statically reach a Node built-in or a Node-only module: the embedded engine ' +
-        'and file downloads are loaded with `await import()` on first use.',
+        'src/index.ts must not statically reach a Node built-in or a Node-only module: the embedded service and ' +
+        'path downloads come with the Node entry (src/index.node.ts) only.',
       from: { path: '^src/index\\.ts$' },
       to: { path: [NODE_BUILTIN, ...NODE_ONLY], reachable: true },
     },

@@ -16,7 +16,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createClient, type ExportTask, type Feature } from '../src/index.js';
+import { createClient, type ExportTask, type Feature } from '../src/index.node.js';
 import { startServer } from '../src/server/index.js';
 
 const quick = process.argv.includes('--quick');

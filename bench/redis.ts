@@ -20,7 +20,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { asCompleted, createClient, type Feature, type TaskEvent } from '../src/index.js';
+import { asCompleted, createClient, type Feature, type TaskEvent } from '../src/index.node.js';
 import { startServer, type ExportServer } from '../src/server/index.js';
 import { startRedisServer } from '../test/support/redis-server.js';
 import { readEventStream } from '../test/support/event-stream.js';

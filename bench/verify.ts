@@ -5,7 +5,7 @@
 import { deepStrictEqual } from 'node:assert/strict';
 import type { Actor } from 'xstate';
 import type { exportTaskMachine } from '../machines/export-task.js';
-import { createClient } from '../src/client/create-client.js';
+import { createClient } from '../src/index.node.js';
 import { TaskStore } from '../src/core/task-store.js';
 import { listPlainExports } from './baselines/plain-exports.js';
 import { reduce, type PlainTask } from './baselines/reducer.js';

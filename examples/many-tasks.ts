@@ -2,7 +2,7 @@
  * Following many exports at once: start several, then handle each as it finishes with
  * `asCompleted`, bounded by one overall timeout. `npx tsx examples/many-tasks.ts`
  */
-import { asCompleted, createClient, TimeoutError, type Feature } from '../src/index.js';
+import { asCompleted, createClient, TimeoutError, type Feature } from '../src/index.node.js';
 
 const client = createClient({ embedded: { concurrency: 2 } });
 try {

@@ -6,7 +6,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createClient, type Feature } from '../src/index.js';
+import { createClient, type Feature } from '../src/index.node.js';
 
 const features: Feature[] = Array.from({ length: 10_000 }, (_, i) => ({
   type: 'Feature',

@@ -1,8 +1,10 @@
 /**
  * export-task: start long-running export jobs on a backend and track them correctly.
  *
- * Runs in Node and in browsers: what only Node needs (the embedded service's worker threads and
- * files, writing downloads to a path) is loaded on first use only.
+ * This file is the browser-safe entry (the export conditions' default): the core and the HTTP
+ * client, nothing of the service and no Node built-in. In Node, `export-task` resolves to
+ * `./index.node.ts`, which adds the embedded service (`createClient()` with no URL) and path
+ * targets of `getFile`; `export-task/embedded` has the service on its own.
  *
  * @packageDocumentation
  */
@@ -42,6 +44,7 @@ export type { ExportTaskSnapshot, ExportTaskAttributes, ExportTaskContext } from
 export { createClient } from './client/create-client.js';
 export type { ClientOptions, ExportClient } from './client/create-client.js';
 export type { OutgoingRequest } from './client/http/http-request.js';
+export type { AccessToken, AccessTokenRequest } from './client/http/access-token.js';
 export { ExportTask } from './client/export-task.js';
 export type { GetResultOptions, GetFileOptions, TaskActorOptions } from './client/export-task.js';
 export { FeatureCollection } from './client/feature-collection.js';
@@ -49,7 +52,7 @@ export type { ExportOptions, SignalOptions } from './client/feature-collection.j
 export { asCompleted } from './client/as-completed.js';
 export type { AsCompletedOptions } from './client/as-completed.js';
 export { DownloadVerificationError } from './client/download.js';
-export type { FileTarget } from './client/download.js';
+export type { FileTarget, NodeWritable } from './client/download.js';
 export {
   HttpError,
   BadRequestError,
@@ -64,5 +67,4 @@ export {
 } from './client/http-errors.js';
 export type { ExportBackend, ExportRequest, ExportLimits, ExportPage, ProductInfo, BackendEvent, EventsOptions } from './client/backend.js';
 export type { Feature, FeatureCollectionJson, Geometry, ExportQuery, QueryExpr, QueryValue } from './client/geojson.js';
-export { createEmbeddedBackend } from './server/embedded/create-embedded-backend.js';
-export type { EmbeddedBackendOptions } from './server/embedded/create-embedded-backend.js';
+export type { EmbeddedBackendOptions } from './client/embedded-options.js';

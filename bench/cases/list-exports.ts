@@ -2,7 +2,7 @@
  * Goal 4: creating N `ExportTask`s from `listExports` pages, against mapping the same pages to
  * plain objects.
  */
-import { createClient } from '../../src/client/create-client.js';
+import { createClient } from '../../src/index.node.js';
 import { listPlainExports } from '../baselines/plain-exports.js';
 import { PRODUCT } from '../events.js';
 import { compareTimes, variant } from '../harness.js';

@@ -10,7 +10,7 @@
  */
 import { createActor, waitFor, type Actor } from 'xstate';
 import { exportTaskMachine } from '../../machines/export-task.js';
-import { createClient } from '../../src/client/create-client.js';
+import { createClient } from '../../src/index.node.js';
 import type { ExportTask } from '../../src/client/export-task.js';
 import { isFinalPhase, type TaskEvent } from '../../src/core/events.js';
 import { parseTaskEvent } from '../../src/core/parse-task-event.js';

@@ -4,7 +4,7 @@
  *
  *   node --import tsx bench/profile/list-exports.ts [N] [rounds] [only: ours | plain]
  */
-import { createClient } from '../../src/client/create-client.js';
+import { createClient } from '../../src/index.node.js';
 import { listPlainExports } from '../baselines/plain-exports.js';
 import { PRODUCT } from '../events.js';
 import { cpuNow, keep, median } from '../harness.js';

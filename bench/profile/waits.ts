@@ -5,7 +5,7 @@
  *
  *   node --import tsx bench/profile/waits.ts [N] [rounds] [only: control | settled | bare | getResult | clientControl]
  */
-import { createClient } from '../../src/client/create-client.js';
+import { createClient } from '../../src/index.node.js';
 import type { ExportTask } from '../../src/client/export-task.js';
 import { isFinalPhase, type TaskEvent } from '../../src/core/events.js';
 import { parseTaskEvent } from '../../src/core/parse-task-event.js';

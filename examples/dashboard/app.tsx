@@ -1,12 +1,13 @@
 /**
  * The dashboard: a product's exports in a table with live progress, a form to start one, cancel
- * buttons, failure details and download links. Each row of a task the page holds (started here,
+ * buttons, failure details (type, exception, a scrollable stack trace) and downloads (fetched
+ * with the page's token and verified, then saved). Each row of a task the page holds (started here,
  * or completed and listed) follows it with `useExportTask`; the form starts exports with
  * `useStartExport`; the summary counts phases, and the exports started elsewhere that the
  * product's event stream brings are found and followed, with `useTaskStore`.
  */
 import { useEffect, useMemo, useState, type FormEvent, type ReactElement } from 'react';
-import type { ExportClient, ExportTask, ExportTaskSnapshot, FeatureCollection } from '../../src/index.js';
+import { ForbiddenError, UnauthorizedError, type AccessTokenRequest, type ExportClient, type ExportTask, type ExportTaskSnapshot, type FeatureCollection } from '../../src/index.js';
 import { shallowEqual, useExportTask, useStartExport, useTaskStore } from '../../src/react/index.js';
 import { BOUNDARY_VERTICES, describeQuery, parseQuery, QUERY_PRESETS } from './queries.js';
 
@@ -21,7 +22,15 @@ interface ProductSummary {
   readonly featureCount: number;
 }
 
-export function App({ client, productId }: { client: ExportClient; productId: string }): ReactElement {
+interface AppProps {
+  readonly client: ExportClient;
+  readonly productId: string;
+  /** The page's token function (the client's too), for the one request the client does not make. */
+  readonly token: (request: AccessTokenRequest) => Promise<string>;
+  readonly serviceUrl: string;
+}
+
+export function App({ client, productId, token, serviceUrl }: AppProps): ReactElement {
   const collection = useMemo(() => client.featureCollection(productId), [client, productId]);
   const [rows, setRows] = useState<readonly Row[]>([]);
   const [product, setProduct] = useState<ProductSummary | null>(null);
@@ -29,7 +38,7 @@ export function App({ client, productId }: { client: ExportClient; productId: st
 
   useEffect(() => {
     let live = true;
-    Promise.all([fetchProduct(productId), collection.listExports()]).then(
+    Promise.all([fetchProduct(serviceUrl, productId, token), collection.listExports()]).then(
       ([summary, done]) => {
         if (!live) return;
         setProduct(summary);
@@ -37,12 +46,12 @@ export function App({ client, productId }: { client: ExportClient; productId: st
         const earlier = done.map((task) => ({ task, query: 'started earlier' })).reverse();
         setRows((current) => [...current, ...earlier.filter((row) => !current.some((r) => r.task.exportId === row.task.exportId))]);
       },
-      (error: unknown) => live && setLoadError(error instanceof Error ? error.message : String(error)),
+      (error: unknown) => live && setLoadError(describeError(error)),
     );
     return () => {
       live = false;
     };
-  }, [collection, productId]);
+  }, [collection, productId, serviceUrl, token]);
 
   // Exports of the product that the store knows of (from the product's event stream, which
   // replays its whole history once a task of it is followed) but the page holds no task for:
@@ -67,7 +76,7 @@ export function App({ client, productId }: { client: ExportClient; productId: st
         </p>
       )}
       <ExportForm collection={collection} onStarted={(row) => setRows((current) => [row, ...current])} />
-      <ExportTable client={client} productId={productId} rows={rows} elsewhere={elsewhere} />
+      <ExportTable client={client} collection={collection} rows={rows} elsewhere={elsewhere} />
     </main>
   );
 }
@@ -120,12 +129,12 @@ function ExportForm({ collection, onStarted }: { collection: FeatureCollection; 
     setKey(nextKey());
   };
 
-  const shownError = inputError ?? (error === null ? null : `${error.name}: ${error.message}`);
+  const shownError = inputError ?? (error === null ? null : describeError(error));
   return (
     <form aria-label="Start an export" onSubmit={(event) => void submit(event)}>
-      <label>
+      <label className="wide">
         Storage key
-        <input name="key" value={key} onChange={(event) => setKey(event.target.value)} />
+        <input name="key" value={key} spellCheck={false} onChange={(event) => setKey(event.target.value)} />
       </label>
       <label>
         Sample query
@@ -175,13 +184,13 @@ function ExportForm({ collection, onStarted }: { collection: FeatureCollection; 
 
 interface TableProps {
   readonly client: ExportClient;
-  readonly productId: string;
+  readonly collection: FeatureCollection;
   readonly rows: readonly Row[];
   /** Ids of exports the page holds no task for. */
   readonly elsewhere: readonly string[];
 }
 
-function ExportTable({ client, productId, rows, elsewhere }: TableProps): ReactElement {
+function ExportTable({ client, collection, rows, elsewhere }: TableProps): ReactElement {
   if (rows.length === 0 && elsewhere.length === 0) return <p className="muted">No exports yet: start one above.</p>;
   return (
     <table>
@@ -201,7 +210,7 @@ function ExportTable({ client, productId, rows, elsewhere }: TableProps): ReactE
           <ExportRow key={row.task.exportId} row={row} />
         ))}
         {elsewhere.map((id) => (
-          <StoreRow key={id} client={client} productId={productId} exportId={id} />
+          <StoreRow key={id} client={client} collection={collection} exportId={id} />
         ))}
       </tbody>
     </table>
@@ -212,14 +221,14 @@ function ExportTable({ client, productId, rows, elsewhere }: TableProps): ReactE
 function ExportRow({ row }: { row: Row }): ReactElement {
   const { task, query } = row;
   const snapshot = useExportTask(task);
-  return <RowView snapshot={snapshot} storageKey={snapshot.attributes?.key ?? task.key} query={query} cancel={() => task.cancel()} />;
+  return <RowView snapshot={snapshot} storageKey={snapshot.attributes?.key ?? task.key} query={query} cancel={() => task.cancel()} download={() => saveFile(task)} />;
 }
 
 /**
  * A row of an export started elsewhere: its snapshot selected from the store (kept current by the
  * product's event stream), cancelled through the client's backend.
  */
-function StoreRow({ client, productId, exportId }: { client: ExportClient; productId: string; exportId: string }): ReactElement | null {
+function StoreRow({ client, collection, exportId }: { client: ExportClient; collection: FeatureCollection; exportId: string }): ReactElement | null {
   const snapshot = useTaskStore(client.store, (store) => store.get(exportId));
   if (snapshot === undefined) return null;
   return (
@@ -227,7 +236,8 @@ function StoreRow({ client, productId, exportId }: { client: ExportClient; produ
       snapshot={snapshot}
       storageKey={snapshot.attributes?.key ?? undefined}
       query="started elsewhere"
-      cancel={() => client.backend.cancel(productId, exportId)}
+      cancel={() => client.backend.cancel(collection.id, exportId)}
+      download={async () => saveFile(await collection.getExport(exportId))}
     />
   );
 }
@@ -237,32 +247,41 @@ interface RowViewProps {
   readonly storageKey: string | undefined;
   readonly query: string;
   readonly cancel: () => Promise<void>;
+  readonly download: () => Promise<void>;
 }
 
-function RowView({ snapshot, storageKey: key, query, cancel: requestCancel }: RowViewProps): ReactElement {
+function RowView({ snapshot, storageKey: key, query, cancel: requestCancel, download: requestDownload }: RowViewProps): ReactElement {
   const [actionError, setActionError] = useState<string | null>(null);
   const percent = Math.round(snapshot.progress * 100);
   const attributes = snapshot.attributes;
   const final = attributes !== null;
 
   const cancel = (): void => {
-    requestCancel().catch((error: unknown) => setActionError(`Could not cancel: ${error instanceof Error ? error.message : String(error)}`));
+    requestCancel().catch((error: unknown) => setActionError(`Could not cancel: ${describeError(error)}`));
   };
+  const download = (): void => {
+    requestDownload().catch((error: unknown) => setActionError(`Could not download: ${describeError(error)}`));
+  };
+  // A cancel the user asked for is its own outcome, not a red failure.
+  const cancelled = attributes?.status === 'FAILURE' && attributes.failureType === 'cancelled';
+  const shownPhase = cancelled ? 'cancelled' : snapshot.phase;
 
   return (
     <tr data-export-id={snapshot.exportId} data-phase={snapshot.phase}>
-      <td>
+      <td data-label="Export" className="id">
         <code>{snapshot.exportId}</code>
       </td>
-      <td>
+      <td data-label="Key" className="key">
         <code>{key}</code>
       </td>
-      <td className="query">{query}</td>
-      <td>
-        <span className={`phase phase-${snapshot.phase}`}>{snapshot.phase}</span>
+      <td data-label="Query" className="query">
+        {query}
+      </td>
+      <td data-label="Phase">
+        <span className={`phase phase-${shownPhase}`}>{shownPhase}</span>
         {snapshot.cancelRequested && !final && <span className="muted"> (cancelling)</span>}
       </td>
-      <td>
+      <td data-label="Progress">
         <div className="bar" role="progressbar" aria-label={`Progress of ${snapshot.exportId}`} aria-valuemin={0} aria-valuemax={100} aria-valuenow={percent}>
           <div style={{ width: `${percent}%` }} />
         </div>
@@ -270,31 +289,30 @@ function RowView({ snapshot, storageKey: key, query, cancel: requestCancel }: Ro
           {percent}% {snapshot.message ?? ''}
         </span>
       </td>
-      <td>
+      <td data-label="Outcome" className="outcome">
         {attributes?.status === 'SUCCESS' && (
           <span>
             {formatBytes(attributes.sizeBytes)}, {attributes.runtime?.toFixed(2)} s CPU, {formatBytes(attributes.peakMemoryUsage)} peak
           </span>
         )}
-        {attributes?.status === 'FAILURE' && (
-          <details className="failure">
-            <summary>
-              Failed: <span className="failure-type">{attributes.failureType ?? 'unknown'}</span>
-            </summary>
+        {cancelled && <span className="muted cancelled-note">Cancelled on request</span>}
+        {attributes?.status === 'FAILURE' && !cancelled && (
+          <div className="failure">
             <dl>
               <dt>Failure type</dt>
               <dd className="failure-type">{attributes.failureType ?? 'unknown'}</dd>
               <dt>Exception</dt>
               <dd className="exception">{attributes.exceptionName ?? 'none'}</dd>
-              <dt>Stack trace</dt>
-              <dd>
-                <pre className="stacktrace">{attributes.stacktrace ?? 'none'}</pre>
-              </dd>
-              <dt>Log</dt>
-              <dd>
-                <pre className="log">{snapshot.log.length === 0 ? 'empty' : snapshot.log.join('\n')}</pre>
-              </dd>
             </dl>
+            <pre className="stacktrace" tabIndex={0} aria-label={`Stack trace of ${snapshot.exportId}`}>
+              {attributes.stacktrace ?? 'no stack trace'}
+            </pre>
+          </div>
+        )}
+        {attributes?.status === 'FAILURE' && (
+          <details className="log">
+            <summary>Log ({snapshot.log.length} lines)</summary>
+            <pre className="log">{snapshot.log.length === 0 ? 'empty' : snapshot.log.join('\n')}</pre>
           </details>
         )}
         {actionError !== null && (
@@ -303,35 +321,61 @@ function RowView({ snapshot, storageKey: key, query, cancel: requestCancel }: Ro
           </p>
         )}
       </td>
-      <td>
+      <td data-label="">
         {!final && (
           <button type="button" onClick={cancel} disabled={snapshot.cancelRequested}>
             Cancel
           </button>
         )}
-        {attributes?.status === 'SUCCESS' && key !== undefined && (
-          <a href={downloadUrl(key)} download={key.split('/').pop()}>
+        {attributes?.status === 'SUCCESS' && (
+          <button type="button" onClick={download}>
             Download
-          </a>
+          </button>
         )}
       </td>
     </tr>
   );
 }
 
-/** The Storage route of a key, on this page's origin (where the service is proxied). */
-function downloadUrl(key: string): string {
-  return `/storage/v1/data/get/${key.split('/').map(encodeURIComponent).join('/')}`;
+/**
+ * Downloads the task's file with the client (so with the page's token, which a plain link
+ * cannot send), verified against its size and SHA-256, then hands it to the browser to save.
+ */
+async function saveFile(task: ExportTask): Promise<void> {
+  const chunks: Uint8Array<ArrayBuffer>[] = [];
+  await task.getFile(new WritableStream<Uint8Array>({ write: (chunk) => void chunks.push(new Uint8Array(chunk)) }));
+  const url = URL.createObjectURL(new Blob(chunks, { type: 'application/x-ndjson' }));
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = (task.key ?? `${task.exportId}.ndjson`).split('/').pop()!;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
-async function fetchProduct(productId: string): Promise<ProductSummary> {
-  const response = await fetch(`/vector/v2/products/${encodeURIComponent(productId)}`);
-  if (response.status === 404) {
-    throw new Error(`The service has no product “${productId}”: run \`npm run dashboard\`, which seeds one, or name another with ?product=<id>.`);
-  }
+/** What went wrong, for people: a refused token says so, and what to do. */
+function describeError(error: unknown): string {
+  if (error instanceof UnauthorizedError) return `The export service refused this page's access token: ${error.message}. Reload the page to get a new one.`;
+  if (error instanceof ForbiddenError) return `This page's access token does not allow that: ${error.message}`;
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/** The product's title and size, from the service, with the page's token. */
+async function fetchProduct(serviceUrl: string, productId: string, token: (request: AccessTokenRequest) => Promise<string>): Promise<ProductSummary> {
+  const response = await fetch(`${serviceUrl}/vector/v2/products/${encodeURIComponent(productId)}`, { headers: { authorization: `Bearer ${await token({ refresh: false })}` } });
+  const what = `GET /vector/v2/products/${productId}: ${response.status}`;
+  if (response.status === 401) throw new UnauthorizedError(`${what}: ${await detail(response)}`);
+  if (response.status === 403) throw new ForbiddenError(`${what}: ${await detail(response)}`);
+  if (response.status === 404) throw new Error(`The service has no product “${productId}”: run \`npm run dashboard\`, which seeds one.`);
   if (!response.ok) throw new Error(`The service answered ${response.status} for product “${productId}”`);
   const body = (await response.json()) as { data: { attributes: { title: string; feature_count: number } } };
   return { title: body.data.attributes.title, featureCount: body.data.attributes.feature_count };
+}
+
+async function detail(response: Response): Promise<string> {
+  const body = (await response.json().catch(() => undefined)) as { errors?: { detail?: string }[] } | undefined;
+  return body?.errors?.[0]?.detail ?? response.statusText;
 }
 
 function formatBytes(bytes: number | null): string {

@@ -2,7 +2,7 @@
  * The dashboard's sample data: the demo's generated roads of the San Francisco Bay Area, the same
  * for the same seed, added to a new product of the service in batches.
  */
-import { createClient, type Feature } from '../../src/index.js';
+import { createClient, type Feature } from '../../src/index.node.js';
 import { createRandom, generateFeature } from '../../src/cli/sample-roads.js';
 
 const BATCH = 25_000;
@@ -14,12 +14,13 @@ export function generateRoads(count: number, seed = 1): Feature[] {
 }
 
 /**
- * Creates the product on the service at `url` and adds `count` generated roads to it.
+ * Creates the product on the service at `url` (with its master `token`, when it has one) and
+ * adds `count` generated roads to it.
  *
  * @returns How many features it holds.
  */
-export async function seedProduct(url: string, productId: string, count: number, seed = 1): Promise<number> {
-  const client = createClient({ url });
+export async function seedProduct(url: string, productId: string, count: number, token?: string, seed = 1): Promise<number> {
+  const client = createClient({ url, ...(token === undefined ? {} : { token }) });
   try {
     const roads = await client.createFeatureCollection(productId, { title: 'Generated Bay Area roads' });
     const random = createRandom(seed);

@@ -138,7 +138,7 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<number>
   const signal = io.signal ?? new AbortController().signal;
   const mode = ProgressView.modeFor(io.stdout, io.env, options.plain);
   // Loaded here, not at the top: `export-task --help` and usage errors need none of it.
-  const [{ createClient }, { asCompleted }] = await Promise.all([import('../client/create-client.js'), import('../client/as-completed.js')]);
+  const [{ createClient }, { asCompleted }] = await Promise.all([import('../index.node.js'), import('../client/as-completed.js')]);
   const dataDir = await mkdtemp(join(tmpdir(), 'export-task-demo-'));
   const filesDir = await mkdtemp(join(tmpdir(), 'export-task-demo-files-'));
   const client = createClient({ embedded: { dataDir } });

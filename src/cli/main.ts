@@ -12,6 +12,7 @@ import { exportCommand } from './commands/export.js';
 import { getCommand } from './commands/get.js';
 import { lsCommand } from './commands/ls.js';
 import { serveCommand } from './commands/serve.js';
+import { tokenCommand } from './commands/token.js';
 import { watchCommand } from './commands/watch.js';
 import { workerCommand } from './commands/worker.js';
 import { demoCommand } from './demo.js';
@@ -22,9 +23,9 @@ export interface CliOption {
   readonly short?: string | undefined;
   /** How the flag's value is called in the help (`--features <n>`); string flags only. */
   readonly valueName?: string | undefined;
-  readonly description: string;
-  /** May be given more than once: its value is then an array. */
+  /** May be given more than once (`--export a --export b`); its value is then an array. */
   readonly multiple?: boolean | undefined;
+  readonly description: string;
 }
 
 /** One positional argument of a command, shown as `<name>` in its usage. */
@@ -74,7 +75,7 @@ export interface CliCommand<TOptions> {
 }
 
 /** Every command, in the order the help lists them. */
-const COMMANDS: readonly CliCommand<unknown>[] = [addCommand, exportCommand, watchCommand, lsCommand, getCommand, serveCommand, workerCommand, demoCommand];
+const COMMANDS: readonly CliCommand<unknown>[] = [addCommand, exportCommand, watchCommand, lsCommand, getCommand, serveCommand, workerCommand, tokenCommand, demoCommand];
 
 const PROGRAM = 'export-task';
 const HELP_OPTION: CliOption = { type: 'boolean', short: 'h', description: 'Show this help' };
@@ -249,7 +250,7 @@ function optionNames(command: CliCommand<unknown>): string {
 
 function flagSynopsis(name: string, option: CliOption): string {
   const short = option.short === undefined ? '' : `-${option.short}, `;
-  return `${short}--${name}${option.type === 'string' ? ` <${option.valueName ?? 'value'}>` : ''}`;
+  return `${short}--${name}${option.type === 'string' ? ` <${option.valueName ?? 'value'}>` : ''}${option.multiple === true ? '...' : ''}`;
 }
 
 function quote(text: string): string {

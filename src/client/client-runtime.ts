@@ -7,6 +7,7 @@ import { ExportLostError } from '../core/errors.js';
 import { isFinalPhase, type SnapshotEvent, type TaskEvent } from '../core/events.js';
 import { PollSource, type PollSourceOptions, type StatusCheck } from '../sources/poll-source.js';
 import type { EventsOptions, ExportBackend, ExportRequest } from './backend.js';
+import type { ByteSink } from './download.js';
 import { ForbiddenError, NotFoundError, UnauthorizedError } from './http-errors.js';
 import { ProductGoneError, type HttpBackend } from './http/http-backend.js';
 
@@ -44,6 +45,8 @@ export class ClientRuntime {
   readonly store: TaskStore;
   readonly waitTimeout: number | undefined;
   readonly inspect: TaskInspector | undefined;
+  /** Opens a path target of `getFile` (Node's entry gives it; a browser has no paths). */
+  readonly openFile: ((path: string) => Promise<ByteSink>) | undefined;
   readonly #inspection: InspectionSubscription | undefined;
   readonly #streams = new Map<string, Subscription>();
   readonly #pollers = new Map<string, PollSource>();
@@ -72,7 +75,9 @@ export class ClientRuntime {
     inspect: TaskInspector | undefined,
     transport: TransportOptions = { transport: 'push', pollInterval: 1_000, maxPollInterval: 30_000 },
     ownsBackend = true,
+    openFile?: (path: string) => Promise<ByteSink>,
   ) {
+    this.openFile = openFile;
     this.#ownsBackend = ownsBackend;
     this.backend = backend;
     this.#transport = transport;

@@ -4,8 +4,10 @@ import { TaskStore } from '../core/task-store.js';
 import { checkMilliseconds, checkNonEmptyString, checkOptionBag, checkPositiveMilliseconds } from '../internal/options.js';
 import type { ExportBackend } from './backend.js';
 import { ClientRuntime } from './client-runtime.js';
+import type { ByteSink } from './download.js';
+import type { EmbeddedBackendOptions } from './embedded-options.js';
 import { FeatureCollection } from './feature-collection.js';
-import { createEmbeddedBackend, type EmbeddedBackendOptions } from '../server/embedded/create-embedded-backend.js';
+import type { AccessToken } from './http/access-token.js';
 import { createHttpBackend } from './http/http-backend.js';
 import type { OutgoingRequest } from './http/http-request.js';
 
@@ -30,8 +32,12 @@ export interface ClientOptions {
    * runs the embedded service.
    */
   readonly url?: string | undefined;
-  /** Sent as `Authorization: Bearer <token>`; it never appears in an error, a log or a snapshot. */
-  readonly token?: string | undefined;
+  /**
+   * Sent as `Authorization: Bearer <token>`; it never appears in an error, a log or a snapshot.
+   * A string, or a function answering one, for short-lived tokens: the client asks it again
+   * before a JWT's expiry and once on a 401 (see {@link AccessToken}).
+   */
+  readonly token?: AccessToken | undefined;
   /**
    * Where the Vector API is, when not under `url` (a DL deployment, a proxy).
    * @defaultValue `${url}/vector/v2`
@@ -90,7 +96,7 @@ export interface ClientOptions {
   readonly pollInterval?: number | undefined;
   /** Longest delay between polls, ms. @defaultValue 30000 */
   readonly maxPollInterval?: number | undefined;
-  /** Options of the embedded service, used when no other backend is given. */
+  /** Options of the embedded service, used when no other backend is given (Node only). */
   readonly embedded?: EmbeddedBackendOptions | undefined;
   /**
    * A backend of your own (for example one made by `createEmbeddedBackend()` and shared by
@@ -195,8 +201,8 @@ function httpBackendFrom(where: string, options: ClientOptions): ExportBackend |
   if (options.backend !== undefined || options.embedded !== undefined) {
     throw new TypeError(`${where}: \`url\` cannot be combined with \`backend\` or \`embedded\``);
   }
-  if (options.token !== undefined && (typeof options.token !== 'string' || options.token === '')) {
-    throw new TypeError(`${where}: expected \`token\` to be a non-empty string`);
+  if (options.token !== undefined && typeof options.token !== 'function' && (typeof options.token !== 'string' || options.token === '')) {
+    throw new TypeError(`${where}: expected \`token\` to be a non-empty string, or a function answering one`);
   }
   if (options.fetch !== undefined && typeof options.fetch !== 'function') {
     throw new TypeError(`${where}: expected \`fetch\` to be a fetch function`);
@@ -237,8 +243,36 @@ function httpBackendFrom(where: string, options: ClientOptions): ExportBackend |
 }
 
 /**
+ * What only some platforms have, given to {@link createClientOn} by the package's entry points:
+ * the Node entry gives both, the browser entry (the default one) neither, so that a browser
+ * bundle holds nothing of the service and no file system.
+ * @internal
+ */
+export interface ClientPlatform {
+  /** Makes the embedded service, the backend of a client given neither `url` nor `backend`. */
+  readonly embedded?: ((options: EmbeddedBackendOptions | undefined) => ExportBackend) | undefined;
+  /** Opens a path as an atomically written file, for `getFile(path)`. */
+  readonly openFile?: ((path: string) => Promise<ByteSink>) | undefined;
+}
+
+const BROWSER: ClientPlatform = {};
+
+function defaultBackend(where: string, platform: ClientPlatform, embedded: EmbeddedBackendOptions | undefined): ExportBackend {
+  if (platform.embedded === undefined) {
+    throw new TypeError(
+      `${where}: give \`url\` (the export service's base URL, such as "http://127.0.0.1:8080") or \`backend\`. ` +
+        `The embedded service (no URL) runs in Node only, where \`import { createClient } from 'export-task'\` loads it ` +
+        `(or \`createEmbeddedBackend\` from 'export-task/embedded')`,
+    );
+  }
+  return platform.embedded(embedded);
+}
+
+/**
  * Creates a client. With no backend, it runs the embedded export service in-process (its jobs
- * in worker threads, its files in a temporary directory unless `embedded.dataDir` is given).
+ * in worker threads, its files in a temporary directory unless `embedded.dataDir` is given):
+ * in Node, where `export-task` resolves to its Node build. In a browser bundle the embedded
+ * service is not there: give `url` (or `backend`).
  *
  * @example
  * ```ts
@@ -252,6 +286,11 @@ function httpBackendFrom(where: string, options: ClientOptions): ExportBackend |
  * @throws TypeError at once for an unknown option or a bad value.
  */
 export function createClient(options?: ClientOptions): ExportClient {
+  return createClientOn(BROWSER, options);
+}
+
+/** {@link createClient} with what the platform has (the embedded service, path targets). @internal */
+export function createClientOn(platform: ClientPlatform, options: ClientOptions | undefined): ExportClient {
   const where = 'createClient()';
   checkOptionBag(where, options, CLIENT_OPTIONS);
   const waitTimeout = checkPositiveMilliseconds(where, 'waitTimeout', options?.waitTimeout);
@@ -277,12 +316,12 @@ export function createClient(options?: ClientOptions): ExportClient {
     throw new TypeError(`${where}: expected \`maxPollInterval\` (${maxPollInterval}) to be at least \`pollInterval\` (${pollInterval})`);
   }
   const given = options?.backend;
-  const backend = (options === undefined ? undefined : httpBackendFrom(where, options)) ?? given ?? createEmbeddedBackend(options?.embedded);
+  const backend = (options === undefined ? undefined : httpBackendFrom(where, options)) ?? given ?? defaultBackend(where, platform, options?.embedded);
   const runtime = new ClientRuntime(backend, options?.store ?? new TaskStore(), waitTimeout, options?.inspect, {
     transport: transport === 'sse' ? 'push' : 'poll',
     pollInterval,
     maxPollInterval,
-  }, given === undefined);
+  }, given === undefined, platform.openFile);
   const client: ExportClient = {
     store: runtime.store,
     backend,

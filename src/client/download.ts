@@ -1,7 +1,33 @@
 import { createSha256, type Hasher } from './sha256.js';
 
 /**
- * Where {@link ExportTask.getFile} writes: a path, a Node writable stream or a WHATWG `WritableStream`.
+ * A Node writable stream, such as `process.stdout` or `fs.createWriteStream(path)`, as
+ * {@link ExportTask.getFile} uses it: described here so that the package's types need no
+ * `@types/node`.
+ *
+ * @example
+ * ```ts
+ * const out: NodeWritable = process.stdout;
+ * await task.getFile(out);
+ * ```
+ */
+export interface NodeWritable {
+  /** Writes a chunk; `false` asks to wait for `'drain'`. */
+  write(chunk: Uint8Array): boolean;
+  /** Ends the stream, calling back once everything is flushed. */
+  end(callback?: () => void): unknown;
+  /** Listens to the stream's errors. */
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  /** Listens once to `'drain'` or `'error'`. */
+  once(event: 'drain' | 'error', listener: (error?: Error) => void): unknown;
+  /** Stops listening. */
+  off(event: 'drain' | 'error', listener: (error: Error) => void): unknown;
+  /** Destroys the stream (a failed download), where the stream can. */
+  destroy?(error?: Error): unknown;
+}
+
+/**
+ * Where {@link ExportTask.getFile} writes: a path (Node only), a Node writable stream or a WHATWG `WritableStream`.
  *
  * @example
  * ```ts
@@ -10,7 +36,7 @@ import { createSha256, type Hasher } from './sha256.js';
  * await task.getFile(new WritableStream<Uint8Array>({ write: (chunk) => void console.log(chunk.byteLength) }));
  * ```
  */
-export type FileTarget = string | NodeJS.WritableStream | WritableStream<Uint8Array>;
+export type FileTarget = string | NodeWritable | WritableStream<Uint8Array>;
 
 /** What the backend said of the file, to verify against. */
 export interface ExpectedFile {
@@ -51,12 +77,17 @@ export class DownloadVerificationError extends Error {
  * target allows) when the bytes do not match the expected size and SHA-256 or the signal aborts.
  * @internal
  */
-export async function downloadTo(body: ReadableStream<Uint8Array>, target: FileTarget, expected: ExpectedFile): Promise<void> {
+export async function downloadTo(
+  body: ReadableStream<Uint8Array>,
+  target: FileTarget,
+  expected: ExpectedFile,
+  openFile: ((path: string) => Promise<ByteSink>) | undefined,
+): Promise<void> {
   let hash: Hasher | undefined;
   let sink: ByteSink;
   try {
     hash = expected.sha256 === null ? undefined : await createSha256();
-    sink = typeof target === 'string' ? await openPathSink(target) : isWebWritable(target) ? webSink(target) : nodeSink(target);
+    sink = typeof target === 'string' ? await openPathSink(target, openFile) : isWebWritable(target) ? webSink(target) : nodeSink(target);
   } catch (error) {
     await body.cancel(error).catch(() => undefined);
     throw error;
@@ -100,10 +131,10 @@ function isWebWritable(target: object): target is WritableStream<Uint8Array> {
   return typeof (target as WritableStream).getWriter === 'function';
 }
 
-async function openPathSink(path: string): Promise<ByteSink> {
-  // Node-only: loaded only when a path is given, so browsers never pull in the file system.
-  const { openAtomicFile } = await import('./node/atomic-file.js');
-  return openAtomicFile(path);
+function openPathSink(path: string, openFile: ((path: string) => Promise<ByteSink>) | undefined): Promise<ByteSink> {
+  // Node's entry gives the file system; the browser entry has none, so no bundle holds it.
+  if (openFile === undefined) return Promise.reject(new TypeError(`A path target (${JSON.stringify(path)}) needs Node's file system; give a WritableStream<Uint8Array>`));
+  return openFile(path);
 }
 
 function webSink(target: WritableStream<Uint8Array>): ByteSink {
@@ -121,8 +152,7 @@ function webSink(target: WritableStream<Uint8Array>): ByteSink {
   };
 }
 
-function nodeSink(target: NodeJS.WritableStream): ByteSink {
-  const stream = target as NodeJS.WritableStream & { destroy?: (error?: Error) => void };
+function nodeSink(stream: NodeWritable): ByteSink {
   let failure: Error | undefined;
   const onError = (error: Error): void => {
     failure = error;

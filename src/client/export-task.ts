@@ -261,7 +261,7 @@ export class ExportTask {
 
   /**
    * Downloads the exported file: to a path (written atomically: a temporary file in the same
-   * directory, renamed once complete and verified), a Node writable stream or a WHATWG
+   * directory, renamed once complete and verified; Node only), a Node writable stream or a WHATWG
    * `WritableStream`. The size and SHA-256 the backend reported are verified.
    *
    * @throws {@link TransientResultError} (rejection) unless the task has succeeded.
@@ -272,6 +272,9 @@ export class ExportTask {
     checkOptionBag(where, options, ['signal']);
     const signal = checkSignal(where, options?.signal);
     if (typeof target === 'string' && target.length === 0) throw new TypeError(`${where}: expected a non-empty path`);
+    if (typeof target === 'string' && this.#runtime.openFile === undefined) {
+      throw new TypeError(`${where}: a path target needs Node's file system; in a browser give a WritableStream<Uint8Array> (such as a file handle's createWritable())`);
+    }
     let snapshot = this.snapshot;
     if (!isFinalPhase(snapshot.phase)) snapshot = await this.refresh();
     const attributes = snapshot.attributes;
@@ -288,7 +291,7 @@ export class ExportTask {
     if (key === undefined) throw new TransientResultError(`Export ${this.tuid} succeeded but its storage key is unknown`, snapshot);
     this.#runtime.assertOpen();
     const body = await this.#runtime.backend.readFile(key, { signal });
-    await downloadTo(body, target, { size: attributes.sizeBytes, sha256: attributes.sha256, signal, key });
+    await downloadTo(body, target, { size: attributes.sizeBytes, sha256: attributes.sha256, signal, key }, this.#runtime.openFile);
   }
 
   /** Asks the backend to cancel the export. A final task is left as it is. */

@@ -9,4 +9,7 @@ export { startServer } from './start-server.js';
 export type { ServerOptions, ExportServer } from './start-server.js';
 export type { LoggerOptions, LogLevel } from './http/logging.js';
 export { startWorker } from './start-worker.js';
+export { createAccessToken } from './access-tokens.js';
+export type { AccessTokenOptions, AccessScope } from './access-tokens.js';
+export type { CorsOptions } from './http/cors.js';
 export type { WorkerOptions, ExportWorker } from './start-worker.js';

@@ -1,4 +1,5 @@
 import { describeValue } from '../core/errors.js';
+import { signingKeyBytes } from './access-tokens.js';
 import { checkRedisUrl } from './redis/check-redis-url.js';
 import { checkMemoryMb, checkTimeoutMs, MAX_TIMEOUT_MS } from './embedded/check-limits.js';
 import { startEngine } from './embedded/engine.js';
@@ -6,6 +7,7 @@ import type { EngineStore } from './embedded/engine.js';
 import type * as AppModule from './http/create-app.js';
 import type { App } from './http/create-app.js';
 import type { EventStreamStats } from './http/event-stream.js';
+import { checkCorsOrigins, type CorsOptions } from './http/cors.js';
 import type { ExportService } from './http/export-service.js';
 import type { LoggerOptions } from './http/logging.js';
 import type * as OpsModule from './http/service-ops.js';
@@ -55,6 +57,20 @@ export interface ServerOptions {
    * @defaultValue none: no authentication
    */
   readonly token?: string | undefined;
+  /**
+   * The secret that scoped access tokens are signed with (HS256, at least 32 characters): with
+   * it, the service also accepts tokens made by `createAccessToken(signingKey, ...)` (or
+   * `export-task token`), each opening one product for reading or writing until it expires.
+   * Every route then needs a token. Give `token` too, for what only the master token may do.
+   * @defaultValue none: only the master token
+   */
+  readonly signingKey?: string | undefined;
+  /**
+   * The origins whose pages may call the service from a browser (CORS), such as
+   * `{ origins: ['https://app.example.com'] }`: exact origins, never a wildcard.
+   * @defaultValue none: browsers allow only pages of the service's own origin
+   */
+  readonly cors?: CorsOptions | undefined;
   /**
    * How long one export job may run, in ms, before it fails with `failure_type: "timeout"`.
    * An export's own `limits.timeout_ms` wins over it, up to {@link ServerOptions.maxJobTimeoutMs}.
@@ -191,6 +207,8 @@ interface CheckedServerOptions {
   readonly host: string;
   readonly dataDir: string | undefined;
   readonly token: string | undefined;
+  readonly signingKey: Uint8Array | undefined;
+  readonly corsOrigins: readonly string[];
   readonly jobTimeoutMs: number | null;
   readonly jobMemoryMb: number | null;
   readonly maxJobTimeoutMs: number;
@@ -224,6 +242,8 @@ const OPTION_KEYS = [
   'host',
   'dataDir',
   'token',
+  'signingKey',
+  'cors',
   'jobTimeoutMs',
   'jobMemoryMb',
   'maxJobTimeoutMs',
@@ -524,6 +544,8 @@ function checkServerOptions(options: unknown): CheckedServerOptions {
     host,
     dataDir,
     token,
+    signingKey: o['signingKey'] === undefined ? undefined : signingKeyBytes('startServer()', o['signingKey']),
+    corsOrigins: o['cors'] === undefined ? [] : checkCorsOrigins('startServer()', o['cors']),
     jobTimeoutMs,
     jobMemoryMb,
     maxJobTimeoutMs,

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fromBullmq, JOB_REMOVED, type BullmqSourceOptions } from '../../src/bullmq/index.js';
 import { SOURCE_CONNECTION_NAME } from '../../src/bullmq/bullmq-source.js';
-import { createClient, replay, TaskStore, type ExportClient, type ExportTaskSnapshot, type TaskEvent } from '../../src/index.js';
+import { createClient, replay, TaskStore, type ExportClient, type ExportTaskSnapshot, type TaskEvent } from '../../src/index.node.js';
 import { startServer, startWorker, type ExportServer, type ExportWorker } from '../../src/server/index.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 

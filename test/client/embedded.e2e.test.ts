@@ -1,4 +1,4 @@
-import { createClient, createEmbeddedBackend } from '../../src/index.js';
+import { createClient, createEmbeddedBackend } from '../../src/index.node.js';
 import { exportScenarios } from '../support/export-scenarios.js';
 
 exportScenarios('ExportTask on the embedded service', (dataDir) => {

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, TransientResultError, type ExportClient, type ExportTask, type Feature, type FeatureCollection } from '../../src/index.js';
+import { createClient, TransientResultError, type ExportClient, type ExportTask, type Feature, type FeatureCollection } from '../../src/index.node.js';
 
 /**
  * Model-based test of ExportTask on the embedded service: random sequences of user actions

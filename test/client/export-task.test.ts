@@ -16,7 +16,7 @@ import {
   type ExportClient,
   type ExportTask,
   type FeatureCollection,
-} from '../../src/index.js';
+} from '../../src/index.node.js';
 import { createTestBackend, type TestBackend } from '../../src/testing/test-backend.js';
 
 const SHA = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');

@@ -13,7 +13,7 @@ import {
   type ExportTask,
   type Feature,
   type TaskEvent,
-} from '../../src/index.js';
+} from '../../src/index.node.js';
 import { startServer, type ExportServer } from '../../src/server/index.js';
 import { exportScenarios } from '../support/export-scenarios.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';

@@ -1,7 +1,7 @@
 import { createActor, type InspectionEvent } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { exportTaskMachine } from '../../machines/export-task.js';
-import { createClient } from '../../src/client/create-client.js';
+import { createClient } from '../../src/index.node.js';
 import { createTestBackend } from '../../src/testing/index.js';
 
 function summary(e: InspectionEvent): string {

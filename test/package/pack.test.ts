@@ -63,6 +63,7 @@ const EXPECTED_NAMES: Readonly<Record<string, readonly string[]>> = {
     'NotFoundError',
     'RateLimitError',
   ],
+  './embedded': ['createEmbeddedBackend'],
   './react': ['useExportTask', 'useTaskStore', 'useStartExport', 'shallowEqual'],
   './server': ['startServer', 'startWorker'],
   './bullmq': ['fromBullmq', 'JOB_REMOVED'],
@@ -388,13 +389,36 @@ describe('the packed package', () => {
     expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
   });
 
-  it('has a types condition first for each subpath and module system', () => {
-    for (const [subpath, target] of Object.entries(packed.exports)) {
-      if (typeof target === 'string') continue;
-      for (const [condition, branch] of Object.entries(target as Record<string, unknown>)) {
-        expect(Object.keys(branch as object)[0], `exports["${subpath}"].${condition}`).toBe('types');
+  it('has a types condition first for each subpath, platform and module system', () => {
+    const check = (where: string, target: unknown): void => {
+      if (typeof target === 'string') return;
+      const branches = Object.entries(target as Record<string, unknown>);
+      // A leaf: the conditions that pick files, `types` first so TypeScript never reads the JavaScript.
+      if (branches.every(([, branch]) => typeof branch === 'string')) {
+        expect(branches[0]?.[0], where).toBe('types');
+        return;
       }
-    }
+      for (const [condition, branch] of branches) check(`${where}.${condition}`, branch);
+    };
+    for (const [subpath, target] of Object.entries(packed.exports)) check(`exports["${subpath}"]`, target);
+    expect(Object.keys(packed.exports['.'] as object)[0], 'the `node` condition comes before `import`/`require`').toBe('node');
+  });
+
+  it('runs the embedded service from `createClient()` in Node, and says what to do where the entry has none', async () => {
+    const body = (from: string): string =>
+      `const client = createClient(); const roads = await client.createFeatureCollection('roads'); ` +
+      `console.log((await roads.listExports()).length); await client.close(); ` +
+      `const browser = await import(${JSON.stringify(from)}); ` +
+      `try { browser.createClient(); } catch (error) { console.log(error.message); }`;
+    const browserEntry = join(project, 'node_modules', packed.name, 'dist', 'index.js');
+    const esm = `import { createClient } from ${JSON.stringify(packed.name)}; ${body(browserEntry)}`;
+    const [count, message] = (await runOk(process.execPath, ['--input-type=module', '--eval', esm], project)).trim().split('\n');
+    expect(count).toBe('0');
+    expect(message).toMatch(/give `url`.*The embedded service \(no URL\) runs in Node only/);
+    const cjs = `const { createClient } = require(${JSON.stringify(packed.name)}); (async () => { ${body(browserEntry.replace(/\.js$/, '.cjs'))} })();`;
+    const [cjsCount, cjsMessage] = (await runOk(process.execPath, ['--input-type=commonjs', '--eval', cjs], project)).trim().split('\n');
+    expect(cjsCount).toBe('0');
+    expect(cjsMessage).toMatch(/runs in Node only/);
   });
 
   it('exports from every module subpath the same names to import and to require', async () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createClient } from '../../src/client/create-client.js';
+import { createClient } from '../../src/index.node.js';
 import type { TaskEvent } from '../../src/core/events.js';
 import { replay } from '../../src/core/replay.js';
 import { createScheduledBackend, taskHistoryArb, TASK_OUTCOMES, type ScheduledBackend } from '../../src/testing/index.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createClient } from '../../src/client/create-client.js';
+import { createClient } from '../../src/index.node.js';
 import { createTestBackend } from '../../src/testing/index.js';
 
 describe('createTestBackend', () => {

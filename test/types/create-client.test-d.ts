@@ -2,8 +2,8 @@
  * Type tests of `createClient`'s options (SPEC section 4): known keys only, times in ms.
  */
 import { describe, expectTypeOf, it } from 'vitest';
-import { createClient, createEmbeddedBackend, TaskStore } from '../../src/index.js';
-import type { ClientOptions, ExportBackend, ExportClient, OutgoingRequest } from '../../src/index.js';
+import { createClient, createEmbeddedBackend, TaskStore } from '../../src/index.node.js';
+import type { ClientOptions, ExportBackend, ExportClient, OutgoingRequest } from '../../src/index.node.js';
 
 describe('createClient', () => {
   it('answers a client, with or without options', () => {

@@ -90,7 +90,7 @@ export async function withClient(command: string, flags: ConnectionFlags, io: Co
     }
     checkEnvUrl(url);
     // Loaded here: `--help` and usage errors need none of the client.
-    const { createClient } = await import('../../client/create-client.js');
+    const { createClient } = await import('../../index.node.js');
     client = createClient({ url, ...(token === undefined ? {} : { token }) });
     return await body(client);
   } catch (error) {

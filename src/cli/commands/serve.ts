@@ -32,6 +32,14 @@ export const SERVE_FLAGS = serviceFlags({
   maxJobTimeoutMs: { flag: 'max-job-timeout-ms', env: 'EXPORT_TASK_MAX_JOB_TIMEOUT_MS', value: flagValues.positive('ms'), description: 'Most an export may ask for as its time limit (default 86400000)' },
   maxJobMemoryMb: { flag: 'max-job-memory-mb', env: 'EXPORT_TASK_MAX_JOB_MEMORY_MB', value: flagValues.positive('mb'), description: 'Most an export may ask for as its heap limit (default 4096)' },
   fullStacktraces: { flag: 'full-stacktraces', env: 'EXPORT_TASK_FULL_STACKTRACES', value: flagValues.boolean, description: "Keep the service's absolute paths in failed exports' stack traces" },
+  signingKey: { flag: 'signing-key', env: 'EXPORT_TASK_SIGNING_KEY', value: flagValues.secret('key'), description: 'Also accept scoped tokens signed with this key (`export-task token`)' },
+  corsOrigins: {
+    flag: 'cors-origin',
+    env: 'EXPORT_TASK_CORS_ORIGINS',
+    value: flagValues.text('url'),
+    multiple: true,
+    description: 'Let pages of this origin call the service (CORS; repeat for several, comma-separated in the variable)',
+  },
 });
 
 /** What `serve` runs with: each flag's value, `undefined` where the flag was not given. */
@@ -97,7 +105,7 @@ async function serve(options: ServeOptions, io: ServeIo): Promise<number> {
     return 2;
   }
   if (io.signal.aborted) return 0;
-  const { port, dataDir, logLevel, ...rest } = settings;
+  const { port, dataDir, logLevel, corsOrigins, ...rest } = settings;
   // Loaded here: the rest of the command line needs neither Fastify nor SQLite.
   const { startServer } = await import('../../server/index.js');
   let server;
@@ -107,6 +115,7 @@ async function serve(options: ServeOptions, io: ServeIo): Promise<number> {
       port: port ?? DEFAULT_PORT,
       dataDir: resolve(dataDir ?? DEFAULT_DATA_DIR),
       logger: { level: logLevel ?? 'info', destination: io.stdout },
+      ...(corsOrigins === undefined || corsOrigins.length === 0 ? {} : { cors: { origins: corsOrigins } }),
     });
   } catch (error) {
     io.stderr.write(`export-task serve: could not start: ${error instanceof Error ? error.message : String(error)}\n`);
@@ -114,7 +123,10 @@ async function serve(options: ServeOptions, io: ServeIo): Promise<number> {
   }
   const where = settings.redis === undefined ? '' : ', exports on Redis';
   const stopped = stopRequested(io.signal);
-  io.stdout.write(`export-task serving on ${server.url} (data in ${server.dataDir}${where}${settings.token === undefined ? ', no token' : ', token required'})\n`);
+  const access = settings.token === undefined && settings.signingKey === undefined ? ', no token' : ', token required';
+  const scoped = settings.signingKey === undefined ? '' : ', scoped tokens accepted';
+  const cors = corsOrigins === undefined || corsOrigins.length === 0 ? '' : `, CORS for ${corsOrigins.join(' ')}`;
+  io.stdout.write(`export-task serving on ${server.url} (data in ${server.dataDir}${where}${access}${scoped}${cors})\n`);
   await stopped;
   io.stdout.write('export-task serve: shutting down (running exports end as "internal" failures, queued ones wait for the next start)\n');
   await server.close();

@@ -5,6 +5,7 @@ import type { Feature } from '../geojson.js';
 import { ClientClosedError } from '../../core/errors.js';
 import { BadRequestError, ForbiddenError, NotFoundError, UnauthorizedError } from '../http-errors.js';
 import { request, requestJson, type HttpConfig, type OutgoingRequest } from './http-request.js';
+import { tokenSource, type AccessToken } from './access-token.js';
 import { readServerSentEvents } from './sse-reader.js';
 
 /** Options of {@link createHttpBackend}. */
@@ -13,7 +14,13 @@ export interface HttpBackendOptions {
   readonly vectorUrl: string;
   /** The Storage API's base URL, e.g. `http://127.0.0.1:8080/storage/v1`. */
   readonly storageUrl: string;
-  readonly token?: string | undefined;
+  /** Sent as `Authorization: Bearer <token>`: a string, or a function answering one (see {@link AccessToken}). */
+  readonly token?: AccessToken | undefined;
+  /**
+   * How long a request waits for a `token` function's answer, in ms, before it fails with `TimeoutError`.
+   * @defaultValue 30000
+   */
+  readonly tokenTimeout?: number | undefined;
   /** @defaultValue `globalThis.fetch` */
   readonly fetch?: typeof fetch | undefined;
   /** Sent with every request. */
@@ -143,7 +150,7 @@ export function createHttpBackend(options: HttpBackendOptions): HttpBackend {
   const lifetime = new AbortController();
   const config: HttpConfig = {
     fetch: fetchImpl,
-    token: options.token,
+    token: options.token === undefined ? undefined : tokenSource(options.token, options.tokenTimeout),
     headers: { ...options.headers },
     onRequest: options.onRequest,
     requestTimeout: options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT,

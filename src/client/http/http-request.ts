@@ -10,6 +10,7 @@ import {
   ServerError,
   UnauthorizedError,
 } from '../http-errors.js';
+import type { TokenSource } from './access-token.js';
 
 /**
  * What `createClient({ onRequest })` sees of a request about to go out: its method, URL and
@@ -38,7 +39,7 @@ export interface OutgoingRequest {
 /** How requests go out: the fetch to use, the token and headers to send, timeouts and retries. @internal */
 export interface HttpConfig {
   readonly fetch: typeof fetch;
-  readonly token: string | undefined;
+  readonly token: TokenSource | undefined;
   /** Sent with every request (the protocol's own headers win). */
   readonly headers: Readonly<Record<string, string>>;
   /** Called before each attempt of each request. */
@@ -208,6 +209,9 @@ function retryable(error: unknown): boolean {
  * @internal
  */
 export async function request(config: HttpConfig, method: string, url: string, options: RequestOptions): Promise<Response> {
+  // A token function is asked once per request (and once more after a 401), not per attempt.
+  let token = await config.token?.current(options.signal);
+  let renewed = false;
   let body: string | undefined;
   if (options.body !== undefined) body = JSON.stringify(options.body);
   const what = `${method} ${new URL(url).pathname}`;
@@ -216,7 +220,7 @@ export async function request(config: HttpConfig, method: string, url: string, o
     const headers: Record<string, string> = { accept: 'application/json', ...config.headers, ...options.headers };
     if (body !== undefined) headers['content-type'] = 'application/json';
     config.onRequest?.({ method, url, headers });
-    if (config.token !== undefined) headers['authorization'] = `Bearer ${config.token}`;
+    if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
     if (config.closed.aborted) throw config.closed.reason;
     const controller = new AbortController();
     const unlinkSignal = linkAbort(controller, [options.signal]);
@@ -256,6 +260,16 @@ export async function request(config: HttpConfig, method: string, url: string, o
       if (options.signal?.aborted) throw options.signal.reason;
       if (config.closed.aborted) throw config.closed.reason;
       failure = controller.signal.aborted && controller.signal.reason === headersTimeout ? headersTimeout : error;
+    }
+    // A rejected token is renewed once (a token function's), and the request sent again with it:
+    // the service refused it without doing anything.
+    if (failure instanceof UnauthorizedError && token !== undefined && !renewed) {
+      renewed = true;
+      const fresh = await config.token?.renew(token, options.signal);
+      if (fresh !== undefined) {
+        token = fresh;
+        continue;
+      }
     }
     if (!options.idempotent || !retryable(failure)) throw failure;
     const backoff = Math.random() * Math.min(config.maxRetryDelay, 100 * 2 ** attempt);

@@ -1,9 +1,11 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify';
+import { UnauthorizedError } from '../../client/http-errors.js';
+import { Access } from './access.js';
 import { Connections } from './connections.js';
+import { registerCors } from './cors.js';
 import { errorAnswer, errorBody } from './error-body.js';
 import { EventStreams } from './event-stream.js';
 import { JSON_TYPES } from './json-types.js';
@@ -17,6 +19,10 @@ import { registerVectorRoutes } from './vector-routes.js';
 /** What the HTTP layer needs to know, checked. @internal */
 export interface AppOptions {
   readonly token: string | undefined;
+  /** The key scoped access tokens are verified with (`createAccessToken`). */
+  readonly signingKey: Uint8Array | undefined;
+  /** The origins whose pages may call the service (CORS); none by default. */
+  readonly corsOrigins: readonly string[];
   readonly bodyLimit: number;
   readonly heartbeatMs: number;
   readonly sseBufferLimit: number;
@@ -94,7 +100,6 @@ export function createApp(engine: ExportService, options: AppOptions): App {
   // First: its hooks give every answer, a refused one too, its request id and log line.
   const ops = registerOps(fastify, streams, options.ops ?? { metrics: new ServiceMetrics(), checks: [], metricsPublic: false });
 
-  const expected = options.token === undefined ? undefined : digest(`Bearer ${options.token}`);
   fastify.addHook('onRequest', (request, reply, done) => {
     if (refusing) {
       void reply
@@ -104,20 +109,33 @@ export function createApp(engine: ExportService, options: AppOptions): App {
         .send(errorBody(503, 'The export service is shutting down: try again once it is back'));
       return;
     }
-    if (expected !== undefined && !ops.isPublic(request)) {
-      const header = request.headers.authorization;
-      const given = header === undefined ? undefined : /^Bearer +(\S+) *$/i.exec(header)?.[1];
-      // Compare digests, of equal length, in constant time; the token is never echoed.
-      if (given === undefined || !timingSafeEqual(digest(`Bearer ${given}`), expected)) {
-        const detail =
-          header === undefined
-            ? 'This export service needs a token: send it as `Authorization: Bearer <token>`'
-            : 'The Authorization header does not hold this service\'s token: send `Authorization: Bearer <token>` with the token the service was started with';
-        void reply.code(401).header('www-authenticate', 'Bearer realm="export-task"').send(errorBody(401, detail));
-        return;
-      }
-    }
     done();
+  });
+
+  // CORS answers preflights and adds its headers in onRequest, so that a page can read the
+  // 401 and 403 below too; tokens are checked after it, before the body is read.
+  registerCors(fastify, options.corsOrigins);
+  const access = new Access(engine, { token: options.token, signingKey: options.signingKey });
+  fastify.addHook('preParsing', (request, reply, payload, done) => {
+    if (ops.isPublic(request)) {
+      done(null, payload);
+      return;
+    }
+    access.check(request).then(
+      () => done(null, payload),
+      (error: unknown) => {
+        if (error instanceof UnauthorizedError) reply.header('www-authenticate', 'Bearer realm="export-task"');
+        done(error as Error);
+      },
+    );
+  });
+  fastify.addHook('preValidation', (request, _reply, done) => {
+    try {
+      access.checkBody(request);
+      done();
+    } catch (error) {
+      done(error as Error);
+    }
   });
 
   fastify.setErrorHandler((error, request, reply) => {
@@ -166,10 +184,6 @@ function answerClientError(error: Error & { code?: string }, socket: Socket): vo
 function sendError(reply: FastifyReply, error: unknown, bodyLimit: number): FastifyReply {
   const { status, body, headers } = errorAnswer(error, bodyLimit);
   return reply.code(status).headers(headers).send(body);
-}
-
-function digest(text: string): Buffer {
-  return createHash('sha256').update(text, 'utf8').digest();
 }
 
 function jsonErrorMessage(text: string): string {

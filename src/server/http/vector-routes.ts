@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ExportLimits, ExportRequest } from '../../client/backend.js';
 import type { ExportQuery } from '../../client/geojson.js';
-import { BadRequestError, HttpError, NotFoundError } from '../../client/http-errors.js';
+import { BadRequestError, ForbiddenError, HttpError, NotFoundError } from '../../client/http-errors.js';
 import { describeValue } from '../../core/errors.js';
 import { checkMemoryMb, checkTimeoutMs } from '../embedded/check-limits.js';
+import { feedFor, maySee } from './access.js';
 import { JSON_TYPES } from './json-types.js';
 import type { EventStreams } from './event-stream.js';
 import type { ExportService } from './export-service.js';
@@ -78,7 +79,9 @@ export function registerVectorRoutes(app: FastifyInstance, engine: ExportService
       throw new BadRequestError(`Expected one \`continuation_token\` query parameter, got ${describeValue(token)}`);
     }
     const page = await engine.listFinal(request.params.product_id, token);
-    return reply.send({ data: page.records.map(exportResource), meta: { continuation_token: page.continuationToken } });
+    // A token limited to some exports lists only those.
+    const records = page.records.filter((record) => maySee(request, record.exportId));
+    return reply.send({ data: records.map(exportResource), meta: { continuation_token: page.continuationToken } });
   });
 
   app.get<{ Params: ProductParams; Querystring: Record<string, unknown> }>(`${EXPORTS}/events`, async (request, reply) => {
@@ -91,6 +94,7 @@ export function registerVectorRoutes(app: FastifyInstance, engine: ExportService
     if (after !== undefined && typeof after !== 'string') {
       throw new BadRequestError(`Expected one \`after\` query parameter, got ${describeValue(after)}`);
     }
+    if (exportId !== undefined && !maySee(request, exportId)) throw new ForbiddenError(`This token does not open export ${JSON.stringify(exportId)}`);
     // `from=now` starts at the log's current end; a cursor, when there is one, wins over it (an
     // EventSource reconnecting keeps `from=now` in its URL and sends its cursor in the header).
     const from = request.query['from'];
@@ -98,8 +102,11 @@ export function registerVectorRoutes(app: FastifyInstance, engine: ExportService
       throw new BadRequestError(`Expected \`from\` to be "now" (start at the current end of the product's events), got ${describeValue(from)}: omit it to read the whole history`);
     }
     const feed = await engine.feed(request.params.product_id, { after: after === '' ? undefined : after, from, exportId });
+    // The stream is written raw: the headers hooks set (CORS) go onto the raw response first.
+    for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) reply.raw.setHeader(name, value);
     reply.hijack();
-    streams.open(reply.raw, feed);
+    // A token limited to some exports reads only their events.
+    streams.open(reply.raw, feedFor(request, feed));
   });
 
   // Registered before `:export_id`'s routes are looked up: a static segment wins in Fastify's router.
@@ -117,6 +124,8 @@ export function registerVectorRoutes(app: FastifyInstance, engine: ExportService
 
   app.post<{ Params: ProductParams }>(`${EXPORTS}/status`, async (request, reply) => {
     const ids = exportIdsOf(request.body);
+    const hidden = ids.find((id) => !maySee(request, id));
+    if (hidden !== undefined) throw new ForbiddenError(`This token does not open export ${JSON.stringify(hidden)}: ask only for its exports`);
     const { data, missing } = await engine.statusOf(request.params.product_id, ids);
     return reply.send({ data, missing });
   });

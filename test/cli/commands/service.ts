@@ -3,7 +3,7 @@
  * over a temporary data directory, a product with a succeeded and a failed export, and a way
  * to run a command in this process with its output collected.
  */
-import { createClient, type ExportClient, type ExportTask, type FeatureCollection } from '../../../src/index.js';
+import { createClient, type ExportClient, type ExportTask, type FeatureCollection } from '../../../src/index.node.js';
 import { gridFeatures, startTestServer, type TestServer } from '../../server/http/helpers.js';
 import { captureOutput } from '../captured-output.js';
 

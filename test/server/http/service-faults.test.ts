@@ -43,7 +43,7 @@ beforeAll(async () => {
         },
       }),
   });
-  app = createApp(engine, { token: undefined, bodyLimit: 64 << 20, heartbeatMs: 60_000, sseBufferLimit: 1 << 20, logger: false });
+  app = createApp(engine, { token: undefined, signingKey: undefined, corsOrigins: [], bodyLimit: 64 << 20, heartbeatMs: 60_000, sseBufferLimit: 1 << 20, logger: false });
   await app.fastify.listen({ port: 0, host: '127.0.0.1' });
   const address = app.fastify.server.address();
   if (address === null || typeof address === 'string') throw new Error('no TCP port');

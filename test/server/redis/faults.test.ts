@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { asCompleted, createClient, replay, type ExportClient, type ExportTask, type Feature, type TaskEvent } from '../../../src/index.js';
+import { asCompleted, createClient, replay, type ExportClient, type ExportTask, type Feature, type TaskEvent } from '../../../src/index.node.js';
 import type { ExportServer } from '../../../src/server/index.js';
 import { WORKER_LOST_STACKTRACE } from '../../../src/server/redis/start-worker.js';
 import { startFaultProxy } from '../../support/fault-proxy.js';

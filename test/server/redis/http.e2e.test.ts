@@ -1,5 +1,5 @@
 import { afterAll, beforeAll } from 'vitest';
-import { createClient } from '../../../src/index.js';
+import { createClient } from '../../../src/index.node.js';
 import { exportScenarios } from '../../support/export-scenarios.js';
 import { startApiInstances, startWorkerProcess } from '../../support/redis-cluster.js';
 import { startRedisServer, type RedisServer } from '../../support/redis-server.js';
