@@ -243,6 +243,12 @@ export class TaskStore {
   readonly #resyncAsked = new Set<string>();
   readonly #watchers = new Map<string, Listeners<Watcher>>();
   readonly #eventListeners = new Map<string, Listeners<Listener<TaskEvent>>>();
+  /**
+   * The cursor of each final task that received events after it was final: they no longer
+   * change its snapshot (whose `seq` stays that of the event that made it final), but a
+   * duplicate must still be told from a late event.
+   */
+  readonly #cursors = new Map<string, number>();
   /** Tasks given up with `abandon()`, with the error their waits and watchers ended with. */
   #abandoned: Map<string, Error> | undefined = undefined;
   #closed = false;
@@ -336,10 +342,11 @@ export class TaskStore {
       return before;
     }
     let snapshot = before;
-    // `#held` and the listener maps are empty on the hot path: their size is checked before any lookup.
-    if (event.type === 'snapshot' ? event.seq <= snapshot.seq : event.seq <= snapshot.seq || (this.#held.size !== 0 && this.#held.get(id)?.has(event.seq))) {
+    // `#held`, `#cursors` and the listener maps are empty on the hot path: their size is checked before any lookup.
+    const cursor = this.#cursorOf(snapshot);
+    if (event.type === 'snapshot' ? event.seq <= cursor : event.seq <= cursor || (this.#held.size !== 0 && this.#held.get(id)?.has(event.seq))) {
       this.#diagnose(event.type === 'snapshot' ? 'stale-snapshot' : 'duplicate', event);
-    } else if (event.type !== 'snapshot' && event.seq > snapshot.seq + 1) {
+    } else if (event.type !== 'snapshot' && event.seq > cursor + 1) {
       this.#hold(snapshot, event);
     } else {
       // A new task's first state is this call's own until committed, so the event folds into it
@@ -391,7 +398,7 @@ export class TaskStore {
       throw new TypeError(`TaskStore.restore(): export ${id} belongs to product "${known.productId}", got a snapshot of product "${snapshot.productId}"`);
     }
     // A restore resumes a task; it never takes one back, and a final outcome is kept (rule 3).
-    if (known !== undefined && (known.seq >= snapshot.seq || isFinalPhase(known.phase))) return known;
+    if (known !== undefined && (this.#cursorOf(known) >= snapshot.seq || isFinalPhase(known.phase))) return known;
     if (this.#abandoned?.has(id)) return known ?? snapshot;
     // Phase and progress never go back (rule 2), even for a restored snapshot. A restore is
     // rare, so immer's clarity costs nothing here (the hot path builds snapshots by hand).
@@ -638,6 +645,11 @@ export class TaskStore {
     return current !== undefined && isFinalPhase(current.phase) ? current : undefined;
   }
 
+  /** How far the task's events are applied: its snapshot's `seq`, unless events came after it was final. */
+  #cursorOf(snapshot: ExportTaskSnapshot): number {
+    return this.#cursors.size === 0 ? snapshot.seq : (this.#cursors.get(snapshot.exportId) ?? snapshot.seq);
+  }
+
   /** Why a task not final can no longer become final (abandoned, or the store closed), else `undefined`. */
   #endOf(exportId: string): Error | undefined {
     const abandoned = this.#abandoned?.get(exportId);
@@ -737,6 +749,8 @@ export class TaskStore {
       this.#diagnose(terminal && outcome !== snapshot.phase ? 'conflict' : 'after-final', event);
     }
     const next = advance(snapshot, event, owned);
+    // A final snapshot never changes (advance answers it as it is): only the cursor moves, kept apart.
+    if (next === snapshot && next.seq !== event.seq) this.#cursors.set(event.export_id, event.seq);
     // Undefined unless someone inspects the store: one comparison on the hot path.
     if (this.#steps !== undefined) for (const listener of [...this.#steps]) listener(event, snapshot, next);
     if (event.type === 'snapshot') {
@@ -757,18 +771,19 @@ export class TaskStore {
       return;
     }
     this.#diagnose('overflow', event);
-    if (!this.#resyncAsked.has(id)) {
+    // A final task no longer changes: a snapshot of it would tell nothing new.
+    if (!this.#resyncAsked.has(id) && !isFinalPhase(snapshot.phase)) {
       this.#resyncAsked.add(id);
-      this.#resync.next({ productId: snapshot.productId, exportId: id, seq: snapshot.seq });
+      this.#resync.next({ productId: snapshot.productId, exportId: id, seq: this.#cursorOf(snapshot) });
     }
   }
 
   #drain(snapshot: ExportTaskSnapshot, held: Map<number, TaskEvent>): ExportTaskSnapshot {
-    let next = held.get(snapshot.seq + 1);
+    let next = held.get(this.#cursorOf(snapshot) + 1);
     while (next !== undefined) {
       held.delete(next.seq);
       snapshot = this.#advance(snapshot, next);
-      next = held.get(snapshot.seq + 1);
+      next = held.get(next.seq + 1);
     }
     if (held.size === 0) {
       this.#held.delete(snapshot.exportId);
@@ -788,9 +803,9 @@ export class TaskStore {
       else tell(watchers, snapshot, final);
     }
     if (!final) return;
-    // Held events stay held once final: they no longer change the outcome, but they still move
-    // the cursor when their gap fills (so every order gives the same snapshot) and a conflicting
-    // terminal event among them must still be reported. Holding stays bounded by `maxHeld`.
+    // Held events stay held once final: they no longer change the snapshot, but they still move
+    // the store's cursor when their gap fills (so a duplicate is told from a late event) and a
+    // conflicting terminal event among them must still be reported. Holding stays bounded by `maxHeld`.
     const all = this.#waiters;
     const waiters = all?.get(id);
     if (waiters === undefined) return;
