@@ -163,7 +163,6 @@ class AbortListener {
 /** A task's waits: one, or several in the order they began. */
 type Waiters = Waiter | Waiter[];
 
-type Listener<T> = (value: T) => void;
 /** A task's listeners of one kind: one, or a set of several. */
 type Listeners<T> = T | Set<T>;
 /** A `watch()` subscription, as the store reaches it: told each change, and how it ends. */
@@ -242,7 +241,13 @@ export class TaskStore {
   readonly #held = new Map<string, Map<number, TaskEvent>>();
   readonly #resyncAsked = new Set<string>();
   readonly #watchers = new Map<string, Listeners<Watcher>>();
-  readonly #eventListeners = new Map<string, Listeners<Listener<TaskEvent>>>();
+  readonly #eventListeners = new Map<string, Listeners<Subscriber<TaskEvent>>>();
+  /**
+   * The events applied by the call being delivered, with the task before and after each, kept
+   * only while someone listens to steps or to the task's events: told once the store is
+   * committed, so that a listener reading `get()` finds the event in it.
+   */
+  readonly #told: { event: TaskEvent; before: ExportTaskSnapshot; after: ExportTaskSnapshot }[] = [];
   /**
    * The cursor of each final task that received events after it was final: they no longer
    * change its snapshot (whose `seq` stays that of the event that made it final), but a
@@ -252,6 +257,9 @@ export class TaskStore {
   /** Tasks given up with `abandon()`, with the error their waits and watchers ended with. */
   #abandoned: Map<string, Error> | undefined = undefined;
   #closed = false;
+  /** Whether an event is being delivered: calls made meanwhile wait in `#mailbox`. */
+  #delivering = false;
+  #mailbox: (() => void)[] | undefined = undefined;
   /** The error given to `close()`, if any. */
   #closedWith: Error | undefined = undefined;
   /**
@@ -324,8 +332,28 @@ export class TaskStore {
   /**
    * Folds an event that is already validated (by {@link parseTaskEvent}); {@link TaskStore.apply}
    * is the entry point for untrusted input.
+   *
+   * The store delivers one event at a time, as an XState actor's mailbox: an event applied
+   * while another is being delivered (from a `watch()`, `changes$` or `appliedEvents()`
+   * subscriber, say) is queued and applied once that one is delivered, in the order it came, so
+   * every subscriber sees each task's snapshots in `seq` order. Such a call answers the task's
+   * snapshot as it is then (the queued event not applied yet), and an error of the queued
+   * event (an export of another product) goes to {@link TaskStore.errors$}. Subscribers are told
+   * after the store is updated: `store.get()` in a listener already holds the event it was told of.
+   *
+   * @throws {@link InvalidEventError} when the event's export is known under another product; nothing changes.
    */
   applyEvent(event: TaskEvent): ExportTaskSnapshot {
+    if (this.#delivering) return this.#enqueue(() => void this.#applyOne(event), event.product_id, event.export_id);
+    this.#delivering = true;
+    try {
+      return this.#applyOne(event);
+    } finally {
+      this.#deliverQueued();
+    }
+  }
+
+  #applyOne(event: TaskEvent): ExportTaskSnapshot {
     const id = event.export_id;
     const known = this.#tasks.get(id);
     const before = known ?? initialSnapshot(event.product_id, id);
@@ -351,12 +379,39 @@ export class TaskStore {
     } else {
       // A new task's first state is this call's own until committed, so the event folds into it
       // in place, unless a step listener is to see it as it was.
-      snapshot = this.#advance(snapshot, event, known === undefined && this.#steps === undefined);
+      snapshot = this.#step(snapshot, event, known === undefined && this.#steps === undefined);
       const held = this.#held.size === 0 ? undefined : this.#held.get(id);
       if (held !== undefined) snapshot = this.#drain(snapshot, held);
     }
+    // A new task is known from its first event on, even one held or ignored.
     if (snapshot !== before || known === undefined) this.#commit(snapshot);
+    if (this.#told.length !== 0) this.#tell();
     return snapshot;
+  }
+
+  /** Queues a call made while an event is being delivered; answers the task's snapshot as it is now. */
+  #enqueue(apply: () => void, productId: string, exportId: string): ExportTaskSnapshot {
+    (this.#mailbox ??= []).push(apply);
+    return this.#tasks.get(exportId) ?? initialSnapshot(productId, exportId);
+  }
+
+  /** Delivers what was queued meanwhile, in order; then the store takes calls again. */
+  #deliverQueued(): void {
+    const mailbox = this.#mailbox;
+    try {
+      if (mailbox !== undefined) {
+        for (let i = 0; i < mailbox.length; i++) {
+          try {
+            mailbox[i]!();
+          } catch (error) {
+            this.#errors.next(error instanceof Error ? error : new Error(String(error)));
+          }
+        }
+      }
+    } finally {
+      this.#mailbox = undefined;
+      this.#delivering = false;
+    }
   }
 
   /** The task's snapshot, or `undefined` when the store has not seen it. */
@@ -392,6 +447,16 @@ export class TaskStore {
    */
   restore(input: unknown): ExportTaskSnapshot {
     const snapshot = parseSnapshot(input);
+    if (this.#delivering) return this.#enqueue(() => void this.#restoreOne(snapshot), snapshot.productId, snapshot.exportId);
+    this.#delivering = true;
+    try {
+      return this.#restoreOne(snapshot);
+    } finally {
+      this.#deliverQueued();
+    }
+  }
+
+  #restoreOne(snapshot: ExportTaskSnapshot): ExportTaskSnapshot {
     const id = snapshot.exportId;
     const known = this.#tasks.get(id);
     if (known !== undefined && known.productId !== snapshot.productId) {
@@ -416,6 +481,9 @@ export class TaskStore {
       next = this.#drain(next, held);
     }
     this.#commit(next);
+    if (this.#told.length !== 0) this.#tell();
+    // A task made final by a restore ends its event streams (no event of it will come).
+    if (isFinalPhase(next.phase)) this.#completeEvents(id);
     return next;
   }
 
@@ -460,13 +528,13 @@ export class TaskStore {
         subscriber.complete();
         return undefined;
       }
-      const listener: Listener<TaskEvent> = (event) => subscriber.next(event);
-      addTo(this.#eventListeners, exportId, listener);
-      const done = this.watch(exportId).subscribe({ complete: () => subscriber.complete(), error: (error: unknown) => subscriber.error(error) });
-      return () => {
-        removeFrom(this.#eventListeners, exportId, listener);
-        done.unsubscribe();
-      };
+      const ended = this.#endOf(exportId);
+      if (ended !== undefined) {
+        subscriber.error(ended);
+        return undefined;
+      }
+      addTo(this.#eventListeners, exportId, subscriber);
+      return () => removeFrom(this.#eventListeners, exportId, subscriber);
     });
   }
 
@@ -550,7 +618,7 @@ export class TaskStore {
     if (this.#closed) return;
     this.#closed = true;
     this.#closedWith = error;
-    const ids = new Set([...(this.#waiters ?? NO_WAITERS).keys(), ...this.#watchers.keys()]);
+    const ids = new Set([...(this.#waiters ?? NO_WAITERS).keys(), ...this.#watchers.keys(), ...this.#eventListeners.keys()]);
     for (const id of ids) this.#end(id, error ?? new ClientClosedError(id));
     this.#changes.complete();
     this.#diagnostics.complete();
@@ -615,7 +683,7 @@ export class TaskStore {
    */
   observedPending(productId: string): string[] {
     const ids = new Set<string>();
-    for (const map of [this.#waiters ?? NO_WAITERS, this.#watchers] as const) {
+    for (const map of [this.#waiters ?? NO_WAITERS, this.#watchers, this.#eventListeners] as const) {
       for (const id of map.keys()) {
         const snapshot = this.#tasks.get(id);
         if (snapshot !== undefined && snapshot.productId === productId && !isFinalPhase(snapshot.phase) && !this.#abandoned?.has(id)) ids.add(id);
@@ -669,11 +737,12 @@ export class TaskStore {
         rejectWith(waiter, error);
       }
     }
-    const watchers = this.#watchers.get(exportId);
-    if (watchers === undefined) return;
-    this.#watchers.delete(exportId);
-    if (watchers instanceof Set) for (const watcher of [...watchers]) watcher.error(error);
-    else watchers.error(error);
+    for (const map of [this.#watchers, this.#eventListeners] as const) {
+      const subscribers = map.get(exportId);
+      if (subscribers === undefined) continue;
+      map.delete(exportId);
+      for (const subscriber of subscribers instanceof Set ? [...subscribers] : [subscribers]) subscriber.error(error);
+    }
   }
 
   /** A new wait on a task not final. */
@@ -742,24 +811,50 @@ export class TaskStore {
     if (waiter.abort !== undefined) waiter.abort.signal.removeEventListener('abort', waiter.abort);
   }
 
-  #advance(snapshot: ExportTaskSnapshot, event: TaskEvent, owned = false): ExportTaskSnapshot {
+  /**
+   * Applies one event that comes next in the task's order; its step and event listeners are
+   * told once the call's result is committed (`#tell`).
+   */
+  #step(snapshot: ExportTaskSnapshot, event: TaskEvent, owned = false): ExportTaskSnapshot {
     if (isFinalPhase(snapshot.phase)) {
       const terminal = event.type === 'succeeded' || event.type === 'failed' || (event.type === 'snapshot' && isFinalPhase(event.phase));
       const outcome = event.type === 'succeeded' ? 'success' : event.type === 'failed' ? 'failure' : event.type === 'snapshot' ? event.phase : undefined;
       this.#diagnose(terminal && outcome !== snapshot.phase ? 'conflict' : 'after-final', event);
     }
     const next = advance(snapshot, event, owned);
-    // A final snapshot never changes (advance answers it as it is): only the cursor moves, kept apart.
-    if (next === snapshot && next.seq !== event.seq) this.#cursors.set(event.export_id, event.seq);
-    // Undefined unless someone inspects the store: one comparison on the hot path.
-    if (this.#steps !== undefined) for (const listener of [...this.#steps]) listener(event, snapshot, next);
     if (event.type === 'snapshot') {
       const held = this.#held.get(event.export_id);
       if (held !== undefined) for (const seq of held.keys()) if (seq <= event.seq) held.delete(seq);
     }
-    const listeners = this.#eventListeners.size === 0 ? undefined : this.#eventListeners.get(event.export_id);
-    if (listeners !== undefined) notify(listeners, event);
+    // A final snapshot never changes (advance answers it as it is): only the cursor moves, kept apart.
+    if (next === snapshot && next.seq !== event.seq) this.#cursors.set(event.export_id, event.seq);
+    // `#steps` is undefined unless someone inspects the store: one comparison on the hot path.
+    if (this.#steps !== undefined || (this.#eventListeners.size !== 0 && this.#eventListeners.has(event.export_id))) {
+      this.#told.push({ event, before: snapshot, after: next });
+    }
     return next;
+  }
+
+  /** Tells the step and event listeners of the events just committed, in order. */
+  #tell(): void {
+    const told = this.#told.splice(0);
+    for (const { event, before, after } of told) {
+      if (this.#steps !== undefined) for (const listener of [...this.#steps]) listener(event, before, after);
+      const subscribers = this.#eventListeners.size === 0 ? undefined : this.#eventListeners.get(event.export_id);
+      if (subscribers === undefined) continue;
+      const final = isFinalPhase(after.phase);
+      for (const subscriber of subscribers instanceof Set ? [...subscribers] : [subscribers]) {
+        subscriber.next(event);
+        if (final) subscriber.complete();
+      }
+    }
+  }
+
+  /** Completes the task's `appliedEvents()` streams. */
+  #completeEvents(exportId: string): void {
+    const subscribers = this.#eventListeners.get(exportId);
+    if (subscribers === undefined) return;
+    for (const subscriber of subscribers instanceof Set ? [...subscribers] : [subscribers]) subscriber.complete();
   }
 
   #hold(snapshot: ExportTaskSnapshot, event: TaskEvent): void {
@@ -782,7 +877,7 @@ export class TaskStore {
     let next = held.get(this.#cursorOf(snapshot) + 1);
     while (next !== undefined) {
       held.delete(next.seq);
-      snapshot = this.#advance(snapshot, next);
+      snapshot = this.#step(snapshot, next);
       next = held.get(next.seq + 1);
     }
     if (held.size === 0) {
@@ -844,12 +939,6 @@ function removeFrom<T extends object>(map: Map<string, Listeners<T>>, id: string
     listeners.delete(listener);
     if (listeners.size === 0) map.delete(id);
   }
-}
-
-/** Calls each listener once, those there when it began (one that a listener adds waits for the next value). */
-function notify<T>(listeners: Listeners<Listener<T>>, value: T): void {
-  if (listeners instanceof Set) for (const listener of [...listeners]) listener(value);
-  else listeners(value);
 }
 
 /** Tells a watcher of a change, and that it was the last once the task is final. */
