@@ -1,4 +1,4 @@
-import type { Observable } from 'rxjs';
+import { defer, type Observable } from 'rxjs';
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import { exportTaskMachine, type ExportTaskMachine } from '../../machines/export-task.js';
 import { NoResultError, TransientResultError } from '../core/errors.js';
@@ -129,12 +129,16 @@ export class ExportTask {
    * The current snapshot, then each change; completes once the task is final. It errors when
    * the task can no longer become final: with `ClientClosedError` once the client is closed,
    * with `ExportLostError` when the backend lost the export (give `subscribe` an `error`
-   * handler).
+   * handler). Cold: reading `state$` opens nothing; the product's event stream is opened when
+   * it is first subscribed to (and kept until `client.close()`).
    */
   get state$(): Observable<ExportTaskSnapshot> {
-    this.#runtime.watchProduct(this.guid);
-    this.#runtime.store.track(this.guid, this.tuid);
-    return this.#runtime.store.watch(this.tuid);
+    // Cold: reading the property opens nothing; each subscription watches the product then.
+    return defer(() => {
+      this.#runtime.watchProduct(this.guid);
+      this.#runtime.store.track(this.guid, this.tuid);
+      return this.#runtime.store.watch(this.tuid);
+    });
   }
 
   /** Asks the backend once for the task's state and answers the updated snapshot. */

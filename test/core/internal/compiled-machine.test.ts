@@ -161,6 +161,33 @@ describe('compileMachine', () => {
       /m\.a\.go: only plain guard functions without params can be compiled/,
     ],
     [
+      // Issue: it compiled, then threw "Cannot read properties of undefined (reading 'by')" when
+      // the event came, where XState gives n = 5.
+      'an action with params',
+      () =>
+        setup({
+          types: { context: {} as { n: number } },
+          actions: { add: assign(({ context }, params: { by: number }) => ({ n: context.n + params.by })) },
+        }).createMachine({
+          id: 'm',
+          context: { n: 0 },
+          initial: 'a',
+          states: { a: { on: { go: { actions: { type: 'add', params: { by: 5 } } } } } },
+        }),
+      /m\.a\.go: action add has params, which cannot be compiled/,
+    ],
+    [
+      'an inline action with params, in an entry-less state among others',
+      () =>
+        setup({ actions: { add: assign({ n: 1 }) } }).createMachine({
+          id: 'm',
+          context,
+          initial: 'a',
+          states: { a: { on: { go: { actions: ['add', { type: 'add', params: () => ({}) }] } } } },
+        }),
+      /m\.a\.go: action add has params/,
+    ],
+    [
       'two targets',
       () => createMachine({ id: 'm', context, initial: 'a', states: { a: { on: { go: { target: ['b', 'c'] } } }, b: {}, c: {} } }),
       /m\.a\.go: only one target, no reentry/,
