@@ -3,6 +3,7 @@ import { Observable, Subject, type Subscriber, type Subscription } from 'rxjs';
 import { checkMilliseconds, checkOptionBag, checkSignal } from '../internal/options.js';
 import { ClientClosedError, describeValue, InvalidEventError, TimeoutError } from './errors.js';
 import { isFinalPhase, type TaskEvent } from './events.js';
+import { checkClock, type Clock } from './clock.js';
 import { DeadlineQueue, type Deadline } from './internal/deadline-queue.js';
 import { initialSnapshot, advance } from './internal/advance.js';
 import { parseTaskEvent } from './parse-task-event.js';
@@ -24,7 +25,13 @@ export interface TaskStoreOptions {
    * dropped and a {@link ResyncRequest} asks the source for a snapshot.
    * @defaultValue 1024
    */
-  readonly maxHeld?: number;
+  readonly maxHeld?: number | undefined;
+  /**
+   * Where the waits' deadlines read the time and arm their one timer: a simulated clock makes
+   * timeouts testable without global fake timers (see `ManualClock` in `export-task/testing`).
+   * @defaultValue the system clock
+   */
+  readonly clock?: Clock | undefined;
 }
 
 /**
@@ -269,7 +276,7 @@ export class TaskStore {
    * 300 ns per wait at 1,000 tasks, BENCHMARKS.md goal 2).
    */
   #waiters: Map<string, Waiters> | undefined = undefined;
-  readonly #deadlines = new DeadlineQueue<Waiter>((waiter) => void this.#timeOut(waiter));
+  readonly #deadlines: DeadlineQueue<Waiter>;
   readonly #errors = new Subject<Error>();
   readonly #diagnostics = new Subject<TaskDiagnostic>();
   readonly #resync = new Subject<ResyncRequest>();
@@ -302,10 +309,12 @@ export class TaskStore {
 
   /**
    * @param options - See {@link TaskStoreOptions}.
-   * @throws TypeError for an unknown option or a `maxHeld` that is not a positive integer.
+   * @throws TypeError for an unknown option, a `maxHeld` that is not a positive integer or a `clock` that is not a {@link Clock}.
    */
   constructor(options?: TaskStoreOptions) {
-    checkOptionBag('new TaskStore()', options, ['maxHeld']);
+    checkOptionBag('new TaskStore()', options, ['maxHeld', 'clock']);
+    const clock = checkClock('new TaskStore()', options?.clock);
+    this.#deadlines = new DeadlineQueue<Waiter>((waiter) => void this.#timeOut(waiter), clock);
     const maxHeld = options?.maxHeld ?? 1024;
     if (!Number.isSafeInteger(maxHeld) || maxHeld < 1) {
       throw new TypeError(`new TaskStore(): expected \`maxHeld\` to be a positive integer, got ${String(maxHeld)}`);
