@@ -35,8 +35,8 @@ export const systemClock: Clock = Object.freeze({
 /** Throws unless `value` is undefined or a {@link Clock}; `where` names the caller. @internal */
 export function checkClock(where: string, value: unknown): Clock | undefined {
   if (value === undefined) return undefined;
-  const clock = value as Partial<Record<keyof Clock, unknown>> | null;
-  if (typeof value !== 'object' || clock === null || typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function') {
+  const has = (name: keyof Clock): boolean => typeof (value as Record<string, unknown>)[name] === 'function';
+  if (typeof value !== 'object' || value === null || !has('now') || !has('setTimeout') || !has('clearTimeout')) {
     throw new TypeError(`${where}: expected \`clock\` to be an object with now(), setTimeout(fire, ms) and clearTimeout(handle), such as a ManualClock from export-task/testing`);
   }
   return value as Clock;
