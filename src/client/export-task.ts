@@ -30,7 +30,10 @@ export interface GetResultOptions {
    * @defaultValue the client's `waitTimeout` (unlimited unless set)
    */
   readonly timeout?: number | undefined;
-  /** Aborts the wait (rejecting with the signal's reason) without cancelling the task. */
+  /**
+   * Aborts the wait (rejecting with the signal's reason) without cancelling the task.
+   * With `AbortSignal.timeout(ms)` the rejection is a `DOMException` also named `TimeoutError`, not this package's `TimeoutError`: tell them apart with `instanceof` or `error.code` (`'EXPORT_TASK_TIMEOUT'`), never `error.name`.
+   */
   readonly signal?: AbortSignal | undefined;
 }
 
@@ -45,7 +48,11 @@ export interface GetResultOptions {
  * ```
  */
 export interface GetFileOptions {
-  /** Aborts the download; a file target is then left as it was. */
+  /**
+   * Aborts the download; a file target is then left as it was. With `AbortSignal.timeout(ms)`
+   * the rejection is a `DOMException` named `TimeoutError`: check errors with `instanceof` or
+   * `error.code`, never `error.name`.
+   */
   readonly signal?: AbortSignal | undefined;
 }
 
@@ -256,7 +263,7 @@ export class ExportTask {
    * `WritableStream`. The size and SHA-256 the backend reported are verified.
    *
    * @throws {@link TransientResultError} (rejection) unless the task has succeeded.
-   * @throws Error (rejection) when the downloaded bytes do not match the reported size or SHA-256.
+   * @throws DownloadVerificationError (rejection) when the downloaded bytes do not match the reported size or SHA-256.
    */
   async getFile(target: FileTarget, options?: GetFileOptions): Promise<void> {
     const where = 'ExportTask.getFile()';

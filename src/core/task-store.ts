@@ -53,7 +53,10 @@ export interface SettledOptions {
    * @defaultValue undefined (no limit)
    */
   readonly timeout?: number | undefined;
-  /** Aborts the wait (rejecting with the signal's reason). The task itself is not touched. */
+  /**
+   * Aborts the wait (rejecting with the signal's reason). The task itself is not touched.
+   * With `AbortSignal.timeout(ms)` the rejection is a `DOMException` also named `TimeoutError`, not this package's `TimeoutError`: tell them apart with `instanceof` or `error.code` (`'EXPORT_TASK_TIMEOUT'`), never `error.name`.
+   */
   readonly signal?: AbortSignal | undefined;
   /**
    * Called once at the deadline, before giving up, to look one last time (for example a
