@@ -1,3 +1,4 @@
+import { describeValue } from '../internal/options.js';
 import type { ExportTaskSnapshot } from './snapshot.js';
 
 /**
@@ -210,14 +211,4 @@ export class ExportLostError extends Error {
   }
 }
 
-/** A short, safe rendering of a value for an error message. */
-export function describeValue(value: unknown): string {
-  if (value === undefined) return 'nothing (the field is missing)';
-  if (typeof value === 'string') {
-    return value.length > 60 ? `a string of ${value.length} characters ("${value.slice(0, 40)}...")` : JSON.stringify(value);
-  }
-  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
-  if (Array.isArray(value)) return `an array of ${value.length}`;
-  if (typeof value === 'object') return 'an object';
-  return typeof value;
-}
+export { describeValue } from '../internal/options.js';

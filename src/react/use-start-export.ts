@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { ExportOptions } from '../client/feature-collection.js';
 import type { ExportTaskSnapshot } from '../core/snapshot.js';
+import { checkOptionBag } from '../internal/options.js';
 import { describe } from './internal/describe.js';
 import { useExportTask, type ObservableTask } from './use-export-task.js';
 
@@ -198,12 +199,7 @@ function checkArguments(featureCollection: unknown, options: unknown): void {
     );
   }
   if (options === undefined) return;
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`useStartExport(): expected options to be an object such as { cancelOnUnmount: true }, got ${describe(options)}`);
-  }
-  for (const key of Object.keys(options)) {
-    if (key !== 'cancelOnUnmount') throw new TypeError(`useStartExport(): unknown option \`${key}\`; the only option is \`cancelOnUnmount\``);
-  }
+  checkOptionBag('useStartExport()', options, ['cancelOnUnmount']);
   const value = (options as StartExportOptions).cancelOnUnmount;
   if (value !== undefined && typeof value !== 'boolean') {
     throw new TypeError(`useStartExport(): expected \`cancelOnUnmount\` to be a boolean, got ${describe(value)}`);
