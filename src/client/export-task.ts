@@ -4,7 +4,7 @@ import { exportTaskMachine, type ExportTaskMachine } from '../../machines/export
 import { NoResultError, TransientResultError } from '../core/errors.js';
 import { isFinalPhase } from '../core/events.js';
 import type { ExportTaskAttributes, ExportTaskSnapshot } from '../core/snapshot.js';
-import { finishedChecked, settledChecked } from '../core/task-store.js';
+import { finishedChecked, settledChecked } from '../core/internal/waiters.js';
 import { checkBoolean, checkMilliseconds, checkOptionBag, checkSignal } from '../internal/options.js';
 import type { ClientRuntime } from './client-runtime.js';
 import { downloadTo, type FileTarget } from './download.js';

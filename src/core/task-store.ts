@@ -4,7 +4,10 @@ import { checkMilliseconds, checkOptionBag, checkSignal } from '../internal/opti
 import { ClientClosedError, describeValue, InvalidEventError, TimeoutError } from './errors.js';
 import { isFinalPhase, type TaskEvent } from './events.js';
 import { checkClock, type Clock } from './clock.js';
-import { DeadlineQueue, type Deadline } from './internal/deadline-queue.js';
+import { DeadlineQueue } from './internal/deadline-queue.js';
+import { AbortListener, CHECKED_WAITS, newWaitPromise, rejectWith, takeResolve, VoidWaiter, Waiter, type AbortTarget, type CheckedWaits, type LastCheck } from './internal/waiters.js';
+
+export type { LastCheck } from './internal/waiters.js';
 import { initialSnapshot, advance } from './internal/advance.js';
 import { parseTaskEvent } from './parse-task-event.js';
 import { parseSnapshot } from './parse-snapshot.js';
@@ -115,61 +118,6 @@ export interface ResyncRequest {
   readonly seq: number;
 }
 
-/**
- * One pending {@link TaskStore.settled} wait. With a timeout it is its own entry in the store's
- * deadline queue (`at` and its links), so that a wait allocates no separate deadline object and
- * no timer closure. It keeps only what it needs (BENCHMARKS.md, goal 2): the resolving function
- * of its promise, not the rejecting one (see {@link rejectWith}), and abort bookkeeping only
- * when there is a signal.
- */
-class Waiter implements Deadline {
-  at = 0;
-  prev: Deadline['prev'] = null;
-  next: Deadline['next'] = null;
-  abort: AbortListener | undefined = undefined;
-
-  constructor(
-    readonly exportId: string,
-    readonly resolve: (value: ExportTaskSnapshot | PromiseLike<ExportTaskSnapshot>) => void,
-    readonly timeout: number | undefined,
-    readonly lastCheck: LastCheck | undefined,
-  ) {}
-
-  /** Resolves the wait with the final snapshot. */
-  settle(snapshot: ExportTaskSnapshot): void {
-    this.resolve(snapshot);
-  }
-}
-
-/** A wait whose promise resolves with nothing (`ExportTask.getResult()`): no `then` to drop the snapshot. */
-class VoidWaiter extends Waiter {
-  override settle(): void {
-    this.resolve(undefined as never);
-  }
-}
-
-/**
- * Rejects a wait's promise through its resolving function: a promise resolved with a thenable
- * that rejects is rejected with the same reason. This happens only when a wait times out, is
- * aborted or its last check fails, so no wait keeps a rejecting function (about 60 bytes) for it.
- */
-function rejectWith(waiter: Waiter, reason: unknown): void {
-  waiter.resolve({ then: (_resolve: unknown, reject: (reason: unknown) => void) => reject(reason) } as PromiseLike<never>);
-}
-
-/** A wait's listener on its abort signal (an `EventListener` object: no closure). */
-class AbortListener {
-  constructor(
-    readonly signal: AbortSignal,
-    readonly store: TaskStore,
-    readonly waiter: Waiter,
-  ) {}
-
-  handleEvent(): void {
-    abortWait(this.store, this.waiter);
-  }
-}
-
 /** A task's waits: one, or several in the order they began. */
 type Waiters = Waiter | Waiter[];
 
@@ -184,50 +132,6 @@ const NO_WAITERS: ReadonlyMap<string, Waiters> = new Map();
 export type StepListener = (event: TaskEvent, before: ExportTaskSnapshot, after: ExportTaskSnapshot) => void;
 
 const SETTLED_OPTIONS = ['timeout', 'signal', 'beforeTimeout'] as const;
-
-/**
- * @internal What a wait runs at its deadline before it times out: one more look at the task.
- * An object with a method, not a function, so that a caller such as `ExportTask` can pass
- * itself instead of allocating a closure per task (about 200 bytes each, BENCHMARKS.md).
- */
-export interface LastCheck {
-  refresh(): Promise<unknown>;
-}
-
-/**
- * @internal {@link TaskStore.settled} without checking its options again, for callers that
- * checked them already. Not part of the package's API.
- */
-export let settledChecked: (
-  store: TaskStore,
-  exportId: string,
-  timeout: number | undefined,
-  signal: AbortSignal | undefined,
-  lastCheck: LastCheck | undefined,
-) => Promise<ExportTaskSnapshot>;
-
-/**
- * @internal {@link settledChecked}, resolving with nothing (for `ExportTask.getResult()`), and
- * answering `undefined` instead of a promise when the task is final already, so that the
- * caller learns it from the same lookup.
- */
-export let finishedChecked: (
-  store: TaskStore,
-  exportId: string,
-  timeout: number | undefined,
-  signal: AbortSignal | undefined,
-  lastCheck: LastCheck | undefined,
-) => Promise<void> | undefined;
-
-/** Rejects an aborted wait with its signal's reason (set in `TaskStore`'s static block). */
-let abortWait: (store: TaskStore, waiter: Waiter) => void;
-
-// The resolving function of the promise being made: a shared executor stores it here, so that a
-// wait allocates no executor closure (and no context for it) of its own.
-let captured: ((value: ExportTaskSnapshot | PromiseLike<ExportTaskSnapshot>) => void) | undefined;
-function capture(resolve: (value: ExportTaskSnapshot | PromiseLike<ExportTaskSnapshot>) => void): void {
-  captured = resolve;
-}
 
 /**
  * Many tasks folded from one multiplexed stream of backend events.
@@ -286,17 +190,23 @@ export class TaskStore {
   readonly #changes = new Subject<ExportTaskSnapshot>();
   #steps: Set<StepListener> | undefined = undefined;
 
-  static {
-    // The client's own entry into `settled()`: its options are checked already (by
-    // `ExportTask.getResult()`), so a wait there pays for one check, not two (BENCHMARKS.md).
-    abortWait = (store, waiter) => {
-      // The store does not own the signal, so it rejects with the signal's own reason.
-      if (store.#release(waiter)) rejectWith(waiter, waiter.abort!.signal.reason);
-    };
-    settledChecked = (store, exportId, timeout, signal, lastCheck) => store.#settled(exportId, timeout, signal, lastCheck);
-    finishedChecked = (store, exportId, timeout, signal, lastCheck) =>
-      store.#finalNow(exportId) === undefined ? (store.#wait(exportId, timeout, signal, lastCheck, VoidWaiter) as Promise<unknown> as Promise<void>) : undefined;
-  }
+  /**
+   * @internal The client's own entry into `settled()`, its options checked already (by
+   * `ExportTask.getResult()`), so that a wait there pays for one check, not two (see
+   * `settledChecked` in `internal/waiters.ts`). Not part of the package's API.
+   */
+  readonly [CHECKED_WAITS]: CheckedWaits = {
+    settled: (exportId, timeout, signal, lastCheck) => this.#settled(exportId, timeout, signal, lastCheck),
+    finished: (exportId, timeout, signal, lastCheck) =>
+      this.#finalNow(exportId) === undefined ? (this.#wait(exportId, timeout, signal, lastCheck, VoidWaiter) as Promise<unknown> as Promise<void>) : undefined,
+  };
+  /** What a wait's abort listener calls: one object per store, not a closure per wait. */
+  readonly #aborts: AbortTarget = {
+    // The store does not own the signal, so it rejects with the signal's own reason.
+    abortWait: (waiter) => {
+      if (this.#release(waiter)) rejectWith(waiter, waiter.abort!.signal.reason);
+    },
+  };
 
   /**
    * Rejected input from {@link TaskStore.connect}ed sources ({@link InvalidEventError}s: the
@@ -770,13 +680,11 @@ export class TaskStore {
       const ended = this.#endOf(exportId);
       if (ended !== undefined) return Promise.reject(ended);
     }
-    const promise = new Promise<ExportTaskSnapshot>(capture);
-    const waiter = new Kind(exportId, captured!, timeout, lastCheck);
-    // Not kept past this call: the promise stays collectable once its wait is over.
-    captured = undefined;
+    const promise = newWaitPromise();
+    const waiter = new Kind(exportId, takeResolve(), timeout, lastCheck);
     addWaiter((this.#waiters ??= new Map<string, Waiters>()), exportId, waiter);
     if (signal !== undefined) {
-      waiter.abort = new AbortListener(signal, this, waiter);
+      waiter.abort = new AbortListener(signal, this.#aborts, waiter);
       signal.addEventListener('abort', waiter.abort, { once: true });
     }
     if (timeout !== undefined) this.#deadlines.insert(waiter, timeout);

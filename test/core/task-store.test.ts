@@ -2,7 +2,8 @@ import { Subject, config, from, throwError, type Subscription } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { InvalidEventError, TimeoutError } from '../../src/core/errors.js';
 import type { ExportTaskSnapshot } from '../../src/core/snapshot.js';
-import { finishedChecked, TaskStore, type ResyncRequest, type TaskDiagnostic, type TaskStoreOptions } from '../../src/core/task-store.js';
+import { finishedChecked } from '../../src/core/internal/waiters.js';
+import { TaskStore, type ResyncRequest, type TaskDiagnostic, type TaskStoreOptions } from '../../src/core/task-store.js';
 
 const P = 'roads';
 const T0 = '2026-01-01T00:00:00.000Z';
