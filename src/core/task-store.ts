@@ -176,12 +176,7 @@ export class TaskStore {
   #mailbox: (() => void)[] | undefined = undefined;
   /** The error given to `close()`, if any. */
   #closedWith: Error | undefined = undefined;
-  /**
-   * Pending waits by export id; none while nothing waits. Made at the first wait and dropped
-   * with the last: a map that outlives its waits ends up in the old generation, and then every
-   * wait stored in it costs a remembered-set entry and a slower collection (measured at
-   * 300 ns per wait at 1,000 tasks, BENCHMARKS.md goal 2).
-   */
+  /** Pending waits by export id; made at the first wait and dropped with the last (why: BENCHMARKS.md, "Shapes the numbers chose"). */
   #waiters: Map<string, Waiters> | undefined = undefined;
   readonly #deadlines: DeadlineQueue<Waiter>;
   readonly #errors = new Subject<Error>();

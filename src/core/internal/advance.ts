@@ -5,11 +5,7 @@ import type { Writable } from '../../internal/writable.js';
 
 /** A task the store has just heard of: the machine's initial state, before any event (seq 0). */
 export function initialSnapshot(productId: string, exportId: string): ExportTaskSnapshot {
-  // Not `{ ...context, phase, seq }`: in V8 (Node 20) a spread followed by a property its source
-  // lacks gives nearly every object a hidden class of its own, which cost microseconds per new
-  // task (BENCHMARKS.md, "Profiles and optimisations"). Properties added to the machine's fresh
-  // context literal follow cached transitions, so every snapshot shares one hidden class; and
-  // that literal is this task's own, so it becomes the snapshot without a copy.
+  // The machine's fresh context literal, completed in place: not a spread (why: BENCHMARKS.md, "Shapes the numbers chose").
   const snapshot = initialContext({ productId, exportId }) as Writable<ExportTaskSnapshot>;
   snapshot.phase = INITIAL_PHASE;
   snapshot.seq = 0;
