@@ -5,7 +5,7 @@ import { ClientClosedError, describeValue, InvalidEventError, TimeoutError } fro
 import { isFinalPhase, type TaskEvent } from './events.js';
 import { checkClock, type Clock } from './clock.js';
 import { DeadlineQueue } from './internal/deadline-queue.js';
-import { AbortListener, CHECKED_WAITS, newWaitPromise, rejectWith, takeResolve, VoidWaiter, Waiter, type AbortTarget, type CheckedWaits, type LastCheck } from './internal/waiters.js';
+import { AbortListener, FINISHED_CHECKED, newWaitPromise, rejectWith, SETTLED_CHECKED, takeResolve, VoidWaiter, Waiter, type AbortTarget, type LastCheck } from './internal/waiters.js';
 
 export type { LastCheck } from './internal/waiters.js';
 import { initialSnapshot, advance } from './internal/advance.js';
@@ -185,16 +185,6 @@ export class TaskStore {
   readonly #changes = new Subject<ExportTaskSnapshot>();
   #steps: Set<StepListener> | undefined = undefined;
 
-  /**
-   * @internal The client's own entry into `settled()`, its options checked already (by
-   * `ExportTask.getResult()`), so that a wait there pays for one check, not two (see
-   * `settledChecked` in `internal/waiters.ts`). Not part of the package's API.
-   */
-  readonly [CHECKED_WAITS]: CheckedWaits = {
-    settled: (exportId, timeout, signal, lastCheck) => this.#settled(exportId, timeout, signal, lastCheck),
-    finished: (exportId, timeout, signal, lastCheck) =>
-      this.#finalNow(exportId) === undefined ? (this.#wait(exportId, timeout, signal, lastCheck, VoidWaiter) as Promise<unknown> as Promise<void>) : undefined,
-  };
   /** What a wait's abort listener calls: one object per store, not a closure per wait. */
   readonly #aborts: AbortTarget = {
     // The store does not own the signal, so it rejects with the signal's own reason.
@@ -612,6 +602,20 @@ export class TaskStore {
   /** Whether the store's shared wait timer is armed (for leak checks). */
   get timerArmed(): boolean {
     return this.#deadlines.armed;
+  }
+
+  /**
+   * @internal `settled()` for a caller that checked its options already (`ExportTask`, through
+   * `settledChecked` in `internal/waiters.ts`): a wait there pays for one check, not two. Not
+   * part of the package's API (its key is not exported).
+   */
+  [SETTLED_CHECKED](exportId: string, timeout: number | undefined, signal: AbortSignal | undefined, lastCheck: LastCheck | undefined): Promise<ExportTaskSnapshot> {
+    return this.#settled(exportId, timeout, signal, lastCheck);
+  }
+
+  /** @internal The same, resolving with nothing, and `undefined` instead of a promise when the task is final already. */
+  [FINISHED_CHECKED](exportId: string, timeout: number | undefined, signal: AbortSignal | undefined, lastCheck: LastCheck | undefined): Promise<void> | undefined {
+    return this.#finalNow(exportId) === undefined ? (this.#wait(exportId, timeout, signal, lastCheck, VoidWaiter) as Promise<unknown> as Promise<void>) : undefined;
   }
 
   #settled(

@@ -92,20 +92,15 @@ export function takeResolve(): Resolve {
   return resolve;
 }
 
-/** The waits a store offers to callers that checked their options already. */
-export interface CheckedWaits {
-  /** `TaskStore.settled()` without the option checks. */
-  settled(exportId: string, timeout: number | undefined, signal: AbortSignal | undefined, lastCheck: LastCheck | undefined): Promise<ExportTaskSnapshot>;
-  /** The same, resolving with nothing, and `undefined` instead of a promise when the task is final already. */
-  finished(exportId: string, timeout: number | undefined, signal: AbortSignal | undefined, lastCheck: LastCheck | undefined): Promise<void> | undefined;
-}
+/** The keys of a store's waits for callers that checked their options already: symbols the package does not export. */
+export const SETTLED_CHECKED: unique symbol = Symbol('export-task settled, checked');
+/** See {@link SETTLED_CHECKED}. */
+export const FINISHED_CHECKED: unique symbol = Symbol('export-task finished, checked');
 
-/** Where a store keeps its {@link CheckedWaits}: a symbol the package does not export. */
-export const CHECKED_WAITS: unique symbol = Symbol('export-task checked waits');
-
-/** A store, as far as the checked waits go. */
+/** A store, as far as the checked waits go: the small interface `ExportTask` waits through. */
 export interface HasCheckedWaits {
-  readonly [CHECKED_WAITS]: CheckedWaits;
+  [SETTLED_CHECKED](exportId: string, timeout: number | undefined, signal: AbortSignal | undefined, lastCheck: LastCheck | undefined): Promise<ExportTaskSnapshot>;
+  [FINISHED_CHECKED](exportId: string, timeout: number | undefined, signal: AbortSignal | undefined, lastCheck: LastCheck | undefined): Promise<void> | undefined;
 }
 
 /**
@@ -119,7 +114,7 @@ export function settledChecked(
   signal: AbortSignal | undefined,
   lastCheck: LastCheck | undefined,
 ): Promise<ExportTaskSnapshot> {
-  return store[CHECKED_WAITS].settled(exportId, timeout, signal, lastCheck);
+  return store[SETTLED_CHECKED](exportId, timeout, signal, lastCheck);
 }
 
 /**
@@ -133,5 +128,5 @@ export function finishedChecked(
   signal: AbortSignal | undefined,
   lastCheck: LastCheck | undefined,
 ): Promise<void> | undefined {
-  return store[CHECKED_WAITS].finished(exportId, timeout, signal, lastCheck);
+  return store[FINISHED_CHECKED](exportId, timeout, signal, lastCheck);
 }
