@@ -299,7 +299,8 @@ export class ExportTask {
   /**
    * A real XState actor of this task (for inspection or `@xstate/react`), restored from the
    * task's snapshot and fed the same events as the store from then on. It stops following
-   * the task when the task is final or when the actor is stopped.
+   * the task when the task is final, when the actor is stopped, or when the task can no longer
+   * be followed (the client closed, the export lost).
    */
   actor(options?: TaskActorOptions): Actor<ExportTaskMachine> {
     checkOptionBag('ExportTask.actor()', options, ['inspect']);
@@ -311,7 +312,9 @@ export class ExportTask {
       input: { productId: this.guid, exportId: this.tuid },
       ...(inspect === undefined ? {} : { inspect }),
     });
-    const feed = this.#runtime.store.appliedEvents(this.tuid).subscribe((event) => actor.send(event));
+    // A task that can no longer be followed (the client closed, the export lost) ends the feed;
+    // the actor keeps the state it reached.
+    const feed = this.#runtime.store.appliedEvents(this.tuid).subscribe({ next: (event) => actor.send(event), error: () => undefined });
     actor.subscribe({ complete: () => feed.unsubscribe(), error: () => feed.unsubscribe() });
     actor.start();
     return actor;
