@@ -16,6 +16,8 @@ export { parseTaskEvent, EVENT_LIMITS } from './core/parse-task-event.js';
 export { parseSnapshot } from './core/parse-snapshot.js';
 export { replay } from './core/replay.js';
 export { TaskStore } from './core/task-store.js';
+export { systemClock } from './core/clock.js';
+export type { Clock } from './core/clock.js';
 export type { TaskStoreOptions, SettledOptions, TaskDiagnostic, ResyncRequest } from './core/task-store.js';
 export { inspectStore } from './core/inspect-store.js';
 export type { TaskInspector, InspectedTaskRef, InspectionSubscription } from './core/inspect-store.js';

@@ -2,6 +2,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Observable } from 'rxjs';
 import { describeValue } from '../core/errors.js';
+import { checkOptionBag } from '../internal/options.js';
 import type { FailedEvent, SnapshotEvent, TaskEvent } from '../core/events.js';
 import { EXPORT_QUEUE, redisKeys } from '../server/redis/redis-keys.js';
 import { compareEntryIds } from '../server/redis/redis-export-log.js';
@@ -293,13 +294,8 @@ class Follower {
 }
 
 function checkOptions(options: unknown): CheckedOptions {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new TypeError(`Expected the options of fromBullmq() to be an object with \`redis\` and \`productId\`, got ${describeValue(options)}`);
-  }
+  checkOptionBag('fromBullmq()', options, OPTION_KEYS, true);
   const o = options as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if (!OPTION_KEYS.includes(key)) throw new TypeError(`Unknown option \`${key}\` of fromBullmq(): expected only ${OPTION_KEYS.map((k) => `\`${k}\``).join(', ')}`);
-  }
   const redis = o['redis'];
   if (typeof redis !== 'string' || !/^rediss?:\/\/[^/]/.test(redis)) {
     throw new TypeError(`Expected \`redis\` to be a Redis URL such as "redis://127.0.0.1:6379", got ${describeValue(typeof redis === 'string' ? '(a string that is not one)' : redis)}`);

@@ -19,7 +19,10 @@ export interface AsCompletedOptions {
    * @defaultValue undefined (no limit)
    */
   readonly timeout?: number | undefined;
-  /** Aborts the iteration (it throws the signal's reason); the tasks are not touched. */
+  /**
+   * Aborts the iteration (it throws the signal's reason); the tasks are not touched.
+   * With `AbortSignal.timeout(ms)` the rejection is a `DOMException` also named `TimeoutError`, not this package's `TimeoutError`: tell them apart with `instanceof` or `error.code` (`'EXPORT_TASK_TIMEOUT'`), never `error.name`.
+   */
   readonly signal?: AbortSignal | undefined;
 }
 

@@ -1,6 +1,7 @@
 import { describeValue } from '../core/errors.js';
 import type { TaskInspector } from '../core/inspect-store.js';
 import { TaskStore } from '../core/task-store.js';
+import { checkClock, type Clock } from '../core/clock.js';
 import { checkMilliseconds, checkNonEmptyString, checkOptionBag, checkPositiveMilliseconds } from '../internal/options.js';
 import type { ExportBackend } from './backend.js';
 import { ClientRuntime } from './client-runtime.js';
@@ -123,6 +124,14 @@ export interface ClientOptions {
    * waits reject with `ClientClosedError`), so give each client a store of its own.
    */
   readonly store?: TaskStore | undefined;
+  /**
+   * Where the client's store reads the time and arms the timer of its waits (`waitTimeout`,
+   * `getResult({ timeout })`): a simulated clock such as `ManualClock` from
+   * `export-task/testing` makes them testable without global fake timers. For the store the
+   * client makes: with your own `store`, give the clock to it instead.
+   * @defaultValue the system clock
+   */
+  readonly clock?: Clock | undefined;
 }
 
 /**
@@ -169,6 +178,7 @@ const CLIENT_OPTIONS = [
   'waitTimeout',
   'inspect',
   'store',
+  'clock',
 ] as const;
 
 function checkUrl(where: string, name: string, value: unknown): string | undefined {
@@ -306,6 +316,10 @@ export function createClientOn(platform: ClientPlatform, options: ClientOptions 
   if (options?.store !== undefined && !(options.store instanceof TaskStore)) {
     throw new TypeError(`${where}: expected \`store\` to be a TaskStore`);
   }
+  const clock = checkClock(where, options?.clock);
+  if (clock !== undefined && options?.store !== undefined) {
+    throw new TypeError(`${where}: \`clock\` is for the store the client makes; with your own \`store\`, pass it to new TaskStore({ clock }) instead`);
+  }
   const transport = options?.transport ?? 'sse';
   if (transport !== 'sse' && transport !== 'poll') {
     throw new TypeError(`${where}: expected \`transport\` to be 'sse' or 'poll', got ${JSON.stringify(transport)}`);
@@ -317,7 +331,7 @@ export function createClientOn(platform: ClientPlatform, options: ClientOptions 
   }
   const given = options?.backend;
   const backend = (options === undefined ? undefined : httpBackendFrom(where, options)) ?? given ?? defaultBackend(where, platform, options?.embedded);
-  const runtime = new ClientRuntime(backend, options?.store ?? new TaskStore(), waitTimeout, options?.inspect, {
+  const runtime = new ClientRuntime(backend, options?.store ?? new TaskStore({ clock }), waitTimeout, options?.inspect, {
     transport: transport === 'sse' ? 'push' : 'poll',
     pollInterval,
     maxPollInterval,

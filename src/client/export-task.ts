@@ -1,10 +1,10 @@
-import type { Observable } from 'rxjs';
+import { defer, type Observable } from 'rxjs';
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import { exportTaskMachine, type ExportTaskMachine } from '../../machines/export-task.js';
 import { NoResultError, TransientResultError } from '../core/errors.js';
 import { isFinalPhase } from '../core/events.js';
 import type { ExportTaskAttributes, ExportTaskSnapshot } from '../core/snapshot.js';
-import { finishedChecked, settledChecked } from '../core/task-store.js';
+import { finishedChecked, settledChecked } from '../core/internal/waiters.js';
 import { checkBoolean, checkMilliseconds, checkOptionBag, checkSignal } from '../internal/options.js';
 import type { ClientRuntime } from './client-runtime.js';
 import { downloadTo, type FileTarget } from './download.js';
@@ -30,7 +30,10 @@ export interface GetResultOptions {
    * @defaultValue the client's `waitTimeout` (unlimited unless set)
    */
   readonly timeout?: number | undefined;
-  /** Aborts the wait (rejecting with the signal's reason) without cancelling the task. */
+  /**
+   * Aborts the wait (rejecting with the signal's reason) without cancelling the task.
+   * With `AbortSignal.timeout(ms)` the rejection is a `DOMException` also named `TimeoutError`, not this package's `TimeoutError`: tell them apart with `instanceof` or `error.code` (`'EXPORT_TASK_TIMEOUT'`), never `error.name`.
+   */
   readonly signal?: AbortSignal | undefined;
 }
 
@@ -45,7 +48,11 @@ export interface GetResultOptions {
  * ```
  */
 export interface GetFileOptions {
-  /** Aborts the download; a file target is then left as it was. */
+  /**
+   * Aborts the download; a file target is then left as it was. With `AbortSignal.timeout(ms)`
+   * the rejection is a `DOMException` named `TimeoutError`: check errors with `instanceof` or
+   * `error.code`, never `error.name`.
+   */
   readonly signal?: AbortSignal | undefined;
 }
 
@@ -129,12 +136,16 @@ export class ExportTask {
    * The current snapshot, then each change; completes once the task is final. It errors when
    * the task can no longer become final: with `ClientClosedError` once the client is closed,
    * with `ExportLostError` when the backend lost the export (give `subscribe` an `error`
-   * handler).
+   * handler). Cold: reading `state$` opens nothing; the product's event stream is opened when
+   * it is first subscribed to (and kept until `client.close()`).
    */
   get state$(): Observable<ExportTaskSnapshot> {
-    this.#runtime.watchProduct(this.guid);
-    this.#runtime.store.track(this.guid, this.tuid);
-    return this.#runtime.store.watch(this.tuid);
+    // Cold: reading the property opens nothing; each subscription watches the product then.
+    return defer(() => {
+      this.#runtime.watchProduct(this.guid);
+      this.#runtime.store.track(this.guid, this.tuid);
+      return this.#runtime.store.watch(this.tuid);
+    });
   }
 
   /**
@@ -265,7 +276,7 @@ export class ExportTask {
    * `WritableStream`. The size and SHA-256 the backend reported are verified.
    *
    * @throws {@link TransientResultError} (rejection) unless the task has succeeded.
-   * @throws Error (rejection) when the downloaded bytes do not match the reported size or SHA-256.
+   * @throws DownloadVerificationError (rejection) when the downloaded bytes do not match the reported size or SHA-256.
    */
   async getFile(target: FileTarget, options?: GetFileOptions): Promise<void> {
     const where = 'ExportTask.getFile()';
@@ -302,9 +313,10 @@ export class ExportTask {
   }
 
   /**
-   * Creates and starts a new XState actor of this task (for inspection or `@xstate/react`),
-   * restored from the task's snapshot and fed the same events as the store from then on. It
-   * stops following the task when the task is final or when the actor is stopped.
+   * A real XState actor of this task (for inspection or `@xstate/react`), restored from the
+   * task's snapshot and fed the same events as the store from then on. It stops following
+   * the task when the task is final, when the actor is stopped, or when the task can no longer
+   * be followed (the client closed, the export lost).
    *
    * Each call makes another actor: call it once and keep the actor (stop it when done), not in
    * a React render, where `useSelector(task.actor(), ...)` would start an actor per render. In
@@ -321,7 +333,9 @@ export class ExportTask {
       input: { productId: this.guid, exportId: this.tuid },
       ...(inspect === undefined ? {} : { inspect }),
     });
-    const feed = this.#runtime.store.appliedEvents(this.tuid).subscribe((event) => actor.send(event));
+    // A task that can no longer be followed (the client closed, the export lost) ends the feed;
+    // the actor keeps the state it reached.
+    const feed = this.#runtime.store.appliedEvents(this.tuid).subscribe({ next: (event) => actor.send(event), error: () => undefined });
     actor.subscribe({ complete: () => feed.unsubscribe(), error: () => feed.unsubscribe() });
     actor.start();
     return actor;

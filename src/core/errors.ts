@@ -1,3 +1,4 @@
+import { describeValue } from '../internal/options.js';
 import type { ExportTaskSnapshot } from './snapshot.js';
 
 /**
@@ -15,9 +16,9 @@ import type { ExportTaskSnapshot } from './snapshot.js';
  * ```
  */
 export class TransientResultError extends Error {
-  /** The error's class name, for checks that survive bundling and realms: `error.name === 'TransientResultError'`. */
+  /** The class name, for messages and logs. To check for this error, use `instanceof TransientResultError` or {@link TransientResultError.code}. */
   override readonly name = 'TransientResultError' as const;
-  /** A stable identity for checks (`error.code === 'EXPORT_TASK_NOT_READY'`), which no other library's error carries. */
+  /** A stable identity for checks: `error.code === 'EXPORT_TASK_NOT_READY'` (no other library's error carries it; it survives bundling and realms, where `instanceof` may not). */
   readonly code = 'EXPORT_TASK_NOT_READY' as const;
   /** What was known of the task when this was thrown, when there was a task. */
   readonly snapshot: ExportTaskSnapshot | undefined;
@@ -48,9 +49,9 @@ export class TransientResultError extends Error {
  * ```
  */
 export class TimeoutError extends Error {
-  /** The error's class name, for checks that survive bundling and realms: `error.name === 'TimeoutError'`. */
+  /** The class name, for messages and logs. To check for this error, use `instanceof TimeoutError` or {@link TimeoutError.code}: a name can be shared (`TimeoutError` is also the name of the DOMException of `AbortSignal.timeout()` and of RxJS's). */
   override readonly name = 'TimeoutError' as const;
-  /** A stable identity for checks (`error.code === 'EXPORT_TASK_TIMEOUT'`), which no other library's error carries. */
+  /** A stable identity for checks: `error.code === 'EXPORT_TASK_TIMEOUT'` (no other library's error carries it; it survives bundling and realms, where `instanceof` may not). */
   readonly code = 'EXPORT_TASK_TIMEOUT' as const;
   /** The last snapshot seen before giving up. */
   readonly snapshot: ExportTaskSnapshot | undefined;
@@ -84,9 +85,9 @@ export class TimeoutError extends Error {
  * ```
  */
 export class NoResultError extends Error {
-  /** The error's class name, for checks that survive bundling and realms: `error.name === 'NoResultError'`. */
+  /** The class name, for messages and logs. To check for this error, use `instanceof NoResultError` or {@link NoResultError.code}. */
   override readonly name = 'NoResultError' as const;
-  /** A stable identity for checks (`error.code === 'EXPORT_TASK_NO_RESULT'`), which no other library's error carries. */
+  /** A stable identity for checks: `error.code === 'EXPORT_TASK_NO_RESULT'` (no other library's error carries it; it survives bundling and realms, where `instanceof` may not). */
   readonly code = 'EXPORT_TASK_NO_RESULT' as const;
 
   /** Makes the error with its fixed message. */
@@ -109,9 +110,9 @@ export class NoResultError extends Error {
  * ```
  */
 export class InvalidEventError extends Error {
-  /** The error's class name, for checks that survive bundling and realms: `error.name === 'InvalidEventError'`. */
+  /** The class name, for messages and logs. To check for this error, use `instanceof InvalidEventError` or {@link InvalidEventError.code}. */
   override readonly name = 'InvalidEventError' as const;
-  /** A stable identity for checks (`error.code === 'EXPORT_TASK_INVALID_EVENT'`), which no other library's error carries. */
+  /** A stable identity for checks: `error.code === 'EXPORT_TASK_INVALID_EVENT'` (no other library's error carries it; it survives bundling and realms, where `instanceof` may not). */
   readonly code = 'EXPORT_TASK_INVALID_EVENT' as const;
   /** The dotted path of the offending field, `""` for the event as a whole. */
   readonly field: string;
@@ -151,9 +152,9 @@ export class InvalidEventError extends Error {
  * ```
  */
 export class ClientClosedError extends Error {
-  /** The error's class name: `error.name === 'ClientClosedError'`. */
+  /** The class name, for messages and logs. To check for this error, use `instanceof ClientClosedError` or {@link ClientClosedError.code}. */
   override readonly name = 'ClientClosedError' as const;
-  /** A stable identity for checks: `error.code === 'EXPORT_TASK_CLIENT_CLOSED'`. */
+  /** A stable identity for checks: `error.code === 'EXPORT_TASK_CLIENT_CLOSED'` (it survives bundling and realms, where `instanceof` may not). */
   readonly code = 'EXPORT_TASK_CLIENT_CLOSED' as const;
   /** The export that was waited for, when the wait was on one. */
   readonly exportId: string | undefined;
@@ -184,9 +185,9 @@ export class ClientClosedError extends Error {
  * ```
  */
 export class ExportLostError extends Error {
-  /** The error's class name: `error.name === 'ExportLostError'`. */
+  /** The class name, for messages and logs. To check for this error, use `instanceof ExportLostError` or {@link ExportLostError.code}. */
   override readonly name = 'ExportLostError' as const;
-  /** A stable identity for checks: `error.code === 'EXPORT_TASK_LOST'`. */
+  /** A stable identity for checks: `error.code === 'EXPORT_TASK_LOST'` (it survives bundling and realms, where `instanceof` may not). */
   readonly code = 'EXPORT_TASK_LOST' as const;
   /** The lost export. */
   readonly exportId: string;
@@ -210,14 +211,4 @@ export class ExportLostError extends Error {
   }
 }
 
-/** A short, safe rendering of a value for an error message. */
-export function describeValue(value: unknown): string {
-  if (value === undefined) return 'nothing (the field is missing)';
-  if (typeof value === 'string') {
-    return value.length > 60 ? `a string of ${value.length} characters ("${value.slice(0, 40)}...")` : JSON.stringify(value);
-  }
-  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
-  if (Array.isArray(value)) return `an array of ${value.length}`;
-  if (typeof value === 'object') return 'an object';
-  return typeof value;
-}
+export { describeValue } from '../internal/options.js';

@@ -5,6 +5,8 @@
  * @packageDocumentation
  */
 
+import { FINAL } from './internal/compiled-machine.js';
+
 /**
  * The phases of an export task, in the order they are reached.
  *
@@ -327,7 +329,8 @@ export const TASK_EVENT_TYPES: readonly TaskEventType[] = [
 ];
 
 /**
- * Whether `phase` is final (`success` or `failure`).
+ * Whether `phase` is final (`success` or `failure`): read from the machine's own final states
+ * (`exportTaskMachine`), the one definition of final the store, its waits and the client use.
  *
  * @example
  * ```ts
@@ -335,5 +338,5 @@ export const TASK_EVENT_TYPES: readonly TaskEventType[] = [
  * ```
  */
 export function isFinalPhase(phase: TaskPhase): phase is FinalPhase {
-  return phase === 'success' || phase === 'failure';
+  return FINAL[phase] === true;
 }

@@ -117,6 +117,9 @@ export function inspectStore(store: TaskStore, inspect: TaskInspector): Inspecti
     }
   };
   const refs = new Map<string, InspectedTaskRef>();
+  // What each task's ref answers from getSnapshot(): the state its inspection events have
+  // reached so far, as an actor's ref would (the store is committed before its listeners run).
+  const current = new Map<string, ExportTaskSnapshot>();
 
   const refOf = (before: ExportTaskSnapshot): InspectedTaskRef => {
     const known = refs.get(before.exportId);
@@ -132,9 +135,10 @@ export function inspectStore(store: TaskStore, inspect: TaskInspector): Inspecti
           `Cannot send ${JSON.stringify(event.type)} to export ${exportId}: a task moves only by its backend's events. Use ExportTask.cancel() to ask for a cancel.`,
         );
       },
-      getSnapshot: () => machineSnapshotOf(store.get(exportId) ?? before),
+      getSnapshot: () => machineSnapshotOf(current.get(exportId) ?? before),
     };
     refs.set(exportId, ref);
+    current.set(exportId, before);
     const rootId = ref.sessionId;
     const init = { type: 'xstate.init', input: { productId, exportId } };
     emit({ type: '@xstate.actor', actorRef: ref, rootId });
@@ -152,6 +156,7 @@ export function inspectStore(store: TaskStore, inspect: TaskInspector): Inspecti
     const previous = machineSnapshotOf(before);
     const snapshot = machineSnapshotOf(after);
     const transitions = exportTaskMachine.getTransitionData(previous, event);
+    current.set(event.export_id, after);
     emit({ type: '@xstate.microstep', actorRef, event, snapshot, _transitions: transitions, rootId });
     emit({ type: '@xstate.snapshot', actorRef, event, snapshot, rootId });
   });

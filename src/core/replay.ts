@@ -6,7 +6,8 @@ import { TaskStore } from './task-store.js';
 /**
  * Folds one task's history into its snapshot: a pure function of the events (in any order,
  * with duplicates: the result is that of in-order delivery) and of the snapshot to start from.
- * Events after a gap that nothing fills are left out; the snapshot's `seq` says how far it got.
+ * Events after a gap that nothing fills are left out; the snapshot's `seq` says how far it got
+ * (for a final task, the event that made it final: later events change nothing).
  *
  * @example
  * ```ts

@@ -54,7 +54,11 @@ export interface ExportTaskSnapshot {
   readonly exportId: string;
   /** `pending`, `running`, then `success` or `failure`; never goes back. */
   readonly phase: TaskPhase;
-  /** The highest event applied in order: the task's cursor. 0 before any event. */
+  /**
+   * The highest event applied in order: the task's cursor (0 before any event). Once final it
+   * stays the `seq` of the event that made the task final, so a final snapshot never changes:
+   * the store keeps the cursor of later events apart.
+   */
   readonly seq: number;
   /** From 0 to 1; never decreases. 1 once succeeded. */
   readonly progress: number;

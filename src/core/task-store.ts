@@ -3,7 +3,11 @@ import { Observable, Subject, type Subscriber, type Subscription } from 'rxjs';
 import { checkMilliseconds, checkOptionBag, checkSignal } from '../internal/options.js';
 import { ClientClosedError, describeValue, InvalidEventError, TimeoutError } from './errors.js';
 import { isFinalPhase, type TaskEvent } from './events.js';
-import { DeadlineQueue, type Deadline } from './internal/deadline-queue.js';
+import { checkClock, type Clock } from './clock.js';
+import { DeadlineQueue } from './internal/deadline-queue.js';
+import { AbortListener, FINISHED_CHECKED, newWaitPromise, rejectWith, SETTLED_CHECKED, takeResolve, VoidWaiter, Waiter, type AbortTarget, type LastCheck } from './internal/waiters.js';
+
+export type { LastCheck } from './internal/waiters.js';
 import { initialSnapshot, advance } from './internal/advance.js';
 import { parseTaskEvent } from './parse-task-event.js';
 import { parseSnapshot } from './parse-snapshot.js';
@@ -24,7 +28,13 @@ export interface TaskStoreOptions {
    * dropped and a {@link ResyncRequest} asks the source for a snapshot.
    * @defaultValue 1024
    */
-  readonly maxHeld?: number;
+  readonly maxHeld?: number | undefined;
+  /**
+   * Where the waits' deadlines read the time and arm their one timer: a simulated clock makes
+   * timeouts testable without global fake timers (see `ManualClock` in `export-task/testing`).
+   * @defaultValue the system clock
+   */
+  readonly clock?: Clock | undefined;
 }
 
 /**
@@ -46,7 +56,10 @@ export interface SettledOptions {
    * @defaultValue undefined (no limit)
    */
   readonly timeout?: number | undefined;
-  /** Aborts the wait (rejecting with the signal's reason). The task itself is not touched. */
+  /**
+   * Aborts the wait (rejecting with the signal's reason). The task itself is not touched.
+   * With `AbortSignal.timeout(ms)` the rejection is a `DOMException` also named `TimeoutError`, not this package's `TimeoutError`: tell them apart with `instanceof` or `error.code` (`'EXPORT_TASK_TIMEOUT'`), never `error.name`.
+   */
   readonly signal?: AbortSignal | undefined;
   /**
    * Called once at the deadline, before giving up, to look one last time (for example a
@@ -105,65 +118,9 @@ export interface ResyncRequest {
   readonly seq: number;
 }
 
-/**
- * One pending {@link TaskStore.settled} wait. With a timeout it is its own entry in the store's
- * deadline queue (`at` and its links), so that a wait allocates no separate deadline object and
- * no timer closure. It keeps only what it needs (BENCHMARKS.md, goal 2): the resolving function
- * of its promise, not the rejecting one (see {@link rejectWith}), and abort bookkeeping only
- * when there is a signal.
- */
-class Waiter implements Deadline {
-  at = 0;
-  prev: Deadline['prev'] = null;
-  next: Deadline['next'] = null;
-  abort: AbortListener | undefined = undefined;
-
-  constructor(
-    readonly exportId: string,
-    readonly resolve: (value: ExportTaskSnapshot | PromiseLike<ExportTaskSnapshot>) => void,
-    readonly timeout: number | undefined,
-    readonly lastCheck: LastCheck | undefined,
-  ) {}
-
-  /** Resolves the wait with the final snapshot. */
-  settle(snapshot: ExportTaskSnapshot): void {
-    this.resolve(snapshot);
-  }
-}
-
-/** A wait whose promise resolves with nothing (`ExportTask.getResult()`): no `then` to drop the snapshot. */
-class VoidWaiter extends Waiter {
-  override settle(): void {
-    this.resolve(undefined as never);
-  }
-}
-
-/**
- * Rejects a wait's promise through its resolving function: a promise resolved with a thenable
- * that rejects is rejected with the same reason. This happens only when a wait times out, is
- * aborted or its last check fails, so no wait keeps a rejecting function (about 60 bytes) for it.
- */
-function rejectWith(waiter: Waiter, reason: unknown): void {
-  waiter.resolve({ then: (_resolve: unknown, reject: (reason: unknown) => void) => reject(reason) } as PromiseLike<never>);
-}
-
-/** A wait's listener on its abort signal (an `EventListener` object: no closure). */
-class AbortListener {
-  constructor(
-    readonly signal: AbortSignal,
-    readonly store: TaskStore,
-    readonly waiter: Waiter,
-  ) {}
-
-  handleEvent(): void {
-    abortWait(this.store, this.waiter);
-  }
-}
-
 /** A task's waits: one, or several in the order they began. */
 type Waiters = Waiter | Waiter[];
 
-type Listener<T> = (value: T) => void;
 /** A task's listeners of one kind: one, or a set of several. */
 type Listeners<T> = T | Set<T>;
 /** A `watch()` subscription, as the store reaches it: told each change, and how it ends. */
@@ -175,50 +132,6 @@ const NO_WAITERS: ReadonlyMap<string, Waiters> = new Map();
 export type StepListener = (event: TaskEvent, before: ExportTaskSnapshot, after: ExportTaskSnapshot) => void;
 
 const SETTLED_OPTIONS = ['timeout', 'signal', 'beforeTimeout'] as const;
-
-/**
- * @internal What a wait runs at its deadline before it times out: one more look at the task.
- * An object with a method, not a function, so that a caller such as `ExportTask` can pass
- * itself instead of allocating a closure per task (about 200 bytes each, BENCHMARKS.md).
- */
-export interface LastCheck {
-  refresh(): Promise<unknown>;
-}
-
-/**
- * @internal {@link TaskStore.settled} without checking its options again, for callers that
- * checked them already. Not part of the package's API.
- */
-export let settledChecked: (
-  store: TaskStore,
-  exportId: string,
-  timeout: number | undefined,
-  signal: AbortSignal | undefined,
-  lastCheck: LastCheck | undefined,
-) => Promise<ExportTaskSnapshot>;
-
-/**
- * @internal {@link settledChecked}, resolving with nothing (for `ExportTask.getResult()`), and
- * answering `undefined` instead of a promise when the task is final already, so that the
- * caller learns it from the same lookup.
- */
-export let finishedChecked: (
-  store: TaskStore,
-  exportId: string,
-  timeout: number | undefined,
-  signal: AbortSignal | undefined,
-  lastCheck: LastCheck | undefined,
-) => Promise<void> | undefined;
-
-/** Rejects an aborted wait with its signal's reason (set in `TaskStore`'s static block). */
-let abortWait: (store: TaskStore, waiter: Waiter) => void;
-
-// The resolving function of the promise being made: a shared executor stores it here, so that a
-// wait allocates no executor closure (and no context for it) of its own.
-let captured: ((value: ExportTaskSnapshot | PromiseLike<ExportTaskSnapshot>) => void) | undefined;
-function capture(resolve: (value: ExportTaskSnapshot | PromiseLike<ExportTaskSnapshot>) => void): void {
-  captured = resolve;
-}
 
 /**
  * Many tasks folded from one multiplexed stream of backend events.
@@ -242,37 +155,43 @@ export class TaskStore {
   readonly #held = new Map<string, Map<number, TaskEvent>>();
   readonly #resyncAsked = new Set<string>();
   readonly #watchers = new Map<string, Listeners<Watcher>>();
-  readonly #eventListeners = new Map<string, Listeners<Listener<TaskEvent>>>();
+  readonly #eventListeners = new Map<string, Listeners<Subscriber<TaskEvent>>>();
+  /**
+   * The events applied by the call being delivered, with the task before and after each, kept
+   * only while someone listens to steps or to the task's events: told once the store is
+   * committed, so that a listener reading `get()` finds the event in it.
+   */
+  readonly #told: { event: TaskEvent; before: ExportTaskSnapshot; after: ExportTaskSnapshot }[] = [];
+  /**
+   * The cursor of each final task that received events after it was final: they no longer
+   * change its snapshot (whose `seq` stays that of the event that made it final), but a
+   * duplicate must still be told from a late event.
+   */
+  readonly #cursors = new Map<string, number>();
   /** Tasks given up with `abandon()`, with the error their waits and watchers ended with. */
   #abandoned: Map<string, Error> | undefined = undefined;
   #closed = false;
+  /** Whether an event is being delivered: calls made meanwhile wait in `#mailbox`. */
+  #delivering = false;
+  #mailbox: (() => void)[] | undefined = undefined;
   /** The error given to `close()`, if any. */
   #closedWith: Error | undefined = undefined;
-  /**
-   * Pending waits by export id; none while nothing waits. Made at the first wait and dropped
-   * with the last: a map that outlives its waits ends up in the old generation, and then every
-   * wait stored in it costs a remembered-set entry and a slower collection (measured at
-   * 300 ns per wait at 1,000 tasks, BENCHMARKS.md goal 2).
-   */
+  /** Pending waits by export id; made at the first wait and dropped with the last (why: BENCHMARKS.md, "Shapes the numbers chose"). */
   #waiters: Map<string, Waiters> | undefined = undefined;
-  readonly #deadlines = new DeadlineQueue<Waiter>((waiter) => void this.#timeOut(waiter));
+  readonly #deadlines: DeadlineQueue<Waiter>;
   readonly #errors = new Subject<Error>();
   readonly #diagnostics = new Subject<TaskDiagnostic>();
   readonly #resync = new Subject<ResyncRequest>();
   readonly #changes = new Subject<ExportTaskSnapshot>();
   #steps: Set<StepListener> | undefined = undefined;
 
-  static {
-    // The client's own entry into `settled()`: its options are checked already (by
-    // `ExportTask.getResult()`), so a wait there pays for one check, not two (BENCHMARKS.md).
-    abortWait = (store, waiter) => {
-      // The store does not own the signal, so it rejects with the signal's own reason.
-      if (store.#release(waiter)) rejectWith(waiter, waiter.abort!.signal.reason);
-    };
-    settledChecked = (store, exportId, timeout, signal, lastCheck) => store.#settled(exportId, timeout, signal, lastCheck);
-    finishedChecked = (store, exportId, timeout, signal, lastCheck) =>
-      store.#finalNow(exportId) === undefined ? (store.#wait(exportId, timeout, signal, lastCheck, VoidWaiter) as Promise<unknown> as Promise<void>) : undefined;
-  }
+  /** What a wait's abort listener calls: one object per store, not a closure per wait. */
+  readonly #aborts: AbortTarget = {
+    // The store does not own the signal, so it rejects with the signal's own reason.
+    abortWait: (waiter) => {
+      if (this.#release(waiter)) rejectWith(waiter, waiter.abort!.signal.reason);
+    },
+  };
 
   /**
    * Rejected input from {@link TaskStore.connect}ed sources ({@link InvalidEventError}s: the
@@ -288,10 +207,12 @@ export class TaskStore {
 
   /**
    * @param options - See {@link TaskStoreOptions}.
-   * @throws TypeError for an unknown option or a `maxHeld` that is not a positive integer.
+   * @throws TypeError for an unknown option, a `maxHeld` that is not a positive integer or a `clock` that is not a {@link Clock}.
    */
   constructor(options?: TaskStoreOptions) {
-    checkOptionBag('new TaskStore()', options, ['maxHeld']);
+    checkOptionBag('new TaskStore()', options, ['maxHeld', 'clock']);
+    const clock = checkClock('new TaskStore()', options?.clock);
+    this.#deadlines = new DeadlineQueue<Waiter>((waiter) => void this.#timeOut(waiter), clock);
     const maxHeld = options?.maxHeld ?? 1024;
     if (!Number.isSafeInteger(maxHeld) || maxHeld < 1) {
       throw new TypeError(`new TaskStore(): expected \`maxHeld\` to be a positive integer, got ${String(maxHeld)}`);
@@ -318,8 +239,28 @@ export class TaskStore {
   /**
    * Folds an event that is already validated (by {@link parseTaskEvent}); {@link TaskStore.apply}
    * is the entry point for untrusted input.
+   *
+   * The store delivers one event at a time, as an XState actor's mailbox: an event applied
+   * while another is being delivered (from a `watch()`, `changes$` or `appliedEvents()`
+   * subscriber, say) is queued and applied once that one is delivered, in the order it came, so
+   * every subscriber sees each task's snapshots in `seq` order. Such a call answers the task's
+   * snapshot as it is then (the queued event not applied yet), and an error of the queued
+   * event (an export of another product) goes to {@link TaskStore.errors$}. Subscribers are told
+   * after the store is updated: `store.get()` in a listener already holds the event it was told of.
+   *
+   * @throws {@link InvalidEventError} when the event's export is known under another product; nothing changes.
    */
   applyEvent(event: TaskEvent): ExportTaskSnapshot {
+    if (this.#delivering) return this.#enqueue(() => void this.#applyOne(event), event.product_id, event.export_id);
+    this.#delivering = true;
+    try {
+      return this.#applyOne(event);
+    } finally {
+      this.#deliverQueued();
+    }
+  }
+
+  #applyOne(event: TaskEvent): ExportTaskSnapshot {
     const id = event.export_id;
     const known = this.#tasks.get(id);
     const before = known ?? initialSnapshot(event.product_id, id);
@@ -336,20 +277,48 @@ export class TaskStore {
       return before;
     }
     let snapshot = before;
-    // `#held` and the listener maps are empty on the hot path: their size is checked before any lookup.
-    if (event.type === 'snapshot' ? event.seq <= snapshot.seq : event.seq <= snapshot.seq || (this.#held.size !== 0 && this.#held.get(id)?.has(event.seq))) {
+    // `#held`, `#cursors` and the listener maps are empty on the hot path: their size is checked before any lookup.
+    const cursor = this.#cursorOf(snapshot);
+    if (event.type === 'snapshot' ? event.seq <= cursor : event.seq <= cursor || (this.#held.size !== 0 && this.#held.get(id)?.has(event.seq))) {
       this.#diagnose(event.type === 'snapshot' ? 'stale-snapshot' : 'duplicate', event);
-    } else if (event.type !== 'snapshot' && event.seq > snapshot.seq + 1) {
+    } else if (event.type !== 'snapshot' && event.seq > cursor + 1) {
       this.#hold(snapshot, event);
     } else {
       // A new task's first state is this call's own until committed, so the event folds into it
       // in place, unless a step listener is to see it as it was.
-      snapshot = this.#advance(snapshot, event, known === undefined && this.#steps === undefined);
+      snapshot = this.#step(snapshot, event, known === undefined && this.#steps === undefined);
       const held = this.#held.size === 0 ? undefined : this.#held.get(id);
       if (held !== undefined) snapshot = this.#drain(snapshot, held);
     }
+    // A new task is known from its first event on, even one held or ignored.
     if (snapshot !== before || known === undefined) this.#commit(snapshot);
+    if (this.#told.length !== 0) this.#tell();
     return snapshot;
+  }
+
+  /** Queues a call made while an event is being delivered; answers the task's snapshot as it is now. */
+  #enqueue(apply: () => void, productId: string, exportId: string): ExportTaskSnapshot {
+    (this.#mailbox ??= []).push(apply);
+    return this.#tasks.get(exportId) ?? initialSnapshot(productId, exportId);
+  }
+
+  /** Delivers what was queued meanwhile, in order; then the store takes calls again. */
+  #deliverQueued(): void {
+    const mailbox = this.#mailbox;
+    try {
+      if (mailbox !== undefined) {
+        for (let i = 0; i < mailbox.length; i++) {
+          try {
+            mailbox[i]!();
+          } catch (error) {
+            this.#errors.next(error instanceof Error ? error : new Error(String(error)));
+          }
+        }
+      }
+    } finally {
+      this.#mailbox = undefined;
+      this.#delivering = false;
+    }
   }
 
   /** The task's snapshot, or `undefined` when the store has not seen it. */
@@ -385,13 +354,23 @@ export class TaskStore {
    */
   restore(input: unknown): ExportTaskSnapshot {
     const snapshot = parseSnapshot(input);
+    if (this.#delivering) return this.#enqueue(() => void this.#restoreOne(snapshot), snapshot.productId, snapshot.exportId);
+    this.#delivering = true;
+    try {
+      return this.#restoreOne(snapshot);
+    } finally {
+      this.#deliverQueued();
+    }
+  }
+
+  #restoreOne(snapshot: ExportTaskSnapshot): ExportTaskSnapshot {
     const id = snapshot.exportId;
     const known = this.#tasks.get(id);
     if (known !== undefined && known.productId !== snapshot.productId) {
       throw new TypeError(`TaskStore.restore(): export ${id} belongs to product "${known.productId}", got a snapshot of product "${snapshot.productId}"`);
     }
     // A restore resumes a task; it never takes one back, and a final outcome is kept (rule 3).
-    if (known !== undefined && (known.seq >= snapshot.seq || isFinalPhase(known.phase))) return known;
+    if (known !== undefined && (this.#cursorOf(known) >= snapshot.seq || isFinalPhase(known.phase))) return known;
     if (this.#abandoned?.has(id)) return known ?? snapshot;
     // Phase and progress never go back (rule 2), even for a restored snapshot. A restore is
     // rare, so immer's clarity costs nothing here (the hot path builds snapshots by hand).
@@ -409,6 +388,9 @@ export class TaskStore {
       next = this.#drain(next, held);
     }
     this.#commit(next);
+    if (this.#told.length !== 0) this.#tell();
+    // A task made final by a restore ends its event streams (no event of it will come).
+    if (isFinalPhase(next.phase)) this.#completeEvents(id);
     return next;
   }
 
@@ -453,13 +435,13 @@ export class TaskStore {
         subscriber.complete();
         return undefined;
       }
-      const listener: Listener<TaskEvent> = (event) => subscriber.next(event);
-      addTo(this.#eventListeners, exportId, listener);
-      const done = this.watch(exportId).subscribe({ complete: () => subscriber.complete(), error: (error: unknown) => subscriber.error(error) });
-      return () => {
-        removeFrom(this.#eventListeners, exportId, listener);
-        done.unsubscribe();
-      };
+      const ended = this.#endOf(exportId);
+      if (ended !== undefined) {
+        subscriber.error(ended);
+        return undefined;
+      }
+      addTo(this.#eventListeners, exportId, subscriber);
+      return () => removeFrom(this.#eventListeners, exportId, subscriber);
     });
   }
 
@@ -543,7 +525,7 @@ export class TaskStore {
     if (this.#closed) return;
     this.#closed = true;
     this.#closedWith = error;
-    const ids = new Set([...(this.#waiters ?? NO_WAITERS).keys(), ...this.#watchers.keys()]);
+    const ids = new Set([...(this.#waiters ?? NO_WAITERS).keys(), ...this.#watchers.keys(), ...this.#eventListeners.keys()]);
     for (const id of ids) this.#end(id, error ?? new ClientClosedError(id));
     this.#changes.complete();
     this.#diagnostics.complete();
@@ -634,7 +616,7 @@ export class TaskStore {
    */
   observedPending(productId: string): string[] {
     const ids = new Set<string>();
-    for (const map of [this.#waiters ?? NO_WAITERS, this.#watchers] as const) {
+    for (const map of [this.#waiters ?? NO_WAITERS, this.#watchers, this.#eventListeners] as const) {
       for (const id of map.keys()) {
         const snapshot = this.#tasks.get(id);
         if (snapshot !== undefined && snapshot.productId === productId && !isFinalPhase(snapshot.phase) && !this.#abandoned?.has(id)) ids.add(id);
@@ -646,6 +628,20 @@ export class TaskStore {
   /** Whether the store's shared wait timer is armed (for leak checks). */
   get timerArmed(): boolean {
     return this.#deadlines.armed;
+  }
+
+  /**
+   * @internal `settled()` for a caller that checked its options already (`ExportTask`, through
+   * `settledChecked` in `internal/waiters.ts`): a wait there pays for one check, not two. Not
+   * part of the package's API (its key is not exported).
+   */
+  [SETTLED_CHECKED](exportId: string, timeout: number | undefined, signal: AbortSignal | undefined, lastCheck: LastCheck | undefined): Promise<ExportTaskSnapshot> {
+    return this.#settled(exportId, timeout, signal, lastCheck);
+  }
+
+  /** @internal The same, resolving with nothing, and `undefined` instead of a promise when the task is final already. */
+  [FINISHED_CHECKED](exportId: string, timeout: number | undefined, signal: AbortSignal | undefined, lastCheck: LastCheck | undefined): Promise<void> | undefined {
+    return this.#finalNow(exportId) === undefined ? (this.#wait(exportId, timeout, signal, lastCheck, VoidWaiter) as Promise<unknown> as Promise<void>) : undefined;
   }
 
   #settled(
@@ -662,6 +658,11 @@ export class TaskStore {
   #finalNow(exportId: string): ExportTaskSnapshot | undefined {
     const current = this.#tasks.get(exportId);
     return current !== undefined && isFinalPhase(current.phase) ? current : undefined;
+  }
+
+  /** How far the task's events are applied: its snapshot's `seq`, unless events came after it was final. */
+  #cursorOf(snapshot: ExportTaskSnapshot): number {
+    return this.#cursors.size === 0 ? snapshot.seq : (this.#cursors.get(snapshot.exportId) ?? snapshot.seq);
   }
 
   /** Why a task not final can no longer become final (abandoned, or the store closed), else `undefined`. */
@@ -683,11 +684,12 @@ export class TaskStore {
         rejectWith(waiter, error);
       }
     }
-    const watchers = this.#watchers.get(exportId);
-    if (watchers === undefined) return;
-    this.#watchers.delete(exportId);
-    if (watchers instanceof Set) for (const watcher of [...watchers]) watcher.error(error);
-    else watchers.error(error);
+    for (const map of [this.#watchers, this.#eventListeners] as const) {
+      const subscribers = map.get(exportId);
+      if (subscribers === undefined) continue;
+      map.delete(exportId);
+      for (const subscriber of subscribers instanceof Set ? [...subscribers] : [subscribers]) subscriber.error(error);
+    }
   }
 
   /** A new wait on a task not final. */
@@ -703,13 +705,11 @@ export class TaskStore {
       const ended = this.#endOf(exportId);
       if (ended !== undefined) return Promise.reject(ended);
     }
-    const promise = new Promise<ExportTaskSnapshot>(capture);
-    const waiter = new Kind(exportId, captured!, timeout, lastCheck);
-    // Not kept past this call: the promise stays collectable once its wait is over.
-    captured = undefined;
+    const promise = newWaitPromise();
+    const waiter = new Kind(exportId, takeResolve(), timeout, lastCheck);
     addWaiter((this.#waiters ??= new Map<string, Waiters>()), exportId, waiter);
     if (signal !== undefined) {
-      waiter.abort = new AbortListener(signal, this, waiter);
+      waiter.abort = new AbortListener(signal, this.#aborts, waiter);
       signal.addEventListener('abort', waiter.abort, { once: true });
     }
     if (timeout !== undefined) this.#deadlines.insert(waiter, timeout);
@@ -756,22 +756,50 @@ export class TaskStore {
     if (waiter.abort !== undefined) waiter.abort.signal.removeEventListener('abort', waiter.abort);
   }
 
-  #advance(snapshot: ExportTaskSnapshot, event: TaskEvent, owned = false): ExportTaskSnapshot {
+  /**
+   * Applies one event that comes next in the task's order; its step and event listeners are
+   * told once the call's result is committed (`#tell`).
+   */
+  #step(snapshot: ExportTaskSnapshot, event: TaskEvent, owned = false): ExportTaskSnapshot {
     if (isFinalPhase(snapshot.phase)) {
       const terminal = event.type === 'succeeded' || event.type === 'failed' || (event.type === 'snapshot' && isFinalPhase(event.phase));
       const outcome = event.type === 'succeeded' ? 'success' : event.type === 'failed' ? 'failure' : event.type === 'snapshot' ? event.phase : undefined;
       this.#diagnose(terminal && outcome !== snapshot.phase ? 'conflict' : 'after-final', event);
     }
     const next = advance(snapshot, event, owned);
-    // Undefined unless someone inspects the store: one comparison on the hot path.
-    if (this.#steps !== undefined) for (const listener of [...this.#steps]) listener(event, snapshot, next);
     if (event.type === 'snapshot') {
       const held = this.#held.get(event.export_id);
       if (held !== undefined) for (const seq of held.keys()) if (seq <= event.seq) held.delete(seq);
     }
-    const listeners = this.#eventListeners.size === 0 ? undefined : this.#eventListeners.get(event.export_id);
-    if (listeners !== undefined) notify(listeners, event);
+    // A final snapshot never changes (advance answers it as it is): only the cursor moves, kept apart.
+    if (next === snapshot && next.seq !== event.seq) this.#cursors.set(event.export_id, event.seq);
+    // `#steps` is undefined unless someone inspects the store: one comparison on the hot path.
+    if (this.#steps !== undefined || (this.#eventListeners.size !== 0 && this.#eventListeners.has(event.export_id))) {
+      this.#told.push({ event, before: snapshot, after: next });
+    }
     return next;
+  }
+
+  /** Tells the step and event listeners of the events just committed, in order. */
+  #tell(): void {
+    const told = this.#told.splice(0);
+    for (const { event, before, after } of told) {
+      if (this.#steps !== undefined) for (const listener of [...this.#steps]) listener(event, before, after);
+      const subscribers = this.#eventListeners.size === 0 ? undefined : this.#eventListeners.get(event.export_id);
+      if (subscribers === undefined) continue;
+      const final = isFinalPhase(after.phase);
+      for (const subscriber of subscribers instanceof Set ? [...subscribers] : [subscribers]) {
+        subscriber.next(event);
+        if (final) subscriber.complete();
+      }
+    }
+  }
+
+  /** Completes the task's `appliedEvents()` streams. */
+  #completeEvents(exportId: string): void {
+    const subscribers = this.#eventListeners.get(exportId);
+    if (subscribers === undefined) return;
+    for (const subscriber of subscribers instanceof Set ? [...subscribers] : [subscribers]) subscriber.complete();
   }
 
   #hold(snapshot: ExportTaskSnapshot, event: TaskEvent): void {
@@ -783,18 +811,19 @@ export class TaskStore {
       return;
     }
     this.#diagnose('overflow', event);
-    if (!this.#resyncAsked.has(id)) {
+    // A final task no longer changes: a snapshot of it would tell nothing new.
+    if (!this.#resyncAsked.has(id) && !isFinalPhase(snapshot.phase)) {
       this.#resyncAsked.add(id);
-      this.#resync.next({ productId: snapshot.productId, exportId: id, seq: snapshot.seq });
+      this.#resync.next({ productId: snapshot.productId, exportId: id, seq: this.#cursorOf(snapshot) });
     }
   }
 
   #drain(snapshot: ExportTaskSnapshot, held: Map<number, TaskEvent>): ExportTaskSnapshot {
-    let next = held.get(snapshot.seq + 1);
+    let next = held.get(this.#cursorOf(snapshot) + 1);
     while (next !== undefined) {
       held.delete(next.seq);
-      snapshot = this.#advance(snapshot, next);
-      next = held.get(snapshot.seq + 1);
+      snapshot = this.#step(snapshot, next);
+      next = held.get(next.seq + 1);
     }
     if (held.size === 0) {
       this.#held.delete(snapshot.exportId);
@@ -814,9 +843,9 @@ export class TaskStore {
       else tell(watchers, snapshot, final);
     }
     if (!final) return;
-    // Held events stay held once final: they no longer change the outcome, but they still move
-    // the cursor when their gap fills (so every order gives the same snapshot) and a conflicting
-    // terminal event among them must still be reported. Holding stays bounded by `maxHeld`.
+    // Held events stay held once final: they no longer change the snapshot, but they still move
+    // the store's cursor when their gap fills (so a duplicate is told from a late event) and a
+    // conflicting terminal event among them must still be reported. Holding stays bounded by `maxHeld`.
     const all = this.#waiters;
     const waiters = all?.get(id);
     if (waiters === undefined) return;
@@ -855,12 +884,6 @@ function removeFrom<T extends object>(map: Map<string, Listeners<T>>, id: string
     listeners.delete(listener);
     if (listeners.size === 0) map.delete(id);
   }
-}
-
-/** Calls each listener once, those there when it began (one that a listener adds waits for the next value). */
-function notify<T>(listeners: Listeners<Listener<T>>, value: T): void {
-  if (listeners instanceof Set) for (const listener of [...listeners]) listener(value);
-  else listeners(value);
 }
 
 /** Tells a watcher of a change, and that it was the last once the task is final. */

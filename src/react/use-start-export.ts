@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { ExportOptions } from '../client/feature-collection.js';
 import type { ExportTaskSnapshot } from '../core/snapshot.js';
+import { checkOptionBag } from '../internal/options.js';
 import { describe } from './internal/describe.js';
 import { useExportTask, type ObservableTask } from './use-export-task.js';
 
@@ -317,14 +318,7 @@ function checkArguments(featureCollection: unknown, options: unknown): void {
     );
   }
   if (options === undefined) return;
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`useStartExport(): expected options to be an object such as { cancelOnUnmount: true }, got ${describe(options)}`);
-  }
-  for (const key of Object.keys(options)) {
-    if (!(OPTION_NAMES as readonly string[]).includes(key)) {
-      throw new TypeError(`useStartExport(): unknown option \`${key}\`; the options are ${OPTION_NAMES.map((name) => `\`${name}\``).join(', ')}`);
-    }
-  }
+  checkOptionBag('useStartExport()', options, OPTION_NAMES);
   const bag = options as Record<string, unknown>;
   if (bag['cancelOnUnmount'] !== undefined && typeof bag['cancelOnUnmount'] !== 'boolean') {
     throw new TypeError(`useStartExport(): expected \`cancelOnUnmount\` to be a boolean, got ${describe(bag['cancelOnUnmount'])}`);

@@ -1,5 +1,6 @@
 import { describeValue } from '../core/errors.js';
 import { signingKeyBytes } from './access-tokens.js';
+import { checkOptionBag, checkCount } from '../internal/options.js';
 import { checkRedisUrl } from './redis/check-redis-url.js';
 import { checkMemoryMb, checkTimeoutMs, MAX_TIMEOUT_MS } from './embedded/check-limits.js';
 import { startEngine } from './embedded/engine.js';
@@ -469,15 +470,8 @@ async function loadRedisPeers(): Promise<[typeof AppModule, typeof RedisModule, 
 }
 
 function checkServerOptions(options: unknown): CheckedServerOptions {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new TypeError(`Expected the options of startServer() to be an object, got ${describeValue(options)}`);
-  }
+  checkOptionBag('startServer()', options, OPTION_KEYS, true);
   const o = options as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if (!OPTION_KEYS.includes(key)) {
-      throw new TypeError(`Unknown option \`${key}\` of startServer(): expected only ${OPTION_KEYS.map((k) => `\`${k}\``).join(', ')}`);
-    }
-  }
   const port = o['port'] ?? 0;
   if (!Number.isSafeInteger(port) || (port as number) < 0 || (port as number) > 65_535) {
     throw new TypeError(`Expected \`port\` to be an integer from 0 to 65535 (0 picks a free port), got ${describeValue(port)}`);
@@ -551,11 +545,11 @@ function checkServerOptions(options: unknown): CheckedServerOptions {
     maxJobTimeoutMs,
     maxJobMemoryMb,
     fullStacktraces,
-    concurrency: checkCount(o['concurrency'], 'concurrency', 'jobs'),
-    pageSize: checkCount(o['pageSize'], 'pageSize', 'exports') ?? 100,
+    concurrency: checkCount('startServer()', 'concurrency', o['concurrency'], 'jobs'),
+    pageSize: checkCount('startServer()', 'pageSize', o['pageSize'], 'exports') ?? 100,
     heartbeatMs,
-    bodyLimit: checkCount(o['bodyLimit'], 'bodyLimit', 'bytes') ?? 64 * 1024 * 1024,
-    sseBufferLimit: checkCount(o['sseBufferLimit'], 'sseBufferLimit', 'bytes') ?? 1024 * 1024,
+    bodyLimit: checkCount('startServer()', 'bodyLimit', o['bodyLimit'], 'bytes') ?? 64 * 1024 * 1024,
+    sseBufferLimit: checkCount('startServer()', 'sseBufferLimit', o['sseBufferLimit'], 'bytes') ?? 1024 * 1024,
     logger,
     metricsPublic,
     shutdownDelayMs,
@@ -581,12 +575,4 @@ function checkLogger(value: unknown): LoggerOptions | undefined {
     throw new TypeError(`Expected \`logger.destination\` to be a writable stream (something with a write method), got ${describeValue(destination)}`);
   }
   return value;
-}
-
-function checkCount(value: unknown, name: string, what: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (!Number.isSafeInteger(value) || (value as number) < 1) {
-    throw new TypeError(`Expected \`${name}\` to be a positive integer number of ${what}, got ${describeValue(value)}`);
-  }
-  return value as number;
 }

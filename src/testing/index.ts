@@ -11,6 +11,8 @@
  *   over a stream with drawn faults ({@link deliveryFaultsArb}), and
  *   {@link createScheduledBackend}, whose deliveries `fc.scheduler()` decides, so races are
  *   explored, shrunk and replayed from the seed;
+ * - a {@link ManualClock} for the `clock` option of `TaskStore` and `createClient`, so timeouts
+ *   are tested without global fake timers;
  * - the machine's test model ({@link createTaskTestModel}, `createTestModel` from
  *   `xstate/graph`) and its paths as events ({@link taskPaths}, {@link forEachTaskPath}).
  *
@@ -19,6 +21,7 @@
  * @packageDocumentation
  */
 
+export { ManualClock } from './manual-clock.js';
 export {
   taskEventArb,
   taskHistoryArb,

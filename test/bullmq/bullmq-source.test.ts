@@ -177,6 +177,6 @@ describe('fromBullmq', () => {
     expect(() => fromBullmq({ redis: 'http://127.0.0.1:6379', productId: 'roads' })).toThrow(/Expected `redis` to be a Redis URL/);
     expect(() => fromBullmq({ redis: redis.url, productId: '' })).toThrow(/Expected `productId` to be a product id/);
     expect(() => fromBullmq({ redis: redis.url, productId: 'roads', exportIds: [''] })).toThrow(/Expected `exportIds`/);
-    expect(() => fromBullmq({ redis: redis.url, productId: 'roads', bogus: 1 } as never)).toThrow(/Unknown option `bogus`/);
+    expect(() => fromBullmq({ redis: redis.url, productId: 'roads', bogus: 1 } as never)).toThrow(/fromBullmq\(\): unknown option `bogus`; the options are/);
   });
 });

@@ -487,6 +487,34 @@ describe('ExportTask', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it('an actor of a task still running stops following it at close(), with no unhandled error', async () => {
+    const task = await fc.export('actor.ndjson');
+    backend.emit(task.tuid, { type: 'started' });
+    const actor = task.actor();
+    await client.close();
+    expect(actor.getSnapshot().value).toBe('running');
+    // Nothing is fed any more, and nothing was thrown at the actor's subscribers.
+    expect(actor.getSnapshot().status).toBe('active');
+    actor.stop();
+  });
+
+  it('state$ is cold: reading it opens no event stream; subscribing does', async () => {
+    const started = await fc.export('cold.ndjson');
+    // A second client that has not watched the product: getting the export opens no stream.
+    const other = createClient({ backend });
+    const task = await other.featureCollection('roads').getExport(started.tuid);
+    const before = backend.requests.events;
+    const state$ = task.state$;
+    void task.state$;
+    expect(backend.requests.events).toBe(before);
+    const seen: string[] = [];
+    const subscription = state$.subscribe((s) => seen.push(s.phase));
+    expect(backend.requests.events).toBe(before + 1);
+    expect(seen).toEqual([task.snapshot.phase]);
+    subscription.unsubscribe();
+    await other.close();
+  });
+
   it('rejects requests after close()', async () => {
     const task = await fc.export('k.ndjson');
     await client.close();

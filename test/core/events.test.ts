@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { exportTaskMachine } from '../../machines/export-task.js';
 import { isFinalPhase, TASK_EVENT_TYPES, type TaskPhase } from '../../src/core/events.js';
 import { InvalidEventError } from '../../src/core/errors.js';
 import { parseTaskEvent } from '../../src/core/parse-task-event.js';
@@ -30,5 +31,12 @@ describe('isFinalPhase', () => {
     ['failure', true],
   ])('says %s is final: %s', (phase, final) => {
     expect(isFinalPhase(phase)).toBe(final);
+  });
+
+  it("agrees with the machine's own final states, and answers false for what is not a phase", () => {
+    for (const [phase, node] of Object.entries(exportTaskMachine.root.states)) {
+      expect(isFinalPhase(phase as TaskPhase)).toBe(node.type === 'final');
+    }
+    expect(isFinalPhase('toString' as TaskPhase)).toBe(false);
   });
 });

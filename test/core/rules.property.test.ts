@@ -180,8 +180,9 @@ describe('rule 2: monotone', () => {
 describe('rule 3: final absorbs', () => {
   // After the terminal event N: a conflicting terminal event and a few late log lines, in any
   // order (seqs N+1...). None of them may change the outcome; the conflict must be reported.
-  const conflictArb = taskHistoryArb({ terminal: 'always' }).chain((history) =>
-    fc.record({ lateLines: fc.nat(2), conflictAt: fc.nat(2) }).chain(({ lateLines, conflictAt }) => {
+  /** A task's history that ends final, then late events (seqs N+1...): log lines, and a conflicting terminal event among them. */
+  const lateTail = (history: readonly TaskEvent[]) =>
+    fc.record({ lateLines: fc.nat(2), conflictAt: fc.nat(2) }).map(({ lateLines, conflictAt }) => {
       const terminal = realEvents(history).at(-1)!;
       const base = { product_id: terminal.product_id, export_id: terminal.export_id, time: terminal.time };
       const tail: TaskEvent[] = Array.from({ length: lateLines }, () => ({ type: 'log', ...base, seq: 0, line: 'late' }));
@@ -194,13 +195,17 @@ describe('rule 3: final absorbs', () => {
       );
       const after = tail.map((event, i) => ({ ...event, seq: terminal.seq + 1 + i }));
       const conflict = after.find((e) => e.type === 'failed' || e.type === 'succeeded')!;
-      return hostileDeliveryArb([...history, ...after]).map((delivery) => ({ history, conflict, last: after.at(-1)!.seq, delivery }));
-    }),
+      return { after, conflict };
+    });
+  const conflictArb = taskHistoryArb({ terminal: 'always' }).chain((history) =>
+    lateTail(history).chain(({ after, conflict }) =>
+      hostileDeliveryArb([...history, ...after]).map((delivery) => ({ history, conflict, last: after.at(-1)!.seq, delivery })),
+    ),
   );
 
-  it('settles exactly once, and later events (a conflicting terminal one among them) change nothing but the cursor; the conflict is reported', async () => {
+  it('settles exactly once, and later events (a conflicting terminal one among them) change nothing; the conflict is reported', async () => {
     await fc.assert(
-      fc.asyncProperty(conflictArb, async ({ history, conflict, last, delivery }) => {
+      fc.asyncProperty(conflictArb, async ({ history, conflict, delivery }) => {
         const id = history[0]!.export_id;
         const expected = replay(realEvents(history));
         const store = new TaskStore();
@@ -229,19 +234,96 @@ describe('rule 3: final absorbs', () => {
         }
         const results = await Promise.all(waits);
 
-        const outcome = (s: ExportTaskSnapshot) => ({ ...s, seq: 0 });
         expect(resolutions).toBe(waits.length);
-        for (const result of results) expect(outcome(result)).toEqual(outcome(expected));
+        // One final snapshot, the same object everywhere, equal to the in-order fold up to the
+        // final event (its seq included): the late events changed nothing.
+        for (const result of results) expect(result).toBe(store.get(id));
+        expect(store.get(id)).toEqual(expected);
         expect(completions).toBe(1);
-        expect(finals).toHaveLength(1);
-        for (const change of finalChanges) expect(outcome(change)).toEqual(outcome(expected));
-        // The cursor passes the later events; nothing else of the task changes.
-        expect(store.get(id)).toEqual({ ...expected, seq: last });
+        expect(finals).toEqual([expected]);
+        expect(finalChanges).toEqual([expected]);
         expect(diagnostics.filter((d) => d.kind === 'conflict')).toEqual([
           { kind: 'conflict', productId: conflict.product_id, exportId: id, seq: conflict.seq, type: conflict.type },
         ]);
         expect(store.pendingWaits).toBe(0);
       }),
+    );
+  });
+});
+
+describe('final means final', () => {
+  /**
+   * One task's history ending final, late events after it (no snapshot: one above the final
+   * event could arrive first and stand for the history up to it), one hostile delivery of both.
+   */
+  const taskArb = (exportId: string) =>
+    taskHistoryArb({ exportId, terminal: 'always' }).chain((history) =>
+      fc
+        .array(fc.constantFrom<'log' | 'failed' | 'succeeded' | 'progress'>('log', 'failed', 'succeeded', 'progress'), { maxLength: 4 })
+        .chain((lateTypes) => {
+          const terminal = realEvents(history).at(-1)!;
+          const base = { product_id: terminal.product_id, export_id: exportId, time: terminal.time };
+          const after: TaskEvent[] = lateTypes.map((type, i): TaskEvent => {
+            const seq = terminal.seq + 1 + i;
+            if (type === 'log') return { type, ...base, seq, line: 'late' };
+            if (type === 'progress') return { type, ...base, seq, fraction: 0.1 };
+            if (type === 'failed') return { type, ...base, seq, failure_type: 'internal', exception_name: null, stacktrace: null, runtime: null, peak_memory_usage: null };
+            return { type, ...base, seq, runtime: 1, peak_memory_usage: 1, key: 'k', labels: ['a', 'b', 'c', 'k'], size_bytes: 1, sha256: 'f'.repeat(64) };
+          });
+          return hostileDeliveryArb([...history, ...after]).map((delivery) => ({ exportId, history, delivery }));
+        }),
+    );
+  const streamArb = fc.integer({ min: 1, max: 4 }).chain((n) =>
+    fc.tuple(...Array.from({ length: n }, (_, i) => taskArb(`t${i}`))).chain((tasks) => {
+      const events = tasks.flatMap((t) => t.delivery);
+      // An interleaving that keeps each task's own delivery order.
+      return fc.array(fc.nat(n - 1), { minLength: events.length, maxLength: events.length }).map((picks) => {
+        const queues = tasks.map((t) => [...t.delivery]);
+        const stream: TaskEvent[] = [];
+        for (const pick of picks) {
+          const queue = queues.find((q, i) => i >= pick && q.length > 0) ?? queues.find((q) => q.length > 0)!;
+          stream.push(queue.shift()!);
+        }
+        return { tasks, stream };
+      });
+    }),
+  );
+
+  it('the snapshot a wait resolved with equals store.get() forever after, and changes$ and watch() emit one final snapshot per task', async () => {
+    await fc.assert(
+      fc.asyncProperty(streamArb, async ({ tasks, stream }) => {
+        const store = new TaskStore();
+        const settledWith = new Map<string, ExportTaskSnapshot>();
+        const finalChanges = new Map<string, ExportTaskSnapshot[]>();
+        const watchedFinals = new Map<string, ExportTaskSnapshot[]>();
+        store.changes$.subscribe((s) => {
+          if (isFinalPhase(s.phase)) finalChanges.set(s.exportId, [...(finalChanges.get(s.exportId) ?? []), s]);
+        });
+        for (const { exportId } of tasks) {
+          void store.settled(exportId).then((s) => settledWith.set(exportId, structuredClone(s)));
+          store.watch(exportId).subscribe((s) => {
+            if (isFinalPhase(s.phase)) watchedFinals.set(exportId, [...(watchedFinals.get(exportId) ?? []), s]);
+          });
+        }
+        for (const event of stream) {
+          store.apply(event);
+          // Let every resolved wait's callback run, then check every task settled so far.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          for (const [id, snapshot] of settledWith) expect(store.get(id)).toEqual(snapshot);
+        }
+        for (const { exportId, history } of tasks) {
+          const expected = replay(realEvents(history));
+          expect(settledWith.get(exportId)).toEqual(expected);
+          expect(store.get(exportId)).toEqual(expected);
+          expect(finalChanges.get(exportId)).toEqual([expected]);
+          expect(watchedFinals.get(exportId)).toEqual([expected]);
+          // A late watcher gets the same final snapshot once, then completes.
+          let late: ExportTaskSnapshot[] = [];
+          store.watch(exportId).subscribe({ next: (s) => (late = [...late, s]) });
+          expect(late).toEqual([expected]);
+        }
+      }),
+      { numRuns: 200 },
     );
   });
 });

@@ -2,7 +2,8 @@ import { firstValueFrom, toArray, type Observable } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ClientClosedError, ExportLostError, TimeoutError } from '../../src/core/errors.js';
 import type { ExportTaskSnapshot } from '../../src/core/snapshot.js';
-import { finishedChecked, TaskStore, type TaskDiagnostic } from '../../src/core/task-store.js';
+import { finishedChecked } from '../../src/core/internal/waiters.js';
+import { TaskStore, type TaskDiagnostic } from '../../src/core/task-store.js';
 
 // The store-level ends of waits: abandon(id, error) for a task that can never be final, and
 // close(error) for a store whose sources are gone. Every wait and watcher must end, and nothing

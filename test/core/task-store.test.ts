@@ -2,7 +2,8 @@ import { Subject, config, from, throwError, type Subscription } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { InvalidEventError, TimeoutError } from '../../src/core/errors.js';
 import type { ExportTaskSnapshot } from '../../src/core/snapshot.js';
-import { finishedChecked, TaskStore, type ResyncRequest, type TaskDiagnostic, type TaskStoreOptions } from '../../src/core/task-store.js';
+import { finishedChecked } from '../../src/core/internal/waiters.js';
+import { TaskStore, type ResyncRequest, type TaskDiagnostic, type TaskStoreOptions } from '../../src/core/task-store.js';
 
 const P = 'roads';
 const T0 = '2026-01-01T00:00:00.000Z';
@@ -377,10 +378,40 @@ describe('TaskStore', () => {
       store.apply(queued('e1'));
       store.apply(failed('e1', 4)); // held: 2 and 3 are missing
       store.apply(succeeded('e1', 2));
-      expect(store.get('e1')).toMatchObject({ phase: 'success', seq: 2 });
+      const final = store.get('e1');
+      expect(final).toMatchObject({ phase: 'success', seq: 2 });
       store.apply(log('e1', 3, 'late'));
       expect(seen).toEqual(['after-final', 'conflict']);
-      expect(store.get('e1')).toMatchObject({ phase: 'success', seq: 4, log: [] });
+      // Final means final: the late events moved only the cursor, kept apart from the snapshot.
+      expect(store.get('e1')).toBe(final);
+      expect(store.get('e1')).toMatchObject({ phase: 'success', seq: 2, log: [] });
+      // The cursor still tells a duplicate from a late event.
+      store.apply(log('e1', 4, 'again'));
+      store.apply(log('e1', 5, 'later'));
+      expect(seen).toEqual(['after-final', 'conflict', 'duplicate', 'after-final']);
+    });
+
+    it('keeps a final snapshot as it is, emitting it once on changes$ and watch(), whatever comes after', () => {
+      const store = newStore();
+      const changes: unknown[] = [];
+      store.changes$.subscribe((s) => changes.push(s));
+      const watched: unknown[] = [];
+      store.watch('e1').subscribe((s) => watched.push(s));
+      store.apply(queued('e1'));
+      store.apply(failed('e1', 2));
+      const final = store.get('e1')!;
+      const copy = structuredClone(final);
+      for (const late of [failed('e1', 3, 'oom'), log('e1', 4, 'late'), progress('e1', 5, 0.9), succeeded('e1', 6), snapshotEvent('e1', 7, 'running', { progress: 0.5 })]) {
+        expect(store.apply(late)).toBe(final);
+      }
+      expect(store.get('e1')).toBe(final);
+      expect(final).toEqual(copy);
+      expect(changes.filter((s) => s === final)).toHaveLength(1);
+      expect(changes.at(-1)).toBe(final);
+      expect(watched.at(-1)).toBe(final);
+      expect(watched.filter((s) => s === final)).toHaveLength(1);
+      // A restore of a later snapshot of it is ignored too.
+      expect(store.restore({ ...final, seq: 9, log: ['rewritten'] })).toBe(final);
     });
 
     it('reports a final snapshot that disagrees with the outcome as a conflict', () => {

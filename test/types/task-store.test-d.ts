@@ -3,7 +3,7 @@
  */
 import type { Observable, Subscription } from 'rxjs';
 import { describe, expectTypeOf, it } from 'vitest';
-import { replay, TaskStore } from '../../src/index.js';
+import { replay, TaskStore, type Clock } from '../../src/index.js';
 import type {
   ExportTaskAttributes,
   ExportTaskSnapshot,
@@ -62,7 +62,7 @@ describe('TaskStore', () => {
   });
 
   it('takes its options by name', () => {
-    expectTypeOf<TaskStoreOptions>().toEqualTypeOf<{ readonly maxHeld?: number }>();
+    expectTypeOf<TaskStoreOptions>().toEqualTypeOf<{ readonly maxHeld?: number | undefined; readonly clock?: Clock | undefined }>();
     new TaskStore({ maxHeld: 16 });
     // @ts-expect-error - unknown option (the name is `maxHeld`).
     new TaskStore({ maxheld: 16 });

@@ -1,15 +1,11 @@
 import type { TaskEvent } from '../events.js';
 import type { ExportTaskSnapshot } from '../snapshot.js';
-import { assignAll, enabledTransition, INITIAL_PHASE, initialContext, type Args } from './compiled-machine.js';
+import { assignAll, enabledTransition, FINAL, INITIAL_PHASE, initialContext, type Args } from './compiled-machine.js';
 import type { Writable } from '../../internal/writable.js';
 
 /** A task the store has just heard of: the machine's initial state, before any event (seq 0). */
 export function initialSnapshot(productId: string, exportId: string): ExportTaskSnapshot {
-  // Not `{ ...context, phase, seq }`: in V8 (Node 20) a spread followed by a property its source
-  // lacks gives nearly every object a hidden class of its own, which cost microseconds per new
-  // task (BENCHMARKS.md, "Profiles and optimisations"). Properties added to the machine's fresh
-  // context literal follow cached transitions, so every snapshot shares one hidden class; and
-  // that literal is this task's own, so it becomes the snapshot without a copy.
+  // The machine's fresh context literal, completed in place: not a spread (why: BENCHMARKS.md, "Shapes the numbers chose").
   const snapshot = initialContext({ productId, exportId }) as Writable<ExportTaskSnapshot>;
   snapshot.phase = INITIAL_PHASE;
   snapshot.seq = 0;
@@ -17,13 +13,16 @@ export function initialSnapshot(productId: string, exportId: string): ExportTask
 }
 
 /**
- * Applies one event that comes next in the task's order (its seq follows the snapshot's, or
- * it is a newer snapshot) and answers the new snapshot, whose cursor is the event's seq.
- * What the event does is the machine's business; an event the machine ignores (any event
- * once final) still moves the cursor. With `owned` (a snapshot nobody else holds yet, such as
- * a new task's first state), the snapshot is updated in place.
+ * Applies one event that comes next in the task's order (its seq follows the cursor, or it is
+ * a newer snapshot) and answers the new snapshot, whose `seq` is the event's. What the event
+ * does is the machine's business; an event the machine ignores before the task is final still
+ * moves `seq` (a persisted snapshot resumes from it). A final snapshot never changes: for any
+ * event it is answered as it is, without a copy (the store keeps its cursor apart; XState's
+ * `transition()` likewise answers a done snapshot unchanged). With `owned` (a snapshot nobody
+ * else holds yet, such as a new task's first state), the snapshot is updated in place.
  */
 export function advance(snapshot: ExportTaskSnapshot, event: TaskEvent, owned: boolean): ExportTaskSnapshot {
+  if (FINAL[snapshot.phase]) return snapshot;
   // One macrostep of the machine, written straight into the new snapshot.
   const args: Args = { context: snapshot, event };
   const transition = enabledTransition(snapshot.phase, args);

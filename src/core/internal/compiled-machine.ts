@@ -38,6 +38,10 @@ function resolveGuard(ref: unknown, impl: Implementations, where: string): Guard
 
 function resolveAssigner(ref: unknown, impl: Implementations, where: string): Assigner {
   const name = typeof ref === 'string' ? ref : (ref as { type?: unknown } | undefined)?.type;
+  // XState passes `params` as the assigner's second argument, which the compiled table does not.
+  if (typeof ref === 'object' && ref !== null && 'params' in ref) {
+    throw new Error(`${where}: action ${String(name)} has params, which cannot be compiled; read what it needs from the context or the event instead`);
+  }
   const action = typeof ref === 'function' ? ref : typeof name === 'string' ? impl.actions[name] : undefined;
   const assignment = (action as { type?: unknown; assignment?: unknown } | undefined)?.assignment;
   if ((action as { type?: unknown } | undefined)?.type !== 'xstate.assign' || assignment === undefined) {

@@ -1,3 +1,5 @@
+import { systemClock, type Clock } from '../clock.js';
+
 /** A link of a circular doubly-linked list; both links are null while it is in no list. */
 interface Link {
   prev: Link | null;
@@ -60,12 +62,17 @@ export class DeadlineQueue<D extends Deadline = CallbackDeadline> {
   /** The lists, a min-heap by `expiry`. */
   readonly #heap: DelayList[] = [];
   #size = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timer: unknown = undefined;
   #armedAt = Infinity;
+  readonly #clock: Clock;
 
-  /** @param onDue - Required unless the deadlines are {@link CallbackDeadline}s: by default each is fired. */
-  constructor(onDue: (deadline: D) => void = fireCallback) {
+  /**
+   * @param onDue - Required unless the deadlines are {@link CallbackDeadline}s: by default each is fired.
+   * @param clock - Where the time is read and the timer armed.
+   */
+  constructor(onDue: (deadline: D) => void = fireCallback, clock: Clock = systemClock) {
     this.#onDue = onDue;
+    this.#clock = clock;
   }
 
   /** How many deadlines are waiting. */
@@ -81,7 +88,7 @@ export class DeadlineQueue<D extends Deadline = CallbackDeadline> {
   /** Calls `fire` at `at` (epoch ms), unless cancelled first (a queue of callbacks). */
   add(this: DeadlineQueue<CallbackDeadline>, at: number, fire: () => void): CallbackDeadline {
     const deadline: CallbackDeadline = { at, prev: null, next: null, fire };
-    this.#link(deadline, at, at - Date.now());
+    this.#link(deadline, at, at - this.#clock.now());
     return deadline;
   }
 
@@ -91,7 +98,7 @@ export class DeadlineQueue<D extends Deadline = CallbackDeadline> {
    * and a closure per entry, which counts with 100,000 waits.
    */
   insert(deadline: D, delay: number): void {
-    this.#link(deadline, Date.now() + delay, delay);
+    this.#link(deadline, this.#clock.now() + delay, delay);
   }
 
   /** Removes a deadline that has not fired; a no-op for one that has. */
@@ -148,22 +155,22 @@ export class DeadlineQueue<D extends Deadline = CallbackDeadline> {
   #clear(): void {
     this.#lists.clear();
     this.#heap.length = 0;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#armedAt = Infinity;
   }
 
   /** Arms the timer for `at`, replacing the one armed for a later time. */
   #arm(at: number): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#armedAt = at;
-    this.#timer = setTimeout(() => this.#expire(), Math.min(MAX_DELAY, Math.max(0, at - Date.now())));
+    this.#timer = this.#clock.setTimeout(() => this.#expire(), Math.min(MAX_DELAY, Math.max(0, at - this.#clock.now())));
   }
 
   #expire(): void {
     this.#timer = undefined;
     this.#armedAt = Infinity;
-    const now = Date.now();
+    const now = this.#clock.now();
     const heap = this.#heap;
     const due: D[] = [];
     while (heap.length > 0 && heap[0]!.expiry <= now) {

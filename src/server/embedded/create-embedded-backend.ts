@@ -5,6 +5,7 @@ import type { EmbeddedBackendOptions } from '../../client/embedded-options.js';
 import type { Feature } from '../../client/geojson.js';
 import type { SnapshotEvent } from '../../core/events.js';
 import { describeValue } from '../../core/errors.js';
+import { checkOptionBag, checkCount } from '../../internal/options.js';
 import { checkMemoryMb, checkTimeoutMs } from './check-limits.js';
 import type { EmbeddedEngine, EngineOptions } from './engine.js';
 
@@ -106,17 +107,8 @@ class EmbeddedBackend implements ExportBackend {
 }
 
 function checkOptions(options: unknown): EngineOptions {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new TypeError(`Expected the options of createEmbeddedBackend() to be an object, got ${describeValue(options)}`);
-  }
+  checkOptionBag('createEmbeddedBackend()', options, OPTION_KEYS, true);
   const o = options as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if (!OPTION_KEYS.includes(key)) {
-      throw new TypeError(
-        `Unknown option \`${key}\` of createEmbeddedBackend(): expected only ${OPTION_KEYS.map((k) => `\`${k}\``).join(', ')}`,
-      );
-    }
-  }
   const dataDir = o['dataDir'];
   if (dataDir !== undefined && (typeof dataDir !== 'string' || dataDir === '' || dataDir.includes('\0'))) {
     throw new TypeError(`Expected \`dataDir\` to be a directory path, got ${describeValue(dataDir)}: leave it out for a temporary directory`);
@@ -125,15 +117,8 @@ function checkOptions(options: unknown): EngineOptions {
     dataDir,
     jobTimeoutMs: checkTimeoutMs(o['jobTimeoutMs'], 'jobTimeoutMs'),
     jobMemoryMb: checkMemoryMb(o['jobMemoryMb'], 'jobMemoryMb'),
-    concurrency: checkCount(o['concurrency'], 'concurrency', 'jobs'),
-    pageSize: checkCount(o['pageSize'], 'pageSize', 'exports') ?? 100,
+    concurrency: checkCount('createEmbeddedBackend()', 'concurrency', o['concurrency'], 'jobs'),
+    pageSize: checkCount('createEmbeddedBackend()', 'pageSize', o['pageSize'], 'exports') ?? 100,
   };
 }
 
-function checkCount(value: unknown, name: string, what: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (!Number.isSafeInteger(value) || (value as number) < 1) {
-    throw new TypeError(`Expected \`${name}\` to be a positive integer number of ${what}, got ${describeValue(value)}`);
-  }
-  return value as number;
-}

@@ -6,6 +6,7 @@ import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { describeValue } from '../../core/errors.js';
 import type { TaskEvent } from '../../core/events.js';
+import { checkOptionBag } from '../../internal/options.js';
 import { checkMemoryMb, checkTimeoutMs } from '../embedded/check-limits.js';
 import { failedBody, failureOf, isSystemError } from '../embedded/engine.js';
 import { ExportJob } from '../embedded/export-job.js';
@@ -325,15 +326,8 @@ class RedisWorker implements ExportWorker {
 }
 
 function checkWorkerOptions(options: unknown): CheckedWorkerOptions {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new TypeError(`Expected the options of startWorker() to be an object, got ${describeValue(options)}`);
-  }
+  checkOptionBag('startWorker()', options, OPTION_KEYS, true);
   const o = options as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if (!OPTION_KEYS.includes(key)) {
-      throw new TypeError(`Unknown option \`${key}\` of startWorker(): expected only ${OPTION_KEYS.map((k) => `\`${k}\``).join(', ')}`);
-    }
-  }
   const dataDir = o['dataDir'];
   if (typeof dataDir !== 'string' || dataDir === '' || dataDir.includes('\0')) {
     throw new TypeError(`Expected \`dataDir\` to be the directory the API instances share (features and exported files), got ${describeValue(dataDir)}`);

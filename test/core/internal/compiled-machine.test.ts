@@ -161,6 +161,33 @@ describe('compileMachine', () => {
       /m\.a\.go: only plain guard functions without params can be compiled/,
     ],
     [
+      // Issue: it compiled, then threw "Cannot read properties of undefined (reading 'by')" when
+      // the event came, where XState gives n = 5.
+      'an action with params',
+      () =>
+        setup({
+          types: { context: {} as { n: number } },
+          actions: { add: assign(({ context }, params: { by: number }) => ({ n: context.n + params.by })) },
+        }).createMachine({
+          id: 'm',
+          context: { n: 0 },
+          initial: 'a',
+          states: { a: { on: { go: { actions: { type: 'add', params: { by: 5 } } } } } },
+        }),
+      /m\.a\.go: action add has params, which cannot be compiled/,
+    ],
+    [
+      'an inline action with params, in an entry-less state among others',
+      () =>
+        setup({ actions: { add: assign({ n: 1 }) } }).createMachine({
+          id: 'm',
+          context,
+          initial: 'a',
+          states: { a: { on: { go: { actions: ['add', { type: 'add', params: () => ({}) }] } } } },
+        }),
+      /m\.a\.go: action add has params/,
+    ],
+    [
       'two targets',
       () => createMachine({ id: 'm', context, initial: 'a', states: { a: { on: { go: { target: ['b', 'c'] } } }, b: {}, c: {} } }),
       /m\.a\.go: only one target, no reentry/,
@@ -243,16 +270,35 @@ describe('advance', () => {
   const input = { productId: 'p', exportId: 'e' };
   const queued = { type: 'queued', product_id: 'p', export_id: 'e', seq: 1, time: '2026-01-01T00:00:00Z' } as const;
 
-  it('only moves the cursor in a final phase and for an event the phase does not handle, on a copy unless owned', () => {
-    for (const phase of ['success', 'failure', 'running'] as const) {
-      const snapshot = { ...initialContext(input), phase, seq: 0 };
-      const copy = advance(snapshot, queued, false);
-      expect(copy).toEqual({ ...snapshot, seq: 1 });
-      expect(copy).not.toBe(snapshot);
-      expect(snapshot.seq).toBe(0);
-      expect(advance(snapshot, queued, true)).toBe(snapshot);
-      expect(snapshot.seq).toBe(1);
+  it('answers a final snapshot as it is, without a copy, for any event', () => {
+    for (const phase of ['success', 'failure'] as const) {
+      for (const owned of [false, true]) {
+        const snapshot = { ...initialContext(input), phase, seq: 3 };
+        const before = structuredClone(snapshot);
+        expect(advance(snapshot, { ...queued, seq: 4 }, owned)).toBe(snapshot);
+        expect(snapshot).toEqual(before);
+      }
     }
+  });
+
+  it('only moves seq for an event a phase not final does not handle, on a copy unless owned', () => {
+    const snapshot = { ...initialContext(input), phase: 'running' as const, seq: 0 };
+    const copy = advance(snapshot, queued, false);
+    expect(copy).toEqual({ ...snapshot, seq: 1 });
+    expect(copy).not.toBe(snapshot);
+    expect(snapshot.seq).toBe(0);
+    expect(advance(snapshot, queued, true)).toBe(snapshot);
+    expect(snapshot.seq).toBe(1);
+  });
+
+  it('makes a new snapshot for a transition without actions (started), unless it owns the one given', () => {
+    const snapshot = { ...initialContext(input), phase: 'pending' as const, seq: 1 };
+    const started = { type: 'started', product_id: 'p', export_id: 'e', seq: 2, time: '2026-01-01T00:00:00Z' } as const;
+    const next = advance(snapshot, started, false);
+    expect(next).toEqual({ ...snapshot, phase: 'running', seq: 2 });
+    expect(snapshot).toMatchObject({ phase: 'pending', seq: 1 });
+    expect(advance(snapshot, started, true)).toBe(snapshot);
+    expect(snapshot).toMatchObject({ phase: 'running', seq: 2 });
   });
 
   it('leaves the snapshot it was given as it was, unless it owns it', () => {
@@ -280,10 +326,14 @@ describe('advance', () => {
         const [next] = transition(exportTaskMachine, exportTaskMachine.resolveState({ value: phase, context }), event);
         const given = { ...context, phase, seq: 0 };
         const before = structuredClone(given);
-        const { phase: phaseAfter, seq, ...contextAfter } = advance(given, event, owned);
+        const result = advance(given, event, owned);
+        const { phase: phaseAfter, seq, ...contextAfter } = result;
         expect(phaseAfter).toBe(next.value);
         expect(contextAfter).toEqual(next.context);
-        expect(seq).toBe(event.seq);
+        // A final snapshot never changes, not even its seq; before that, seq follows the events.
+        const final = phase === 'success' || phase === 'failure';
+        expect(seq).toBe(final ? 0 : event.seq);
+        if (final) expect(result).toBe(given);
         if (!owned) expect(given).toEqual(before);
       }),
     );

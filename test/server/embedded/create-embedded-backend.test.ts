@@ -18,15 +18,15 @@ async function threadCount(): Promise<number> {
 
 describe('createEmbeddedBackend', () => {
   it.each<[string, unknown, string]>([
-    ['a non-object', 'x', 'Expected the options of createEmbeddedBackend() to be an object, got "x"'],
-    ['an unknown option', { timeout: 5 }, 'Unknown option `timeout` of createEmbeddedBackend(): expected only `dataDir`'],
+    ['a non-object', 'x', 'createEmbeddedBackend(): expected an options object, got "x"'],
+    ['an unknown option', { timeout: 5 }, 'createEmbeddedBackend(): unknown option `timeout`; the options are `dataDir`'],
     ['a negative jobTimeoutMs', { jobTimeoutMs: -5 }, 'Expected `jobTimeoutMs` to be a positive number of milliseconds, got -5'],
     ['a zero jobTimeoutMs', { jobTimeoutMs: 0 }, 'Expected `jobTimeoutMs` to be a positive number of milliseconds, got 0'],
     ['a jobTimeoutMs no timer holds', { jobTimeoutMs: 2 ** 31 }, 'up to 2147483647'],
     ['a string jobMemoryMb', { jobMemoryMb: '16' }, 'Expected `jobMemoryMb` to be a positive number of MiB, got "16"'],
     ['an infinite jobMemoryMb', { jobMemoryMb: Infinity }, 'Expected `jobMemoryMb` to be a positive number of MiB, got Infinity'],
-    ['a fractional concurrency', { concurrency: 1.5 }, 'Expected `concurrency` to be a positive integer number of jobs, got 1.5'],
-    ['a zero pageSize', { pageSize: 0 }, 'Expected `pageSize` to be a positive integer number of exports, got 0'],
+    ['a fractional concurrency', { concurrency: 1.5 }, 'createEmbeddedBackend(): expected `concurrency` to be a positive integer number of jobs, got 1.5'],
+    ['a zero pageSize', { pageSize: 0 }, 'createEmbeddedBackend(): expected `pageSize` to be a positive integer number of exports, got 0'],
     ['an empty dataDir', { dataDir: '' }, 'Expected `dataDir` to be a directory path, got ""'],
   ])('throws a TypeError at once for %s', (_what, options, message) => {
     expect(() => createEmbeddedBackend(options as EmbeddedBackendOptions)).toThrow(TypeError);

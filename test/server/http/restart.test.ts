@@ -203,15 +203,15 @@ describe('restart safety of the HTTP server', () => {
 
 describe('startServer', () => {
   it.each<[string, unknown, string]>([
-    ['a non-object', 'x', 'Expected the options of startServer() to be an object, got "x"'],
-    ['an unknown option', { prot: 80 }, 'Unknown option `prot` of startServer()'],
+    ['a non-object', 'x', 'startServer(): expected an options object, got "x"'],
+    ['an unknown option', { prot: 80 }, 'startServer(): unknown option `prot`; the options are'],
     ['a bad port', { port: 70_000 }, 'Expected `port` to be an integer from 0 to 65535'],
     ['an empty host', { host: '' }, 'Expected `host` to be an address to listen on'],
     ['an empty dataDir', { dataDir: '' }, 'Expected `dataDir` to be a directory path'],
     ['a token with a space', { token: 'a b' }, 'Expected `token` to be a non-empty string of printable ASCII characters without spaces, got a string of 3 characters'],
     ['a zero heartbeatMs', { heartbeatMs: 0 }, 'Expected `heartbeatMs` to be a positive number of milliseconds'],
-    ['a fractional bodyLimit', { bodyLimit: 1.5 }, 'Expected `bodyLimit` to be a positive integer number of bytes'],
-    ['a zero sseBufferLimit', { sseBufferLimit: 0 }, 'Expected `sseBufferLimit` to be a positive integer number of bytes'],
+    ['a fractional bodyLimit', { bodyLimit: 1.5 }, 'startServer(): expected `bodyLimit` to be a positive integer number of bytes'],
+    ['a zero sseBufferLimit', { sseBufferLimit: 0 }, 'startServer(): expected `sseBufferLimit` to be a positive integer number of bytes'],
     ['a string logger', { logger: 'yes' }, 'Expected `logger` to be a boolean'],
     ['a negative jobTimeoutMs', { jobTimeoutMs: -1 }, 'Expected `jobTimeoutMs` to be a positive number of milliseconds'],
   ])('rejects with a TypeError for %s, before opening anything', async (_what, options, message) => {
