@@ -80,10 +80,14 @@ export function orchestrate(client: ExportClient, options: OrchestratorOptions):
     ids.push(task.exportId);
     // A retry starts where the failed attempt stood; it moves the product on once it passes it.
     const floor = progress.get(product) ?? 0;
-    const subscription = task.state$.subscribe((snapshot) => {
-      const value = snapshot.phase === 'success' || snapshot.phase === 'failure' ? 1 : snapshot.progress;
-      progress.set(product, bugs.progressBackwards === true ? value : Math.max(floor, value));
-      publish();
+    const subscription = task.state$.subscribe({
+      next: (snapshot) => {
+        const value = snapshot.phase === 'success' || snapshot.phase === 'failure' ? 1 : snapshot.progress;
+        progress.set(product, bugs.progressBackwards === true ? value : Math.max(floor, value));
+        publish();
+      },
+      // The client closed or the export was lost: getResult below rejects with the same error.
+      error: () => undefined,
     });
     let recancel: ReturnType<typeof setInterval> | undefined;
     const budget = setTimeout(() => {

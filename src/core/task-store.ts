@@ -808,14 +808,23 @@ export class TaskStore {
     if (held === undefined) this.#held.set(id, (held = new Map<number, TaskEvent>()));
     if (held.size < this.#maxHeld) {
       held.set(event.seq, event);
+      // A held end: the task has ended, but a gap keeps its end from applying, and nothing
+      // may ever fill it (a lost event). Only a snapshot can tell what happened in between, so
+      // it is asked for now rather than once the held events overflow: a wait on the task must
+      // not hang on the gap.
+      if (event.type === 'succeeded' || event.type === 'failed') this.#askResync(snapshot);
       return;
     }
     this.#diagnose('overflow', event);
-    // A final task no longer changes: a snapshot of it would tell nothing new.
-    if (!this.#resyncAsked.has(id) && !isFinalPhase(snapshot.phase)) {
-      this.#resyncAsked.add(id);
-      this.#resync.next({ productId: snapshot.productId, exportId: id, seq: this.#cursorOf(snapshot) });
-    }
+    this.#askResync(snapshot);
+  }
+
+  /** Asks the source for a snapshot of the task, once per gap; a final task no longer changes, so it is not asked for. */
+  #askResync(snapshot: ExportTaskSnapshot): void {
+    const id = snapshot.exportId;
+    if (this.#resyncAsked.has(id) || isFinalPhase(snapshot.phase)) return;
+    this.#resyncAsked.add(id);
+    this.#resync.next({ productId: snapshot.productId, exportId: id, seq: this.#cursorOf(snapshot) });
   }
 
   #drain(snapshot: ExportTaskSnapshot, held: Map<number, TaskEvent>): ExportTaskSnapshot {

@@ -442,6 +442,35 @@ describe('TaskStore', () => {
         { productId: P, exportId: 'e1', seq: 4 },
       ]);
     });
+    it('asks at once when the end of a task is held behind a gap, since nothing may ever fill it, and only once', () => {
+      const store = newStore();
+      const asked: ResyncRequest[] = [];
+      store.resyncRequests$.subscribe((r) => asked.push(r));
+      store.apply(queued('e1'));
+      store.apply(progress('e1', 3, 0.5));
+      expect(asked).toEqual([]); // an early event alone waits for its gap
+      store.apply(succeeded('e1', 4));
+      expect(asked).toEqual([{ productId: P, exportId: 'e1', seq: 1 }]);
+      store.apply(failed('e2', 3));
+      store.apply(failed('e1', 5)); // a second end held behind the same gap asks nothing more
+      expect(asked).toEqual([
+        { productId: P, exportId: 'e1', seq: 1 },
+        { productId: P, exportId: 'e2', seq: 0 },
+      ]);
+      // Once the snapshot fills the gap, the held end applies.
+      store.apply(snapshotEvent('e1', 2, 'running'));
+      expect(store.get('e1')).toMatchObject({ phase: 'success', seq: 4 });
+    });
+
+    it('asks nothing of a final task whatever is held after it', () => {
+      const store = newStore();
+      const asked: ResyncRequest[] = [];
+      store.resyncRequests$.subscribe((r) => asked.push(r));
+      store.apply(queued('e1'));
+      store.apply(succeeded('e1', 2));
+      store.apply(failed('e1', 4));
+      expect(asked).toEqual([]);
+    });
   });
 
   describe('connect', () => {
