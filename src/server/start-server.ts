@@ -104,6 +104,13 @@ export interface ServerOptions {
    * @defaultValue none: SQLite in `dataDir`, jobs in this process
    */
   readonly redis?: string | undefined;
+  /**
+   * With `redis`: how long a request waits for Redis before it is answered `503` with
+   * `Retry-After` (while Redis is unreachable, requests are answered 503 at once), ms. The
+   * outage is logged once when it starts and once when it ends (Fastify's logger).
+   * @defaultValue 3000
+   */
+  readonly redisTimeoutMs?: number | undefined;
 }
 
 /**
@@ -155,6 +162,7 @@ interface CheckedServerOptions {
   readonly sseBufferLimit: number;
   readonly logger: boolean;
   readonly redis: string | undefined;
+  readonly redisTimeoutMs: number;
 }
 
 /** How long a shutdown waits for requests in flight (a download to a client that stopped reading, say) before it cuts them. */
@@ -174,6 +182,7 @@ const OPTION_KEYS = [
   'sseBufferLimit',
   'logger',
   'redis',
+  'redisTimeoutMs',
 ];
 
 /**
@@ -206,6 +215,7 @@ const OPTION_KEYS = [
 export async function startServer(options: ServerOptions = {}): Promise<ExportServer> {
   const checked = checkServerOptions(options);
   let engine: ExportService;
+  let served: App | undefined;
   let createApp: typeof AppModule.createApp;
   if (checked.redis === undefined) {
     const [app, { openSqliteStore }] = await loadPeers();
@@ -221,11 +231,20 @@ export async function startServer(options: ServerOptions = {}): Promise<ExportSe
   } else {
     const [app, { RedisEngine }] = await loadRedisPeers();
     createApp = app.createApp;
-    engine = await RedisEngine.start({ redis: checked.redis, dataDir: checked.dataDir!, pageSize: checked.pageSize });
+    engine = await RedisEngine.start({
+      redis: checked.redis,
+      dataDir: checked.dataDir!,
+      pageSize: checked.pageSize,
+      redisTimeoutMs: checked.redisTimeoutMs,
+      retryAfterSeconds: Math.max(1, Math.ceil(checked.redisTimeoutMs / 1000)),
+      // The app (and its logger) comes next: lines before it are not lost, there are none.
+      log: (level, message) => served?.fastify.log[level](message),
+    });
   }
   let app: App | undefined;
   try {
     app = createApp(engine, checked);
+    served = app;
     await app.fastify.listen({ port: checked.port, host: checked.host });
   } catch (error) {
     await app?.fastify.close();
@@ -379,6 +398,7 @@ function checkServerOptions(options: unknown): CheckedServerOptions {
     sseBufferLimit: checkCount(o['sseBufferLimit'], 'sseBufferLimit', 'bytes') ?? 1024 * 1024,
     logger,
     redis,
+    redisTimeoutMs: checkCount(o['redisTimeoutMs'], 'redisTimeoutMs', 'milliseconds') ?? 3_000,
   };
 }
 

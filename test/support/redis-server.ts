@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,8 +8,19 @@ import { join } from 'node:path';
 export interface RedisServer {
   readonly url: string;
   readonly port: number;
-  /** Stops it (SIGTERM: Redis flushes its append-only file) and starts it again on the same port and directory. */
-  restart(): Promise<void>;
+  /**
+   * Stops it (SIGTERM: Redis flushes its append-only file) and starts it again on the same port
+   * and directory; with `empty`, its data is removed in between (a restart without persistence).
+   */
+  restart(options?: { readonly empty?: boolean }): Promise<void>;
+  /** Stops it, keeping its data: until {@link RedisServer.up}, nothing listens on its port. */
+  down(): Promise<void>;
+  /** Starts it again after {@link RedisServer.down}. */
+  up(): Promise<void>;
+  /** SIGSTOP: it keeps its connections open and answers nothing until {@link RedisServer.thaw}. */
+  freeze(): void;
+  /** SIGCONT after {@link RedisServer.freeze}. */
+  thaw(): void;
   /** Stops it and removes its directory; also done on process exit, if the tests did not get that far. */
   stop(): Promise<void>;
 }
@@ -76,6 +87,8 @@ export async function startRedisServer(): Promise<RedisServer> {
     const running = child;
     if (running === undefined || running.exitCode !== null || running.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
+    // A frozen server would not see the SIGTERM.
+    running.kill('SIGCONT');
     running.kill('SIGTERM');
     const timer = setTimeout(() => running.kill('SIGKILL'), 5_000);
     await exited;
@@ -85,10 +98,18 @@ export async function startRedisServer(): Promise<RedisServer> {
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
-    restart: async () => {
+    restart: async (options = {}) => {
       await halt();
+      if (options.empty === true) {
+        await rm(dir, { recursive: true, force: true });
+        await mkdir(dir, { recursive: true });
+      }
       await start();
     },
+    down: halt,
+    up: start,
+    freeze: () => child?.kill('SIGSTOP'),
+    thaw: () => child?.kill('SIGCONT'),
     stop: async () => {
       await halt();
       await rm(dir, { recursive: true, force: true });

@@ -26,7 +26,7 @@ export function errorBody(status: number, detail: string): ErrorBody {
  * @internal
  */
 export function errorAnswer(error: unknown, bodyLimit: number): ErrorAnswer {
-  if (error instanceof HttpError) return { status: error.status, body: errorBody(error.status, error.message), headers: {} };
+  if (error instanceof HttpError) return { status: error.status, body: errorBody(error.status, error.message), headers: retryAfter(error) };
   const e = error as { code?: unknown; statusCode?: unknown; message?: unknown };
   const status = typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 600 ? e.statusCode : 500;
   const message = typeof e.message === 'string' ? e.message : '';
@@ -44,6 +44,12 @@ export function errorAnswer(error: unknown, bodyLimit: number): ErrorAnswer {
   if (error instanceof SyntaxError) return answer(400, `The request body is not valid JSON: ${message}`);
   if (status < 500) return answer(status, message || (STATUS_CODES[status] ?? 'Bad request'));
   return answer(500, 'The export service failed while handling this request; its log says why');
+}
+
+/** `Retry-After` for an error that says when to try again (a 503 while Redis is unreachable). */
+function retryAfter(error: HttpError): Record<string, string> {
+  const seconds = (error as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+  return typeof seconds === 'number' ? { 'retry-after': String(seconds) } : {};
 }
 
 function answer(status: number, detail: string): ErrorAnswer {

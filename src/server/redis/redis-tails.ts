@@ -55,7 +55,8 @@ export class RedisTails {
   }
 
   #start(productId: string): Tail {
-    const connection = this.#redis.duplicate({ lazyConnect: false });
+    const connection = this.#redis.duplicate({ lazyConnect: false, commandTimeout: undefined });
+    // (A blocking read waits longer than the API's command timeout, so that option is not carried over.)
     connection.on('error', () => undefined);
     const key = redisKeys.events(productId);
     let markReady!: () => void;
