@@ -7,8 +7,6 @@ export interface ConnectOptions {
   readonly connectTimeoutMs?: number | undefined;
   /** ioredis's `commandTimeout`: a command without an answer within it fails, ms. None: commands wait while Redis is away. */
   readonly commandTimeoutMs?: number | undefined;
-  /** Who connects, for the start-up error ("export-task worker"). */
-  readonly who?: string | undefined;
 }
 
 /**
@@ -43,7 +41,7 @@ export async function connectRedis(url: string, options: ConnectOptions = {}): P
     ]);
   } catch (error) {
     redis.disconnect();
-    throw new Error(startUpMessage(url, lastError ?? error, options.who), { cause: lastError ?? error });
+    throw new Error(startUpMessage(url, lastError ?? error), { cause: lastError ?? error });
   } finally {
     clearTimeout(timer);
     redis.off('error', noteError);
@@ -53,7 +51,7 @@ export async function connectRedis(url: string, options: ConnectOptions = {}): P
 }
 
 /** Why a first connection failed, in words, with what to check. */
-function startUpMessage(url: string, error: unknown, who = 'export-task'): string {
+function startUpMessage(url: string, error: unknown): string {
   const e = error as { code?: unknown; message?: unknown };
   const code = typeof e.code === 'string' ? e.code : undefined;
   const reason = typeof e.message === 'string' && e.message !== '' ? e.message : String(error);
@@ -67,10 +65,10 @@ function startUpMessage(url: string, error: unknown, who = 'export-task'): strin
     }
   })();
   let check: string;
-  if (code === 'ECONNREFUSED') check = `nothing listens on ${host}: start redis-server there, or fix the host and port of the URL`;
+  if (code === 'ECONNREFUSED') check = `nothing listens on ${host}: start redis-server there (redis-server --port ${host.split(':').at(-1)}), or fix the host and port of the URL`;
   else if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') check = `the host of the URL is unknown: fix the URL`;
   else if (/NOAUTH|WRONGPASS|invalid password|AUTH/i.test(reason)) check = 'Redis refused the credentials: fix the user and password in the URL (redis://user:password@host:port)';
   else if (/DB index|invalid DB/i.test(reason)) check = 'Redis has no such database: fix the /db number of the URL';
-  else check = `check that redis-server runs and answers there (redis-cli -u ${shown} ping) and that the URL is the one the API instances use`;
-  return `${who} could not connect to Redis at ${shown}: ${reason}. ${check[0]!.toUpperCase()}${check.slice(1)}`;
+  else check = `check that redis-server runs and answers there (redis-cli -u ${shown} ping)`;
+  return `could not connect to Redis at ${shown} (${reason}): ${check}; the URL must be the Redis every API instance and worker shares`;
 }

@@ -91,7 +91,7 @@ export class RedisEngine implements ExportService {
     const dataDir = resolve(options.dataDir);
     await mkdir(join(dataDir, 'storage'), { recursive: true });
     await mkdir(join(dataDir, 'products'), { recursive: true });
-    const redis = await connectRedis(options.redis, { commandTimeoutMs: options.redisTimeoutMs, who: 'export-task serve' });
+    const redis = await connectRedis(options.redis, { commandTimeoutMs: options.redisTimeoutMs });
     try {
       const queue = new Queue<ExportJobData>(EXPORT_QUEUE, { connection: redis, defaultJobOptions: JOB_OPTIONS });
       queue.on('error', () => undefined);
