@@ -202,15 +202,32 @@ export class RedisEngine implements ExportService {
   }
 
   /**
-   * A feed of the product's events after the cursor `after` (a stream entry id; all events when absent).
-   * @throws NotFoundError for an unknown product or export; BadRequestError for a cursor this service never gave.
+   * A feed of the product's events after the cursor `after` (a stream entry id; all events
+   * when absent; from the log's current end with `from: 'now'`). A cursor this log never held
+   * (ahead of its end, or of a log since replaced) gives a feed that is {@link RedisEventFeed.lost}
+   * at once: its stream says `event: reset`.
+   * @throws NotFoundError for an unknown product or export; BadRequestError for a malformed cursor.
    */
-  async feed(productId: string, options: { readonly after?: string | undefined; readonly exportId?: string | undefined }): Promise<RedisEventFeed> {
+  async feed(
+    productId: string,
+    options: { readonly after?: string | undefined; readonly exportId?: string | undefined; readonly from?: 'now' | undefined },
+  ): Promise<RedisEventFeed> {
     return this.#guard(async () => {
-      await this.#products.require(productId);
+      const { logId } = await this.#products.require(productId);
       if (options.exportId !== undefined) await this.#record(productId, options.exportId);
-      const after = await this.#cursor(productId, options.after);
-      const feed: RedisEventFeed = new RedisEventFeed(this.#log, this.#tails, productId, after, options.exportId, () => this.#feeds.delete(feed));
+      const after = options.after === undefined && options.from === 'now' ? await this.#log.lastCursor(productId) : checkCursor(options.after);
+      const check = async (scanned: string): Promise<string | undefined> => {
+        const meta = await this.#products.meta(productId);
+        if (meta === undefined) {
+          return `the product ${JSON.stringify(productId)} is no longer in Redis: Redis lost its data (restarted without persistence, or a failover to a replica without it)`;
+        }
+        if (meta.logId !== logId) return `the product ${JSON.stringify(productId)} was created again: its log is not the one this stream read`;
+        if (compareEntryIds(await this.#log.lastCursor(productId), scanned) < 0) {
+          return `the log of product ${JSON.stringify(productId)} now ends before this stream's cursor ${scanned}: it was replaced`;
+        }
+        return undefined;
+      };
+      const feed: RedisEventFeed = new RedisEventFeed(this.#log, this.#tails, productId, after, options.exportId, logId, check, () => this.#feeds.delete(feed));
       this.#feeds.add(feed);
       try {
         await feed.open();
@@ -263,15 +280,16 @@ export class RedisEngine implements ExportService {
     return record;
   }
 
-  async #cursor(productId: string, after: unknown): Promise<string> {
-    if (after === undefined) return '0-0';
-    const last = await this.#log.lastCursor(productId);
-    if (typeof after !== 'string' || !/^[0-9]{1,20}-[0-9]{1,20}$/.test(after) || compareEntryIds(after, last) > 0) {
-      throw new BadRequestError(
-        `Expected \`after\` to be a cursor this service gave (a stream entry id such as "1700000000000-0", at most ${JSON.stringify(last)}), got ${describeValue(after)}: ` +
-          'resume from a cursor of a received event, or omit it to read the whole history',
-      );
-    }
-    return after;
+}
+
+/** A cursor as the events route got it, checked for its shape: where it stands in the log is the feed's to find. */
+function checkCursor(after: unknown): string {
+  if (after === undefined) return '0-0';
+  if (typeof after !== 'string' || !/^[0-9]{1,20}-[0-9]{1,20}$/.test(after)) {
+    throw new BadRequestError(
+      `Expected \`after\` to be a cursor this service gave (a stream entry id such as "1700000000000-0"), got ${describeValue(after)}: ` +
+        'resume from a cursor of a received event, or omit it to read the whole history',
+    );
   }
+  return after;
 }

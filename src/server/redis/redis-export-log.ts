@@ -168,6 +168,26 @@ export class RedisExportLog {
     return entries.map(toBackendEvent);
   }
 
+  /**
+   * Where a cursor stands in the product's log: `held` (its entry is there), `trimmed` (its
+   * entry was there and was trimmed or deleted: the log holds only what came after), or
+   * `unknown` (this log never held it: the log was replaced, or the cursor is of another).
+   */
+  async locate(productId: string, cursor: string): Promise<'held' | 'trimmed' | 'unknown'> {
+    const key = redisKeys.events(productId);
+    if ((await this.#redis.xrange(key, cursor, cursor)).length > 0) return 'held';
+    let info: unknown[];
+    try {
+      info = (await this.#redis.xinfo('STREAM', key)) as unknown[];
+    } catch (error) {
+      // No stream: the product has no event, so no cursor of it can be known.
+      if (error instanceof Error && /no such key/i.test(error.message)) return 'unknown';
+      throw error;
+    }
+    const deleted = info[info.indexOf('max-deleted-entry-id') + 1];
+    return typeof deleted === 'string' && compareEntryIds(cursor, deleted) <= 0 ? 'trimmed' : 'unknown';
+  }
+
   /** The id of the product's last event, `"0-0"` when it has none. */
   async lastCursor(productId: string): Promise<string> {
     const [last] = await this.#redis.xrevrange(redisKeys.events(productId), '+', '-', 'COUNT', 1);
