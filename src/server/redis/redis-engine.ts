@@ -16,6 +16,7 @@ import { StorageArea } from '../embedded/storage-area.js';
 import type { StoredFile } from '../embedded/storage-area.js';
 import type { ExportService } from '../http/export-service.js';
 import { connectRedis } from './connect-redis.js';
+import { markDataDir } from './data-dir-marker.js';
 import { RedisAvailability } from './redis-availability.js';
 import type { ServiceLog } from './redis-availability.js';
 import { RedisEventFeed } from './redis-event-feed.js';
@@ -93,6 +94,7 @@ export class RedisEngine implements ExportService {
     await mkdir(join(dataDir, 'products'), { recursive: true });
     const redis = await connectRedis(options.redis, { commandTimeoutMs: options.redisTimeoutMs });
     try {
+      await markDataDir(redis, options.redis, dataDir);
       const queue = new Queue<ExportJobData>(EXPORT_QUEUE, { connection: redis, defaultJobOptions: JOB_OPTIONS });
       queue.on('error', () => undefined);
       return new RedisEngine({ ...options, dataDir }, redis, queue);

@@ -24,6 +24,8 @@ export const redisKeys = {
   idempotency: (productId: string, key: string): string => `export-task:idempotency/${productId}/${key}`,
   /** Hash of export id to product id: which product a job (named by its export id) belongs to. */
   productOf: 'export-task:product-of',
+  /** The id of the shared data directory (also in its `.export-task-data-dir` file): a worker on another directory refuses to start. */
+  dataDirId: 'export-task:data-dir-id',
   /** Pub/sub channel: `{"product_id","export_id"}` of each export asked to cancel, for the worker running it. */
   cancelChannel: 'export-task:cancel',
 } as const;

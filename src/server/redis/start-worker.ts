@@ -13,6 +13,7 @@ import type { EventBody } from '../embedded/export-record.js';
 import { StorageArea } from '../embedded/storage-area.js';
 import { checkRedisUrl } from './check-redis-url.js';
 import { connectRedis } from './connect-redis.js';
+import { checkDataDir } from './data-dir-marker.js';
 import { RedisExportLog } from './redis-export-log.js';
 import { EXPORT_QUEUE, redisKeys } from './redis-keys.js';
 import type { ExportJobData } from './redis-keys.js';
@@ -109,12 +110,15 @@ const OPTION_KEYS = ['redis', 'dataDir', 'concurrency', 'jobTimeoutMs', 'jobMemo
  * ```
  * @param options - See {@link WorkerOptions}.
  * @returns The running worker.
- * @throws TypeError (a rejection) for a bad option; Error when Redis cannot be reached.
+ * @throws TypeError (a rejection) for a bad option; Error when Redis cannot be reached, or
+ * when `dataDir` is not the directory the API instances of that Redis use (it has not their
+ * `.export-task-data-dir` marker).
  */
 export async function startWorker(options: WorkerOptions): Promise<ExportWorker> {
   const checked = checkWorkerOptions(options);
   const redis = await connectRedis(checked.redis);
   try {
+    await checkDataDir(redis, checked.redis, checked.dataDir);
     return await RedisWorker.start(checked, redis);
   } catch (error) {
     redis.disconnect();
