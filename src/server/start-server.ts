@@ -111,6 +111,27 @@ export interface ServerOptions {
    * @defaultValue 3000
    */
   readonly redisTimeoutMs?: number | undefined;
+  /**
+   * With `redis`: how long a final export's events stay in its product's stream and its full
+   * record (with its log lines) in Redis, ms. The stream is trimmed (`XTRIM MINID`) to the
+   * events of this window and of every export not final yet; a client resuming from a cursor
+   * trimmed away gets a `snapshot` of every export that changed since, then the live events.
+   * @defaultValue 86400000 (a day)
+   */
+  readonly retentionMs?: number | undefined;
+  /**
+   * With `redis`: how long a final export's compact outcome (its status, attributes and list
+   * entry, without its log lines) stays after it ended, ms; then the export is unknown
+   * (`missing`, 404) and the list route no longer has it.
+   * @defaultValue 2592000000 (30 days)
+   */
+  readonly outcomeRetentionMs?: number | undefined;
+  /**
+   * With `redis`: how long an `Idempotency-Key` names the export it started, ms; a request with
+   * the key after that starts a new export.
+   * @defaultValue 86400000 (a day)
+   */
+  readonly idempotencyTtlMs?: number | undefined;
 }
 
 /**
@@ -163,6 +184,9 @@ interface CheckedServerOptions {
   readonly logger: boolean;
   readonly redis: string | undefined;
   readonly redisTimeoutMs: number;
+  readonly retentionMs: number | undefined;
+  readonly outcomeRetentionMs: number | undefined;
+  readonly idempotencyTtlMs: number | undefined;
 }
 
 /** How long a shutdown waits for requests in flight (a download to a client that stopped reading, say) before it cuts them. */
@@ -183,6 +207,9 @@ const OPTION_KEYS = [
   'logger',
   'redis',
   'redisTimeoutMs',
+  'retentionMs',
+  'outcomeRetentionMs',
+  'idempotencyTtlMs',
 ];
 
 /**
@@ -239,6 +266,9 @@ export async function startServer(options: ServerOptions = {}): Promise<ExportSe
       retryAfterSeconds: Math.max(1, Math.ceil(checked.redisTimeoutMs / 1000)),
       // The app (and its logger) comes next: lines before it are not lost, there are none.
       log: (level, message) => served?.fastify.log[level](message),
+      retentionMs: checked.retentionMs,
+      outcomeRetentionMs: checked.outcomeRetentionMs,
+      idempotencyTtlMs: checked.idempotencyTtlMs,
     });
   }
   let app: App | undefined;
@@ -372,6 +402,9 @@ function checkServerOptions(options: unknown): CheckedServerOptions {
   const logger = o['logger'] ?? false;
   if (typeof logger !== 'boolean') throw new TypeError(`Expected \`logger\` to be a boolean, got ${describeValue(logger)}`);
   const redis = o['redis'] === undefined ? undefined : checkRedisUrl(o['redis'], 'redis');
+  for (const key of ['redisTimeoutMs', 'retentionMs', 'outcomeRetentionMs', 'idempotencyTtlMs']) {
+    if (redis === undefined && o[key] !== undefined) throw new TypeError(`Unexpected \`${key}\` without \`redis\`: it is an option of the service on Redis`);
+  }
   if (redis !== undefined) {
     if (dataDir === undefined) {
       throw new TypeError(
@@ -399,6 +432,9 @@ function checkServerOptions(options: unknown): CheckedServerOptions {
     logger,
     redis,
     redisTimeoutMs: checkCount(o['redisTimeoutMs'], 'redisTimeoutMs', 'milliseconds') ?? 3_000,
+    retentionMs: checkCount(o['retentionMs'], 'retentionMs', 'milliseconds'),
+    outcomeRetentionMs: checkCount(o['outcomeRetentionMs'], 'outcomeRetentionMs', 'milliseconds'),
+    idempotencyTtlMs: checkCount(o['idempotencyTtlMs'], 'idempotencyTtlMs', 'milliseconds'),
   };
 }
 

@@ -14,7 +14,17 @@ export interface ServeOptions {
   readonly token: string | undefined;
   /** Serve as one API instance of the service on Redis (`redis://host:port`). */
   readonly redis?: string | undefined;
+  /** With `redis`: the Redis options of {@link ServeOptions} by their `startServer` names. */
+  readonly redisOptions?: Readonly<Partial<Record<(typeof REDIS_FLAGS)[number][1], number>>> | undefined;
 }
+
+/** The flags that only go with --redis, and the `startServer` option each sets. */
+const REDIS_FLAGS = [
+  ['redis-timeout-ms', 'redisTimeoutMs'],
+  ['retention-ms', 'retentionMs'],
+  ['outcome-retention-ms', 'outcomeRetentionMs'],
+  ['idempotency-ttl-ms', 'idempotencyTtlMs'],
+] as const;
 
 /** Where `serve` writes and what stops it. */
 export type ServeIo = ServiceIo;
@@ -50,6 +60,10 @@ export const serveCommand = {
     'data-dir': { type: 'string', valueName: 'dir', description: `Data directory (default ./${DEFAULT_DATA_DIR}, or EXPORT_TASK_DATA_DIR)` },
     token: { type: 'string', valueName: 'token', description: 'Require Authorization: Bearer <token> (default none, or EXPORT_TASK_TOKEN)' },
     redis: { type: 'string', valueName: 'url', description: 'Keep everything in this Redis, jobs on BullMQ (redis://127.0.0.1:6379)' },
+    'redis-timeout-ms': { type: 'string', valueName: 'ms', description: 'With --redis: answer 503 when Redis has not answered within this (default 3000)' },
+    'retention-ms': { type: 'string', valueName: 'ms', description: "With --redis: keep a final export's events and full record this long (default 86400000, a day)" },
+    'outcome-retention-ms': { type: 'string', valueName: 'ms', description: "With --redis: keep a final export's compact outcome this long (default 2592000000, 30 days)" },
+    'idempotency-ttl-ms': { type: 'string', valueName: 'ms', description: 'With --redis: an Idempotency-Key names its export this long (default 86400000)' },
   },
   parse(values: Readonly<Record<string, string | boolean | undefined>>): ServeOptions {
     const string = (name: string): string | undefined => {
@@ -62,6 +76,15 @@ export const serveCommand = {
       dataDir: nonEmpty('--data-dir', string('data-dir')),
       token: nonEmpty('--token', string('token')),
       redis: nonEmpty('--redis', string('redis')),
+      redisOptions: Object.fromEntries(
+        REDIS_FLAGS.flatMap(([flag, option]) => {
+          const value = string(flag);
+          if (value === undefined) return [];
+          if (string('redis') === undefined) throw new TypeError(`expected --${flag} only with --redis`);
+          if (!/^[0-9]{1,12}$/.test(value) || Number(value) < 1) throw new TypeError(`expected --${flag} to be a positive whole number of milliseconds, got ${JSON.stringify(value)}`);
+          return [[option, Number(value)]];
+        }),
+      ),
     };
   },
   run: serve,
@@ -111,7 +134,7 @@ async function serve(options: ServeOptions, io: ServeIo): Promise<number> {
       ...(options.host === undefined ? {} : { host: options.host }),
       dataDir,
       token,
-      ...(options.redis === undefined ? {} : { redis: options.redis }),
+      ...(options.redis === undefined ? {} : { redis: options.redis, ...options.redisOptions }),
     });
   } catch (error) {
     io.stderr.write(`export-task serve: could not start: ${error instanceof Error ? error.message : String(error)}\n`);

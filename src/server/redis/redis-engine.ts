@@ -20,7 +20,7 @@ import { markDataDir } from './data-dir-marker.js';
 import { RedisAvailability } from './redis-availability.js';
 import type { ServiceLog } from './redis-availability.js';
 import { RedisEventFeed } from './redis-event-feed.js';
-import { compareEntryIds, RedisExportLog } from './redis-export-log.js';
+import { compareEntryIds, DEFAULT_OUTCOME_RETENTION_MS, DEFAULT_RETENTION_MS, RedisExportLog } from './redis-export-log.js';
 import { EXPORT_QUEUE, redisKeys } from './redis-keys.js';
 import type { ExportJobData } from './redis-keys.js';
 import { RedisProducts } from './redis-products.js';
@@ -37,6 +37,12 @@ export interface RedisEngineOptions {
   readonly retryAfterSeconds: number;
   /** Where the outage and recovery lines go. */
   readonly log: ServiceLog;
+  /** How long a final export's events stay in the stream and its full record in Redis, ms. */
+  readonly retentionMs?: number | undefined;
+  /** How long a final export's compact outcome stays (status routes, list route), ms. */
+  readonly outcomeRetentionMs?: number | undefined;
+  /** How long an `Idempotency-Key` names its export, ms. */
+  readonly idempotencyTtlMs?: number | undefined;
 }
 
 /** {@link RedisEngineOptions.redisTimeoutMs} by default. @internal */
@@ -71,7 +77,7 @@ export class RedisEngine implements ExportService {
     this.#options = options;
     this.dataDir = options.dataDir;
     this.#redis = redis;
-    this.#log = new RedisExportLog(redis);
+    this.#log = new RedisExportLog(redis, { idempotencyTtlMs: options.idempotencyTtlMs });
     this.#products = new RedisProducts(redis, join(options.dataDir, 'products'));
     this.#tails = new RedisTails(redis);
     this.#queue = queue;
@@ -95,6 +101,7 @@ export class RedisEngine implements ExportService {
     const redis = await connectRedis(options.redis, { commandTimeoutMs: options.redisTimeoutMs });
     try {
       await markDataDir(redis, options.redis, dataDir);
+      await new RedisExportLog(redis).setRetention(options.retentionMs ?? DEFAULT_RETENTION_MS, options.outcomeRetentionMs ?? DEFAULT_OUTCOME_RETENTION_MS);
       const queue = new Queue<ExportJobData>(EXPORT_QUEUE, { connection: redis, defaultJobOptions: JOB_OPTIONS });
       queue.on('error', () => undefined);
       return new RedisEngine({ ...options, dataDir }, redis, queue);

@@ -94,8 +94,25 @@ export class RedisEventFeed implements EventFeed {
           'or a failover to a replica without it) or the cursor is of another service';
         return;
       }
+      if (where === 'trimmed') await this.#snapshots();
     }
     await this.#readBatch();
+  }
+
+  /**
+   * The cursor's events were trimmed away: instead of what is left (a partial replay), a
+   * `snapshot` of every export of the product that changed after it (those not final, and those
+   * final since its time), then the events after the stream's end as noted before they were
+   * read. Only the last snapshot carries that end as its cursor: a client cut off among the
+   * snapshots resumes from the trimmed cursor again, and gets them all.
+   */
+  async #snapshots(): Promise<void> {
+    const trimmed = this.#scanned;
+    const end = await this.#log.lastCursor(this.#productId);
+    const records = await this.#log.changedSince(this.#productId, Number(trimmed.split('-')[0]));
+    const snapshots = records.filter((record) => this.#exportId === undefined || record.exportId === this.#exportId).map((record) => record.snapshot());
+    this.#ahead = snapshots.map((event, i) => ({ cursor: i === snapshots.length - 1 ? end : trimmed, event }));
+    this.#scanned = end;
   }
 
   /**
