@@ -33,8 +33,10 @@ export const workerCommand = {
     '`export-task serve --redis URL` fill, and runs each in a worker thread with the time and memory limits of',
     'the export (or --job-timeout-ms / --job-memory-mb). --data-dir must be the directory the API instances use',
     `(default ./${DEFAULT_DATA_DIR}, or EXPORT_TASK_DATA_DIR). Run any number of workers on any number of machines`,
-    'sharing that directory. A worker killed mid-job is noticed by the others within --lock-duration-ms (default',
-    '30000): its export ends "failed" with failure_type "internal" if it had started, or runs again if not.',
+    'sharing that directory. A worker killed mid-job is noticed by the others within about 1.5 times',
+    '--lock-duration-ms (default 5000, so 7.5 s): its export ends "failed" with failure_type "internal" if it had',
+    'started, or runs again if not. Smaller notices sooner at more Redis traffic; a worker starved longer than it',
+    'loses its jobs as if dead.',
     'Ctrl-C or SIGTERM stops taking jobs and waits for the running ones to end.',
   ].join('\n'),
   options: {
@@ -43,7 +45,7 @@ export const workerCommand = {
     concurrency: { type: 'string', valueName: 'n', description: 'Jobs run at once (default: the number of CPUs)' },
     'job-timeout-ms': { type: 'string', valueName: 'ms', description: 'Time limit of a job without its own (default unlimited)' },
     'job-memory-mb': { type: 'string', valueName: 'mb', description: 'Heap limit of a job without its own (default unlimited)' },
-    'lock-duration-ms': { type: 'string', valueName: 'ms', description: 'BullMQ lock duration: how soon a dead worker is noticed (default 30000)' },
+    'lock-duration-ms': { type: 'string', valueName: 'ms', description: 'BullMQ lock duration: how soon a dead worker is noticed (default 5000)' },
   },
   parse(values: Readonly<Record<string, string | boolean | undefined>>): WorkerCommandOptions {
     const string = (name: string): string | undefined => {

@@ -50,8 +50,13 @@ export interface WorkerOptions {
   /**
    * BullMQ's `lockDuration`: a worker renews the lock of each job it runs every half of it;
    * a job whose lock ran out (its worker died) is taken back by another worker's stalled-job
-   * check, which runs as often. Smaller notices a dead worker sooner, at more Redis traffic.
-   * @defaultValue 30000
+   * check, which runs every half of it too, and ends `failed` (`internal`) if it had started.
+   * So a worker killed mid-job has its exports end within about 1.5 times this (7.5 s by
+   * default) once another worker runs. The trade-off: smaller notices a dead worker sooner, at
+   * more Redis traffic (two commands per running job per half), and a worker whose event loop
+   * is blocked longer than this (jobs run in threads, so only a starved machine does that)
+   * loses its jobs as if dead. BullMQ's own default is 30000.
+   * @defaultValue 5000
    */
   readonly lockDurationMs?: number | undefined;
 }
@@ -74,6 +79,9 @@ export interface ExportWorker extends AsyncDisposable {
   /** Same as {@link ExportWorker.close}, for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
 }
+
+/** {@link WorkerOptions.lockDurationMs} by default, ms. @internal */
+export const DEFAULT_LOCK_DURATION_MS = 5_000;
 
 /** What the stacktrace of an export whose worker died says. @internal */
 export const WORKER_LOST_STACKTRACE =
@@ -344,7 +352,7 @@ function checkWorkerOptions(options: unknown): CheckedWorkerOptions {
     concurrency: checkPositive(o['concurrency'], 'concurrency') ?? availableParallelism(),
     jobTimeoutMs: checkTimeoutMs(o['jobTimeoutMs'], 'jobTimeoutMs'),
     jobMemoryMb: checkMemoryMb(o['jobMemoryMb'], 'jobMemoryMb'),
-    lockDurationMs: checkPositive(o['lockDurationMs'], 'lockDurationMs') ?? 30_000,
+    lockDurationMs: checkPositive(o['lockDurationMs'], 'lockDurationMs') ?? DEFAULT_LOCK_DURATION_MS,
   };
 }
 
