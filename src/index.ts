@@ -41,10 +41,11 @@ export type { ExportTaskSnapshot, ExportTaskAttributes, ExportTaskContext } from
 
 export { createClient } from './client/create-client.js';
 export type { ClientOptions, ExportClient } from './client/create-client.js';
+export type { OutgoingRequest } from './client/http/http-request.js';
 export { ExportTask } from './client/export-task.js';
 export type { GetResultOptions, GetFileOptions, TaskActorOptions } from './client/export-task.js';
 export { FeatureCollection } from './client/feature-collection.js';
-export type { ExportOptions } from './client/feature-collection.js';
+export type { ExportOptions, SignalOptions } from './client/feature-collection.js';
 export { asCompleted } from './client/as-completed.js';
 export type { AsCompletedOptions } from './client/as-completed.js';
 export { DownloadVerificationError } from './client/download.js';
@@ -59,6 +60,7 @@ export {
   RateLimitError,
   ServerError,
   GatewayTimeoutError,
+  RequestTimeoutError,
 } from './client/http-errors.js';
 export type { ExportBackend, ExportRequest, ExportLimits, ExportPage, ProductInfo, BackendEvent, EventsOptions } from './client/backend.js';
 export type { Feature, FeatureCollectionJson, Geometry, ExportQuery, QueryExpr, QueryValue } from './client/geojson.js';

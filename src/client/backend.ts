@@ -92,7 +92,7 @@ export interface ExportBackend {
   /** Creates an empty product. Rejects with `ConflictError` when the id is taken. */
   createProduct(productId: string, options: { readonly title?: string | undefined }): Promise<ProductInfo>;
   /** Appends features to a product. Rejects with `BadRequestError` naming the first bad feature. */
-  addFeatures(productId: string, features: readonly Feature[]): Promise<{ readonly added: number }>;
+  addFeatures(productId: string, features: readonly Feature[], options?: { readonly signal?: AbortSignal | undefined }): Promise<{ readonly added: number }>;
   /**
    * Starts an export and answers its id. The backend emits `queued` for it before it answers,
    * so a subscriber of {@link ExportBackend.events} sees the export's whole history.
@@ -101,12 +101,12 @@ export interface ExportBackend {
   startExport(
     productId: string,
     request: ExportRequest,
-    options?: { readonly idempotencyKey?: string | undefined },
+    options?: { readonly idempotencyKey?: string | undefined; readonly signal?: AbortSignal | undefined },
   ): Promise<{ readonly exportId: string }>;
   /** One `snapshot` event per export id, in the order asked. Rejects with `NotFoundError` for an unknown id. */
-  status(productId: string, exportIds: readonly string[]): Promise<SnapshotEvent[]>;
+  status(productId: string, exportIds: readonly string[], options?: { readonly signal?: AbortSignal | undefined }): Promise<SnapshotEvent[]>;
   /** A page of the product's completed exports. */
-  listExports(productId: string, continuationToken?: string | null): Promise<ExportPage>;
+  listExports(productId: string, continuationToken?: string | null, options?: { readonly signal?: AbortSignal | undefined }): Promise<ExportPage>;
   /** Asks to cancel an export. Resolves once the request is recorded; a final export is left as it is. */
   cancel(productId: string, exportId: string): Promise<void>;
   /**
@@ -141,6 +141,20 @@ export interface EventsOptions {
    * the caller can reconcile anything a cursor cannot vouch for with one status request.
    */
   readonly onReconnect?: (() => void) | undefined;
+  /**
+   * `'now'`: without `after`, start at the current end of the product's events (live only),
+   * not at the start. A backend that cannot ignores it; the HTTP one starts there, and after an
+   * `event: reset` starts there again.
+   */
+  readonly from?: 'now' | undefined;
+  /**
+   * Called each time a stream is connected, the first time included, once the backend has
+   * fixed where it starts: a status request sent from here on cannot miss an event. The HTTP
+   * backend calls it; others may not.
+   */
+  readonly onConnect?: (() => void) | undefined;
+  /** Called each time a connected stream is lost (it reconnects by itself): a caller may poll meanwhile. */
+  readonly onDisconnect?: (() => void) | undefined;
 }
 
 /**

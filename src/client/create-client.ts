@@ -1,12 +1,13 @@
 import { describeValue } from '../core/errors.js';
 import type { TaskInspector } from '../core/inspect-store.js';
 import { TaskStore } from '../core/task-store.js';
-import { checkNonEmptyString, checkOptionBag, checkPositiveMilliseconds } from '../internal/options.js';
+import { checkMilliseconds, checkNonEmptyString, checkOptionBag, checkPositiveMilliseconds } from '../internal/options.js';
 import type { ExportBackend } from './backend.js';
 import { ClientRuntime } from './client-runtime.js';
 import { FeatureCollection } from './feature-collection.js';
 import { createEmbeddedBackend, type EmbeddedBackendOptions } from '../server/embedded/create-embedded-backend.js';
 import { createHttpBackend } from './http/http-backend.js';
+import type { OutgoingRequest } from './http/http-request.js';
 
 /**
  * Options of {@link createClient}.
@@ -43,6 +44,42 @@ export interface ClientOptions {
   readonly storageUrl?: string | undefined;
   /** The fetch to use (for proxies, custom agents or tests). @defaultValue `globalThis.fetch` */
   readonly fetch?: typeof fetch | undefined;
+  /** Headers sent with every request over HTTP (the protocol's own, and Authorization, win). */
+  readonly headers?: Readonly<Record<string, string>> | undefined;
+  /**
+   * Called before each attempt of each HTTP request with its method, URL and headers (a
+   * plain object it may change, to add a tracing header say); the Authorization header is
+   * added after it, so it never sees the token.
+   */
+  readonly onRequest?: ((request: OutgoingRequest) => void) | undefined;
+  /**
+   * How long one attempt of an HTTP request may wait for the response's headers, and then for
+   * each next byte of its body, in ms; past it the attempt fails with `RequestTimeoutError` (and
+   * an idempotent request is retried within `retry.budgetMs`). It bounds silence, not length: a
+   * download that keeps sending is never cut. Event streams use `stallTimeout` instead.
+   * @defaultValue 30000
+   */
+  readonly requestTimeout?: number | undefined;
+  /**
+   * Retries of idempotent HTTP requests on 5xx, 429, timeouts and network errors: how long one
+   * request keeps retrying (`budgetMs`), and the longest backoff between two attempts
+   * (`maxDelayMs`; a longer `Retry-After` is obeyed).
+   * @defaultValue `{ budgetMs: 30000, maxDelayMs: 5000 }`
+   */
+  readonly retry?: { readonly budgetMs?: number | undefined; readonly maxDelayMs?: number | undefined } | undefined;
+  /**
+   * Reconnection of a cut event stream: the first delay (`delayMs`), doubled with jitter up to
+   * `maxDelayMs`; it starts again after a connection that delivered events. A server's `retry:`
+   * field replaces the first delay.
+   * @defaultValue `{ delayMs: 250, maxDelayMs: 10000 }`
+   */
+  readonly reconnect?: { readonly delayMs?: number | undefined; readonly maxDelayMs?: number | undefined } | undefined;
+  /**
+   * How long an event stream may send nothing, not even a heartbeat, before the client takes it
+   * for dead, drops it and resumes by cursor (polling meanwhile), in ms.
+   * @defaultValue 3 times the stream's `X-Heartbeat-Interval` header (45000 without one)
+   */
+  readonly stallTimeout?: number | undefined;
   /**
    * `'sse'`: one Server-Sent Events stream per product, falling back to polling where the
    * server has no events route (a DL server); `'poll'`: polling only.
@@ -75,7 +112,10 @@ export interface ClientOptions {
    * @defaultValue undefined
    */
   readonly inspect?: TaskInspector | undefined;
-  /** The store tasks fold into (a new one by default). */
+  /**
+   * The store tasks fold into (a new one by default). `client.close()` closes it (its pending
+   * waits reject with `ClientClosedError`), so give each client a store of its own.
+   */
   readonly store?: TaskStore | undefined;
 }
 
@@ -109,6 +149,12 @@ const CLIENT_OPTIONS = [
   'vectorUrl',
   'storageUrl',
   'fetch',
+  'headers',
+  'onRequest',
+  'requestTimeout',
+  'retry',
+  'reconnect',
+  'stallTimeout',
   'transport',
   'pollInterval',
   'maxPollInterval',
@@ -138,7 +184,7 @@ function httpBackendFrom(where: string, options: ClientOptions): ExportBackend |
   const vectorUrl = checkUrl(where, 'vectorUrl', options.vectorUrl) ?? (url === undefined ? undefined : `${url}/vector/v2`);
   const storageUrl = checkUrl(where, 'storageUrl', options.storageUrl) ?? (url === undefined ? undefined : `${url}/storage/v1`);
   if (vectorUrl === undefined && storageUrl === undefined) {
-    for (const name of ['token', 'fetch'] as const) {
+    for (const name of ['token', 'fetch', 'headers', 'onRequest', 'requestTimeout', 'retry', 'reconnect', 'stallTimeout'] as const) {
       if (options[name] !== undefined) throw new TypeError(`${where}: \`${name}\` is for a server over HTTP; give \`url\` too`);
     }
     return undefined;
@@ -155,7 +201,39 @@ function httpBackendFrom(where: string, options: ClientOptions): ExportBackend |
   if (options.fetch !== undefined && typeof options.fetch !== 'function') {
     throw new TypeError(`${where}: expected \`fetch\` to be a fetch function`);
   }
-  return createHttpBackend({ vectorUrl, storageUrl, token: options.token, fetch: options.fetch });
+  if (options.headers !== undefined) {
+    const headers: unknown = options.headers;
+    if (typeof headers !== 'object' || headers === null || Array.isArray(headers) || Object.values(headers).some((v) => typeof v !== 'string')) {
+      throw new TypeError(`${where}: expected \`headers\` to be an object of header names to string values, got ${describeValue(headers)}`);
+    }
+  }
+  if (options.onRequest !== undefined && typeof options.onRequest !== 'function') {
+    throw new TypeError(`${where}: expected \`onRequest\` to be a function receiving { method, url, headers }, got ${describeValue(options.onRequest)}`);
+  }
+  checkOptionBag(`${where} retry`, options.retry, ['budgetMs', 'maxDelayMs']);
+  checkOptionBag(`${where} reconnect`, options.reconnect, ['delayMs', 'maxDelayMs']);
+  const reconnect = {
+    delayMs: checkPositiveMilliseconds(where, 'reconnect.delayMs', options.reconnect?.delayMs),
+    maxDelayMs: checkPositiveMilliseconds(where, 'reconnect.maxDelayMs', options.reconnect?.maxDelayMs),
+  };
+  if (reconnect.delayMs !== undefined && reconnect.maxDelayMs !== undefined && reconnect.maxDelayMs < reconnect.delayMs) {
+    throw new TypeError(`${where}: expected \`reconnect.maxDelayMs\` (${reconnect.maxDelayMs}) to be at least \`reconnect.delayMs\` (${reconnect.delayMs})`);
+  }
+  return createHttpBackend({
+    vectorUrl,
+    storageUrl,
+    token: options.token,
+    fetch: options.fetch,
+    headers: options.headers,
+    onRequest: options.onRequest,
+    requestTimeout: checkPositiveMilliseconds(where, 'requestTimeout', options.requestTimeout),
+    retry: {
+      budgetMs: checkMilliseconds(where, 'retry.budgetMs', options.retry?.budgetMs),
+      maxDelayMs: checkPositiveMilliseconds(where, 'retry.maxDelayMs', options.retry?.maxDelayMs),
+    },
+    reconnect,
+    stallTimeout: checkPositiveMilliseconds(where, 'stallTimeout', options.stallTimeout),
+  });
 }
 
 /**

@@ -125,16 +125,34 @@ export class ExportTask {
     return this.#runtime.store.get(this.tuid) ?? this.#runtime.store.track(this.guid, this.tuid);
   }
 
-  /** The current snapshot, then each change; completes once the task is final. */
+  /**
+   * The current snapshot, then each change; completes once the task is final. It errors when
+   * the task can no longer become final: with `ClientClosedError` once the client is closed,
+   * with `ExportLostError` when the backend lost the export (give `subscribe` an `error`
+   * handler).
+   */
   get state$(): Observable<ExportTaskSnapshot> {
     this.#runtime.watchProduct(this.guid);
     this.#runtime.store.track(this.guid, this.tuid);
     return this.#runtime.store.watch(this.tuid);
   }
 
-  /** Asks the backend once for the task's state and answers the updated snapshot. */
-  refresh(): Promise<ExportTaskSnapshot> {
-    return this.#runtime.refresh(this.guid, this.tuid);
+  /**
+   * Asks the backend once for the task's state and answers the updated snapshot.
+   *
+   * @example
+   * ```ts
+   * const snapshot = await task.refresh({ signal: AbortSignal.timeout(10_000) });
+   * ```
+   * @throws TypeError (rejection) for an unknown option or a bad `signal`.
+   */
+  refresh(options?: { readonly signal?: AbortSignal | undefined }): Promise<ExportTaskSnapshot> {
+    try {
+      checkOptionBag('ExportTask.refresh()', options, ['signal']);
+      return this.#runtime.refresh(this.guid, this.tuid, checkSignal('ExportTask.refresh()', options?.signal));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** `'SUCCESS'` or `'FAILURE'`, once final. */

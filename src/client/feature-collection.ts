@@ -1,7 +1,7 @@
 import { describeValue } from '../core/errors.js';
 import { parseTaskEvent } from '../core/parse-task-event.js';
 import { checkStorageKey } from '../internal/storage-key.js';
-import { checkNonEmptyString, checkOptionBag } from '../internal/options.js';
+import { checkNonEmptyString, checkOptionBag, checkSignal } from '../internal/options.js';
 import type { ExportLimits } from './backend.js';
 import type { ClientRuntime } from './client-runtime.js';
 import { ExportTask } from './export-task.js';
@@ -33,6 +33,21 @@ export interface ExportOptions {
    * starting another.
    */
   readonly idempotencyKey?: string | undefined;
+  /** Aborts the request (rejecting with the signal's reason). An export the service had already started goes on. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/**
+ * Options of {@link FeatureCollection.add} and {@link FeatureCollection.listExports}.
+ *
+ * @example
+ * ```ts
+ * await roads.add(features, { signal: AbortSignal.timeout(60_000) } satisfies SignalOptions);
+ * ```
+ */
+export interface SignalOptions {
+  /** Aborts the request (rejecting with the signal's reason). */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /**
@@ -61,7 +76,9 @@ export class FeatureCollection {
    * @returns How many were added.
    * @throws TypeError at once when `features` is neither; `BadRequestError` naming the first bad feature.
    */
-  async add(features: readonly Feature[] | FeatureCollectionJson): Promise<number> {
+  async add(features: readonly Feature[] | FeatureCollectionJson, options?: SignalOptions): Promise<number> {
+    checkOptionBag('FeatureCollection.add()', options, ['signal']);
+    const signal = checkSignal('FeatureCollection.add()', options?.signal);
     const list = Array.isArray(features)
       ? (features as readonly Feature[])
       : (features as FeatureCollectionJson | undefined)?.type === 'FeatureCollection' && Array.isArray((features as FeatureCollectionJson).features)
@@ -71,7 +88,7 @@ export class FeatureCollection {
       throw new TypeError(`FeatureCollection.add(): expected an array of GeoJSON Features or a FeatureCollection, got ${describeValue(features)}`);
     }
     this.#runtime.assertOpen();
-    const { added } = await this.#runtime.backend.addFeatures(this.id, list);
+    const { added } = await this.#runtime.backend.addFeatures(this.id, list, { signal });
     return added;
   }
 
@@ -85,22 +102,19 @@ export class FeatureCollection {
     const where = 'FeatureCollection.export()';
     checkNonEmptyString(where, 'key', key);
     checkStorageKey(key);
-    checkOptionBag(where, options, ['query', 'limits', 'idempotencyKey']);
+    checkOptionBag(where, options, ['query', 'limits', 'idempotencyKey', 'signal']);
+    const signal = checkSignal(where, options?.signal);
     checkOptionBag(`${where} limits`, options?.limits, ['timeoutMs', 'memoryMb']);
     const query = options?.query ?? {};
     if (typeof query !== 'object' || query === null || Array.isArray(query)) {
       throw new TypeError(`${where}: expected \`query\` to be an object such as { query_expr, geometry, query_limit }, got ${describeValue(query)}`);
     }
-    this.#runtime.assertOpen();
-    // Subscribe before the export exists, so that its first event cannot be missed.
-    this.#runtime.watchProduct(this.id);
-    const { exportId } = await this.#runtime.backend.startExport(
+    const exportId = await this.#runtime.startExport(
       this.id,
       { key, query, ...(options?.limits === undefined ? {} : { limits: options.limits }) },
-      { idempotencyKey: options?.idempotencyKey },
+      { idempotencyKey: options?.idempotencyKey, signal },
     );
-    this.#runtime.store.track(this.id, exportId);
-    return new ExportTask(this.#runtime, this.id, exportId, key);
+    return this.#runtime.hold(new ExportTask(this.#runtime, this.id, exportId, key));
   }
 
   /**
@@ -120,20 +134,22 @@ export class FeatureCollection {
     checkNonEmptyString('FeatureCollection.getExport()', 'exportId', exportId);
     this.#runtime.assertOpen();
     await this.#runtime.refresh(this.id, exportId);
-    return new ExportTask(this.#runtime, this.id, exportId, undefined);
+    return this.#runtime.hold(new ExportTask(this.#runtime, this.id, exportId, undefined));
   }
 
   /** Every completed export of the product (all pages), as final tasks. */
-  async listExports(): Promise<ExportTask[]> {
+  async listExports(options?: SignalOptions): Promise<ExportTask[]> {
+    checkOptionBag('FeatureCollection.listExports()', options, ['signal']);
+    const signal = checkSignal('FeatureCollection.listExports()', options?.signal);
     this.#runtime.assertOpen();
     const tasks: ExportTask[] = [];
     let token: string | null = null;
     do {
-      const page = await this.#runtime.backend.listExports(this.id, token);
+      const page = await this.#runtime.backend.listExports(this.id, token, { signal });
       for (const snapshot of page.data) {
         const event = parseTaskEvent(snapshot);
         this.#runtime.store.applyEvent(event);
-        tasks.push(new ExportTask(this.#runtime, this.id, event.export_id, undefined));
+        tasks.push(this.#runtime.hold(new ExportTask(this.#runtime, this.id, event.export_id, undefined)));
       }
       token = page.continuationToken;
     } while (token !== null);

@@ -258,3 +258,40 @@ export class GatewayTimeoutError extends HttpError {
     super(504, message, body);
   }
 }
+
+/**
+ * A request got no answer in time: no response headers, or no byte of its body, within the
+ * client's `requestTimeout` (an event stream: no byte, not even a heartbeat, for its stall
+ * timeout). Idempotent requests are retried within the retry budget before it is thrown.
+ *
+ * @example
+ * ```ts
+ * await roads.listExports().catch((error: unknown) => {
+ *   if (error instanceof RequestTimeoutError) console.error(`no answer within ${error.timeoutMs} ms: is the service up?`);
+ * });
+ * ```
+ */
+export class RequestTimeoutError extends Error {
+  /** The class name: `error.name === 'RequestTimeoutError'`. */
+  override readonly name = 'RequestTimeoutError' as const;
+  /** `error.code === 'EXPORT_TASK_REQUEST_TIMEOUT'`. */
+  readonly code = 'EXPORT_TASK_REQUEST_TIMEOUT' as const;
+  /** How long the request went without an answer (or its body without a byte), ms. */
+  readonly timeoutMs: number;
+
+  /**
+   * Makes the error; the library throws it, applications only catch it.
+   *
+   * @param what - The request, as `METHOD /path`.
+   * @param timeoutMs - How long it went without an answer, ms.
+   * @param phase - `headers` (no answer at all) or `body` (an answer that stopped sending).
+   */
+  constructor(what: string, timeoutMs: number, phase: 'headers' | 'body') {
+    super(
+      phase === 'headers'
+        ? `${what}: no answer within ${timeoutMs} ms (requestTimeout): the service or a proxy in between is not answering`
+        : `${what}: the answer sent nothing for ${timeoutMs} ms (requestTimeout) and was dropped`,
+    );
+    this.timeoutMs = timeoutMs;
+  }
+}

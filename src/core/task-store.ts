@@ -1,7 +1,7 @@
 import { produce } from 'immer';
-import { Observable, Subject, type Subscription } from 'rxjs';
+import { Observable, Subject, type Subscriber, type Subscription } from 'rxjs';
 import { checkMilliseconds, checkOptionBag, checkSignal } from '../internal/options.js';
-import { InvalidEventError, TimeoutError } from './errors.js';
+import { ClientClosedError, describeValue, InvalidEventError, TimeoutError } from './errors.js';
 import { isFinalPhase, type TaskEvent } from './events.js';
 import { DeadlineQueue, type Deadline } from './internal/deadline-queue.js';
 import { initialSnapshot, advance } from './internal/advance.js';
@@ -71,9 +71,10 @@ export interface TaskDiagnostic {
    * `duplicate`: an event whose seq was already applied or held; `stale-snapshot`: a snapshot
    * older than what is known; `conflict`: a terminal event (or final snapshot) that disagrees
    * with the task's final outcome; `after-final`: any other event after the task was final;
-   * `overflow`: an early event dropped because the task held too many.
+   * `overflow`: an early event dropped because the task held too many; `abandoned`: an event of
+   * a task given up with {@link TaskStore.abandon}, which no longer changes.
    */
-  readonly kind: 'duplicate' | 'stale-snapshot' | 'conflict' | 'after-final' | 'overflow';
+  readonly kind: 'duplicate' | 'stale-snapshot' | 'conflict' | 'after-final' | 'overflow' | 'abandoned';
   /** The product of the event's task. */
   readonly productId: string;
   /** The event's task. */
@@ -164,7 +165,9 @@ type Waiters = Waiter | Waiter[];
 
 type Listener<T> = (value: T) => void;
 /** A task's listeners of one kind: one, or a set of several. */
-type Listeners<T> = Listener<T> | Set<Listener<T>>;
+type Listeners<T> = T | Set<T>;
+/** A `watch()` subscription, as the store reaches it: told each change, and how it ends. */
+type Watcher = Subscriber<ExportTaskSnapshot>;
 
 const NO_WAITERS: ReadonlyMap<string, Waiters> = new Map();
 
@@ -238,8 +241,13 @@ export class TaskStore {
   readonly #tasks = new Map<string, ExportTaskSnapshot>();
   readonly #held = new Map<string, Map<number, TaskEvent>>();
   readonly #resyncAsked = new Set<string>();
-  readonly #watchers = new Map<string, Listeners<ExportTaskSnapshot>>();
-  readonly #eventListeners = new Map<string, Listeners<TaskEvent>>();
+  readonly #watchers = new Map<string, Listeners<Watcher>>();
+  readonly #eventListeners = new Map<string, Listeners<Listener<TaskEvent>>>();
+  /** Tasks given up with `abandon()`, with the error their waits and watchers ended with. */
+  #abandoned: Map<string, Error> | undefined = undefined;
+  #closed = false;
+  /** The error given to `close()`, if any. */
+  #closedWith: Error | undefined = undefined;
   /**
    * Pending waits by export id; none while nothing waits. Made at the first wait and dropped
    * with the last: a map that outlives its waits ends up in the old generation, and then every
@@ -322,6 +330,11 @@ export class TaskStore {
         `"${before.productId}", the product this export belongs to (export ${id})`,
       );
     }
+    // A task given up: its waits and watchers have ended, and it no longer changes.
+    if (this.#abandoned !== undefined && this.#abandoned.has(id)) {
+      this.#diagnose('abandoned', event);
+      return before;
+    }
     let snapshot = before;
     // `#held` and the listener maps are empty on the hot path: their size is checked before any lookup.
     if (event.type === 'snapshot' ? event.seq <= snapshot.seq : event.seq <= snapshot.seq || (this.#held.size !== 0 && this.#held.get(id)?.has(event.seq))) {
@@ -379,6 +392,7 @@ export class TaskStore {
     }
     // A restore resumes a task; it never takes one back, and a final outcome is kept (rule 3).
     if (known !== undefined && (known.seq >= snapshot.seq || isFinalPhase(known.phase))) return known;
+    if (this.#abandoned?.has(id)) return known ?? snapshot;
     // Phase and progress never go back (rule 2), even for a restored snapshot. A restore is
     // rare, so immer's clarity costs nothing here (the hot path builds snapshots by hand).
     let next =
@@ -401,6 +415,12 @@ export class TaskStore {
   /**
    * The task's snapshot now (when known), then each change; completes once the task is final.
    * Routed by export id: one subscriber costs nothing to the others.
+   *
+   * A task that can no longer become final ends its watchers with an error instead: the error
+   * given to {@link TaskStore.abandon} (an `ExportLostError` for a lost export), or, once the
+   * store is {@link TaskStore.close}d, the close's error (`ClientClosedError` by default). It
+   * errors rather than completes, so that a subscriber can tell a finished task from one given
+   * up. A watch begun after that gets the last snapshot, then the same error.
    */
   watch(exportId: string): Observable<ExportTaskSnapshot> {
     return new Observable<ExportTaskSnapshot>((subscriber) => {
@@ -412,18 +432,20 @@ export class TaskStore {
           return undefined;
         }
       }
-      const listener: Listener<ExportTaskSnapshot> = (snapshot) => {
-        subscriber.next(snapshot);
-        if (isFinalPhase(snapshot.phase)) subscriber.complete();
-      };
-      addTo(this.#watchers, exportId, listener);
-      return () => removeFrom(this.#watchers, exportId, listener);
+      const ended = this.#endOf(exportId);
+      if (ended !== undefined) {
+        subscriber.error(ended);
+        return undefined;
+      }
+      addTo(this.#watchers, exportId, subscriber);
+      return () => removeFrom(this.#watchers, exportId, subscriber);
     });
   }
 
   /**
    * The task's events as they are applied, in `seq` order without duplicates (what its machine
-   * receives). Completes once the task is final. For feeding an XState actor of the task.
+   * receives). Completes once the task is final, and errors as {@link TaskStore.watch} does when
+   * the task is abandoned or the store closed. For feeding an XState actor of the task.
    */
   appliedEvents(exportId: string): Observable<TaskEvent> {
     return new Observable<TaskEvent>((subscriber) => {
@@ -433,7 +455,7 @@ export class TaskStore {
       }
       const listener: Listener<TaskEvent> = (event) => subscriber.next(event);
       addTo(this.#eventListeners, exportId, listener);
-      const done = this.watch(exportId).subscribe({ complete: () => subscriber.complete() });
+      const done = this.watch(exportId).subscribe({ complete: () => subscriber.complete(), error: (error: unknown) => subscriber.error(error) });
       return () => {
         removeFrom(this.#eventListeners, exportId, listener);
         done.unsubscribe();
@@ -468,6 +490,96 @@ export class TaskStore {
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * Gives a task up: it can never become final (the backend lost it, for example). Every
+   * pending wait on it ({@link TaskStore.settled}, and so the client's attribute promises and
+   * `getResult`) rejects with `error`, every {@link TaskStore.watch} of it (and so `task.state$`)
+   * errors with it, and so does any wait or watch begun later. Its later events go only to
+   * {@link TaskStore.diagnostics$} (kind `abandoned`); {@link TaskStore.get} keeps its last
+   * snapshot. A task already final, or already given up, is left as it is.
+   *
+   * @example
+   * ```ts
+   * store.abandon('e1', new ExportLostError('e1', 'the service no longer knows it', store.get('e1')));
+   * await store.settled('e1').catch((error: unknown) => error instanceof ExportLostError); // true
+   * ```
+   * @param exportId - The task.
+   * @param error - What its waits reject with: an `ExportLostError` for a lost export.
+   * @throws TypeError when `error` is not an Error.
+   */
+  abandon(exportId: string, error: Error): void {
+    if (!(error instanceof Error)) throw new TypeError(`TaskStore.abandon(): expected \`error\` to be an Error, got ${describeValue(error)}`);
+    if (this.#finalNow(exportId) !== undefined || this.#abandoned?.has(exportId)) return;
+    (this.#abandoned ??= new Map()).set(exportId, error);
+    this.#held.delete(exportId);
+    this.#resyncAsked.delete(exportId);
+    this.#end(exportId, error);
+  }
+
+  /**
+   * Ends everything the store keeps going: every pending wait rejects with `error` (by default
+   * a `ClientClosedError` naming the wait's export), every {@link TaskStore.watch} of a task not
+   * final errors with it (errors, not completes: the task did not finish), every deadline timer
+   * is cleared, and `changes$`, `diagnostics$`, `resyncRequests$` and `errors$` complete. Nothing
+   * stays scheduled. A wait or watch begun after it ends at once the same way (a final task
+   * still answers with its snapshot). Events applied after it still fold, and `get()` answers.
+   * Closing twice does nothing more.
+   *
+   * @example
+   * ```ts
+   * const waiting = store.settled('e1');
+   * store.close();
+   * await waiting.catch((error: unknown) => error instanceof ClientClosedError); // true
+   * ```
+   * @param error - What the waits reject with; a `ClientClosedError` per wait by default.
+   * @throws TypeError when `error` is given and is not an Error.
+   */
+  close(error?: Error): void {
+    if (error !== undefined && !(error instanceof Error)) {
+      throw new TypeError(`TaskStore.close(): expected \`error\` to be an Error or nothing, got ${describeValue(error)}`);
+    }
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closedWith = error;
+    const ids = new Set([...(this.#waiters ?? NO_WAITERS).keys(), ...this.#watchers.keys()]);
+    for (const id of ids) this.#end(id, error ?? new ClientClosedError(id));
+    this.#changes.complete();
+    this.#diagnostics.complete();
+    this.#resync.complete();
+    this.#errors.complete();
+  }
+
+  /**
+   * Lets go of a task that no longer changes (final, or given up with
+   * {@link TaskStore.abandon}) and that nothing waits on or watches: `get()` answers
+   * `undefined` for it afterwards, and a later event of it starts it again as a new task. A
+   * client calls it once no `ExportTask` of the export is reachable any more, so that a
+   * long-lived client holds only the tasks someone holds.
+   *
+   * @example
+   * ```ts
+   * await store.settled('e1');
+   * store.forget('e1'); // true: final, and no one waits or watches
+   * store.get('e1'); // undefined
+   * ```
+   * @returns Whether the task was let go (false for a task not final, waited on or watched, or unknown).
+   */
+  forget(exportId: string): boolean {
+    const snapshot = this.#tasks.get(exportId);
+    if (snapshot === undefined || !(isFinalPhase(snapshot.phase) || this.#abandoned?.has(exportId) === true)) return false;
+    if (this.#waiters?.has(exportId) === true || this.#watchers.has(exportId) || this.#eventListeners.has(exportId)) return false;
+    this.#tasks.delete(exportId);
+    this.#held.delete(exportId);
+    this.#resyncAsked.delete(exportId);
+    this.#abandoned?.delete(exportId);
+    return true;
+  }
+
+  /** Whether {@link TaskStore.close} was called. */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   /**
@@ -525,7 +637,7 @@ export class TaskStore {
     for (const map of [this.#waiters ?? NO_WAITERS, this.#watchers] as const) {
       for (const id of map.keys()) {
         const snapshot = this.#tasks.get(id);
-        if (snapshot !== undefined && snapshot.productId === productId && !isFinalPhase(snapshot.phase)) ids.add(id);
+        if (snapshot !== undefined && snapshot.productId === productId && !isFinalPhase(snapshot.phase) && !this.#abandoned?.has(id)) ids.add(id);
       }
     }
     return [...ids];
@@ -552,6 +664,32 @@ export class TaskStore {
     return current !== undefined && isFinalPhase(current.phase) ? current : undefined;
   }
 
+  /** Why a task not final can no longer become final (abandoned, or the store closed), else `undefined`. */
+  #endOf(exportId: string): Error | undefined {
+    const abandoned = this.#abandoned?.get(exportId);
+    if (abandoned !== undefined) return abandoned;
+    return this.#closed ? (this.#closedWith ?? new ClientClosedError(exportId)) : undefined;
+  }
+
+  /** Ends a task's waits and watchers with `error`. */
+  #end(exportId: string, error: Error): void {
+    const all = this.#waiters;
+    const waiters = all?.get(exportId);
+    if (waiters !== undefined) {
+      all!.delete(exportId);
+      if (all!.size === 0) this.#waiters = undefined;
+      for (const waiter of Array.isArray(waiters) ? waiters : [waiters]) {
+        this.#detach(waiter);
+        rejectWith(waiter, error);
+      }
+    }
+    const watchers = this.#watchers.get(exportId);
+    if (watchers === undefined) return;
+    this.#watchers.delete(exportId);
+    if (watchers instanceof Set) for (const watcher of [...watchers]) watcher.error(error);
+    else watchers.error(error);
+  }
+
   /** A new wait on a task not final. */
   #wait(
     exportId: string,
@@ -561,6 +699,10 @@ export class TaskStore {
     Kind: typeof Waiter,
   ): Promise<ExportTaskSnapshot> {
     if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.#closed || this.#abandoned !== undefined) {
+      const ended = this.#endOf(exportId);
+      if (ended !== undefined) return Promise.reject(ended);
+    }
     const promise = new Promise<ExportTaskSnapshot>(capture);
     const waiter = new Kind(exportId, captured!, timeout, lastCheck);
     // Not kept past this call: the promise stays collectable once its wait is over.
@@ -665,9 +807,13 @@ export class TaskStore {
     const id = snapshot.exportId;
     this.#tasks.set(id, snapshot);
     if (this.#changes.observed) this.#changes.next(snapshot);
+    const final = isFinalPhase(snapshot.phase);
     const watchers = this.#watchers.size === 0 ? undefined : this.#watchers.get(id);
-    if (watchers !== undefined) notify(watchers, snapshot);
-    if (!isFinalPhase(snapshot.phase)) return;
+    if (watchers !== undefined) {
+      if (watchers instanceof Set) for (const watcher of [...watchers]) tell(watcher, snapshot, final);
+      else tell(watchers, snapshot, final);
+    }
+    if (!final) return;
     // Held events stay held once final: they no longer change the outcome, but they still move
     // the cursor when their gap fills (so every order gives the same snapshot) and a conflicting
     // terminal event among them must still be reported. Holding stays bounded by `maxHeld`.
@@ -693,28 +839,34 @@ export class TaskStore {
   }
 }
 
-function addTo<T>(map: Map<string, Listeners<T>>, id: string, listener: Listener<T>): void {
+function addTo<T extends object>(map: Map<string, Listeners<T>>, id: string, listener: T): void {
   // Most tasks have one watcher: it is kept as it is, without a set.
   const listeners = map.get(id);
   if (listeners === undefined) map.set(id, listener);
-  else if (typeof listeners === 'function') map.set(id, new Set([listeners, listener]));
-  else listeners.add(listener);
+  else if (listeners instanceof Set) listeners.add(listener);
+  else map.set(id, new Set([listeners, listener]));
 }
 
-function removeFrom<T>(map: Map<string, Listeners<T>>, id: string, listener: Listener<T>): void {
+function removeFrom<T extends object>(map: Map<string, Listeners<T>>, id: string, listener: T): void {
   const listeners = map.get(id);
   if (listeners === listener) {
     map.delete(id);
-  } else if (typeof listeners === 'object') {
+  } else if (listeners instanceof Set) {
     listeners.delete(listener);
     if (listeners.size === 0) map.delete(id);
   }
 }
 
 /** Calls each listener once, those there when it began (one that a listener adds waits for the next value). */
-function notify<T>(listeners: Listeners<T>, value: T): void {
-  if (typeof listeners === 'function') listeners(value);
-  else for (const listener of [...listeners]) listener(value);
+function notify<T>(listeners: Listeners<Listener<T>>, value: T): void {
+  if (listeners instanceof Set) for (const listener of [...listeners]) listener(value);
+  else listeners(value);
+}
+
+/** Tells a watcher of a change, and that it was the last once the task is final. */
+function tell(watcher: Watcher, snapshot: ExportTaskSnapshot, final: boolean): void {
+  watcher.next(snapshot);
+  if (final) watcher.complete();
 }
 
 function addWaiter(map: Map<string, Waiters>, id: string, waiter: Waiter): void {

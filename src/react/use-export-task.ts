@@ -54,7 +54,7 @@ export function useExportTask(task: ObservableTask | null | undefined): ExportTa
   const subscribe = useCallback(
     (onChange: () => void): (() => void) => {
       if (task == null) return noop;
-      const subscription = task.state$.subscribe({ next: onChange });
+      const subscription = task.state$.subscribe({ next: onChange, error: onChange });
       return () => subscription.unsubscribe();
     },
     [task],

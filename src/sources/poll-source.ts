@@ -1,6 +1,12 @@
-import { parseTaskEvent } from '../core/parse-task-event.js';
+import type { SnapshotEvent } from '../core/events.js';
 import type { TaskStore } from '../core/task-store.js';
-import type { ExportBackend } from '../client/backend.js';
+
+/**
+ * One batch status request for a product's `ids`, folded into the store by whoever made it
+ * (so that it can also settle what the service no longer knows); answers the snapshots.
+ * @internal
+ */
+export type StatusCheck = (productId: string, ids: readonly string[]) => Promise<readonly SnapshotEvent[]>;
 
 /** Options of a {@link PollSource}. */
 export interface PollSourceOptions {
@@ -22,7 +28,7 @@ export interface PollSourceOptions {
  */
 export class PollSource {
   readonly #store: TaskStore;
-  readonly #backend: ExportBackend;
+  readonly #check: StatusCheck;
   readonly #productId: string;
   readonly #options: PollSourceOptions;
   #delay: number;
@@ -32,9 +38,9 @@ export class PollSource {
   /** How many status requests this source has sent (for the client's metrics and tests). */
   requests = 0;
 
-  constructor(store: TaskStore, backend: ExportBackend, productId: string, options: PollSourceOptions) {
+  constructor(store: TaskStore, check: StatusCheck, productId: string, options: PollSourceOptions) {
     this.#store = store;
-    this.#backend = backend;
+    this.#check = check;
     this.#productId = productId;
     this.#options = options;
     this.#delay = options.pollInterval;
@@ -70,12 +76,9 @@ export class PollSource {
     let changed = false;
     try {
       this.requests++;
-      const snapshots = await this.#backend.status(this.#productId, ids);
-      for (const snapshot of snapshots) {
-        const before = this.#store.get(snapshot.export_id);
-        const after = this.#store.applyEvent(parseTaskEvent(snapshot));
-        if (after !== before) changed = true;
-      }
+      const before = ids.map((id) => this.#store.get(id));
+      await this.#check(this.#productId, ids);
+      changed = ids.some((id, i) => this.#store.get(id) !== before[i]);
     } catch (error) {
       this.#store.reportError(error as Error);
     } finally {

@@ -7,6 +7,7 @@ import { firstValueFrom, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   asCompleted,
+  ClientClosedError,
   createClient,
   DownloadVerificationError,
   NoResultError,
@@ -452,6 +453,38 @@ describe('ExportTask', () => {
     await expect(fc.export('/abs')).rejects.toThrow(TypeError);
     await expect(fc.export('k', { bogus: true } as never)).rejects.toThrow(/unknown option `bogus`/);
     expect(backend.requests.startExport).toBe(0);
+  });
+
+  it('close() with tasks still running ends their state$, attributes, getResult and store waits with ClientClosedError, leaving no timer', async () => {
+    vi.useFakeTimers();
+    const task = await fc.export('k.ndjson');
+    const done = await fc.export('done.ndjson');
+    fail(backend, done);
+    await done.getResult({ wait: true });
+    let stateError: unknown;
+    let completed = false;
+    task.state$.subscribe({ error: (error: unknown) => (stateError = error), complete: () => (completed = true) });
+    const waits = [task.status, task.getResult({ wait: true }), task.getResult({ wait: true, timeout: 60_000 }), client.store.settled(task.tuid)].map((p) =>
+      (p as Promise<unknown>).then(
+        () => 'resolved',
+        (error: unknown) => error,
+      ),
+    );
+    expect(vi.getTimerCount()).toBe(1);
+    await client.close();
+    for (const error of await Promise.all(waits)) {
+      expect(error).toBeInstanceOf(ClientClosedError);
+      expect((error as ClientClosedError).exportId).toBe(task.tuid);
+    }
+    expect(stateError).toBeInstanceOf(ClientClosedError);
+    expect(completed).toBe(false);
+    expect(client.store.pendingWaits).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+    // Begun after the close: they end at once, and a final task still answers.
+    await expect(task.runtime).rejects.toBeInstanceOf(ClientClosedError);
+    await expect(task.getResult({ wait: true })).rejects.toBeInstanceOf(ClientClosedError);
+    await expect(done.status).resolves.toBe('FAILURE');
+    expect(vi.getTimerCount()).toBe(0);
   });
 
   it('rejects requests after close()', async () => {

@@ -1,5 +1,5 @@
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 /** What the proxy does to the traffic; change it at any time. */
 export interface Faults {
@@ -18,6 +18,12 @@ export interface Faults {
   cutStreamAfter: number;
   /** Answer 404 for paths that match, as a server without those routes (a DL server) would. */
   notFound: RegExp | undefined;
+  /** Answer this status (403, say) for paths that match, with the protocol's error body. */
+  status: { readonly match: RegExp; readonly code: number } | undefined;
+  /** Every event stream, open or opened later, stops forwarding bytes (heartbeats included) without closing. */
+  stallStreams: boolean;
+  /** Requests whose path matches are never answered (nor closed) while this is set. */
+  stallRequests: RegExp | undefined;
 }
 
 /** A real HTTP proxy on 127.0.0.1 in front of a server, injecting faults. */
@@ -28,6 +34,12 @@ export interface FaultProxy {
   readonly requests: string[];
   /** Back to passing everything through, with no request seen. */
   reset(): void;
+  /** The event streams open now stop forwarding bytes without closing; later ones pass. */
+  stallOpenStreams(): void;
+  /** Connections the proxy has open from its clients now. */
+  readonly openConnections: () => number;
+  /** Requests the proxy has not finished answering (event streams included). */
+  readonly inFlight: () => number;
   close(): Promise<void>;
 }
 
@@ -56,10 +68,15 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     reorderEvents: false,
     cutStreamAfter: Number.POSITIVE_INFINITY,
     notFound: undefined,
+    status: undefined,
+    stallStreams: false,
+    stallRequests: undefined,
   });
   const faults = noFaults();
   const requests: string[] = [];
   const open = new Set<ServerResponse>();
+  /** The event streams' answers, each with whether it is stalled. */
+  const streams = new Map<ServerResponse, { stalled: boolean }>();
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0]!;
@@ -69,6 +86,18 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     if (faults.notFound?.test(path)) {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ errors: [{ status: '404', title: 'Not Found', detail: 'no such route (the test proxy plays a DL server)' }] }));
+      req.resume();
+      return;
+    }
+    if (faults.status?.match.test(path)) {
+      const code = faults.status.code;
+      res.writeHead(code, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ errors: [{ status: String(code), title: 'Injected', detail: `answered ${code} by the test proxy` }] }));
+      req.resume();
+      return;
+    }
+    if (faults.stallRequests?.test(path)) {
+      // Never answered: the client's own timeout must end it.
       req.resume();
       return;
     }
@@ -95,11 +124,18 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
           upstreamRes.pipe(res);
           return;
         }
+        // The headers go at once, as the service sends them: a stalled stream is one that was answered.
+        res.flushHeaders();
         let buffer = '';
         let sent = 0;
         let pending: string | undefined;
+        const state = { stalled: faults.stallStreams };
+        streams.set(res, state);
+        res.on('close', () => streams.delete(res));
         upstreamRes.setEncoding('utf8');
         upstreamRes.on('data', (chunk: string) => {
+          // Stalled: the bytes are swallowed, the connection stays open.
+          if (state.stalled || faults.stallStreams) return;
           const { events, rest } = parseEvents(buffer + chunk);
           buffer = rest;
           for (const event of events) {
@@ -147,6 +183,11 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   };
 
   const server: Server = createServer(handle);
+  const connections = new Set<Socket>();
+  server.on('connection', (socket) => {
+    connections.add(socket);
+    socket.on('close', () => connections.delete(socket));
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
@@ -157,6 +198,11 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       Object.assign(faults, noFaults());
       requests.length = 0;
     },
+    stallOpenStreams: () => {
+      for (const state of streams.values()) state.stalled = true;
+    },
+    openConnections: () => connections.size,
+    inFlight: () => open.size,
     close: () =>
       new Promise<void>((resolve) => {
         for (const res of open) res.destroy();

@@ -44,7 +44,9 @@ describe('TaskStore', () => {
     expectTypeOf(store.changes$).toEqualTypeOf<Observable<ExportTaskSnapshot>>();
     expectTypeOf<TaskStore['connect']>().parameters.toEqualTypeOf<[source: Observable<unknown>]>();
     expectTypeOf<TaskStore['connect']>().returns.toEqualTypeOf<Subscription>();
-    expectTypeOf<TaskDiagnostic['kind']>().toEqualTypeOf<'duplicate' | 'stale-snapshot' | 'conflict' | 'after-final' | 'overflow'>();
+    expectTypeOf<TaskStore['abandon']>().parameters.toEqualTypeOf<[exportId: string, error: Error]>();
+    expectTypeOf<TaskStore['close']>().parameters.toEqualTypeOf<[error?: Error]>();
+    expectTypeOf<TaskDiagnostic['kind']>().toEqualTypeOf<'duplicate' | 'stale-snapshot' | 'conflict' | 'after-final' | 'overflow' | 'abandoned'>();
   });
 
   it('waits with settled(), the timeout in ms', () => {

@@ -9,6 +9,7 @@ import type { ExportTask } from '../../client/export-task.js';
 import { isFinalPhase } from '../../core/events.js';
 import type { ExportTaskSnapshot } from '../../core/snapshot.js';
 import { TaskStore } from '../../core/task-store.js';
+import type { HttpBackend } from '../../client/http/http-backend.js';
 import { ProgressView } from '../progress-view.js';
 import { formatTable } from '../table.js';
 import { CONNECTION_OPTIONS, checkId, parseConnection, withClient, describeError, type CommandIo, type ConnectionFlags } from './connection.js';
@@ -44,8 +45,10 @@ export const watchCommand = {
     'Shows the progress of the named exports of a product (live bars on a terminal, a line per phase change',
     'or 25% step elsewhere) until every one of them is final, then a line per export with its outcome.',
     'With no export named, follows the exports of the product that are in flight (pending or running) and',
-    `those started while it watches. It learns them from the product's event stream, which replays the past first:`,
-    `once ${DISCOVERY_QUIET_MS} ms pass without a new export in it, the exports not final are in flight. With`,
+    "those started while it watches. It learns them from the service's in-flight status route",
+    '(GET .../search/export/status?in_flight=true), after subscribing to new exports at the end of the',
+    "product's event stream; a service without that route is read from its history instead: once",
+    `${DISCOVERY_QUIET_MS} ms pass without a new export in it, the exports not final are in flight. With`,
     'nothing in flight, it says so and exits 0.',
     'Exit codes: 0 when every export succeeded, 1 when any failed (or the service answered an error),',
     '2 for a usage error, 130 when interrupted.',
@@ -117,14 +120,71 @@ async function watch(client: ExportClient, options: WatchOptions, io: CommandIo)
     );
   };
 
+  /**
+   * The product's whole history, then each new event: exports not final once the history is
+   * read are in flight; an export that appears later was started while watching. For a
+   * service without the in-flight status route.
+   */
+  const discoverFromHistory = (): void => {
+    const seen = new TaskStore();
+    const pending = new Set<string>();
+    const known = new Set<string>();
+    const adopt = (exportId: string): void => {
+      adopting++;
+      product.getExport(exportId).then(
+        (task) => {
+          adopting--;
+          follow(task);
+          checkDone();
+        },
+        (error: unknown) => finish(error instanceof Error ? error : new Error(String(error))),
+      );
+    };
+    const settle = (): void => {
+      gathering = false;
+      for (const id of pending) adopt(id);
+      pending.clear();
+      checkDone();
+    };
+    subscriptions.push(
+      client.backend.events(options.productId).subscribe({
+        next: ({ event }) => {
+          let snapshot: ExportTaskSnapshot;
+          try {
+            snapshot = seen.apply(event);
+          } catch (error) {
+            io.stderr.write(`export-task watch: skipped an event: ${describeError(error)}\n`);
+            return;
+          }
+          if (gathering) {
+            if (isFinalPhase(snapshot.phase)) pending.delete(snapshot.exportId);
+            else pending.add(snapshot.exportId);
+            // Only a new export restarts the wait: exports in flight send progress all the time.
+            if (!known.has(snapshot.exportId)) {
+              known.add(snapshot.exportId);
+              clearTimeout(quietTimer);
+              quietTimer = setTimeout(settle, DISCOVERY_QUIET_MS);
+            }
+          } else if (!followed.has(snapshot.exportId) && event.type === 'queued') {
+            adopt(snapshot.exportId);
+          }
+        },
+        error: (error: unknown) => finish(error instanceof Error ? error : new Error(String(error))),
+      }),
+    );
+    // A product without any event yet: its stream stays silent, which is as quiet as it gets.
+    quietTimer ??= setTimeout(settle, DISCOVERY_QUIET_MS);
+  };
+
   try {
-    if (discover) {
-      // The product's whole history, then each new event: exports not final once the history
-      // is read are in flight; an export that appears later was started while watching.
-      const seen = new TaskStore();
-      const pending = new Set<string>();
-      const known = new Set<string>();
+    if (discover && (client.backend as Partial<HttpBackend>).inFlight !== undefined) {
+      // Subscribe at the stream's current end first, then ask what is in flight: an export
+      // started in between is in one or the other (or both), and none is missed.
+      const backend = client.backend as HttpBackend;
+      const adopted = new Set<string>();
       const adopt = (exportId: string): void => {
+        if (adopted.has(exportId)) return;
+        adopted.add(exportId);
         adopting++;
         product.getExport(exportId).then(
           (task) => {
@@ -135,40 +195,29 @@ async function watch(client: ExportClient, options: WatchOptions, io: CommandIo)
           (error: unknown) => finish(error instanceof Error ? error : new Error(String(error))),
         );
       };
-      const settle = (): void => {
-        gathering = false;
-        for (const id of pending) adopt(id);
-        pending.clear();
-        checkDone();
-      };
       subscriptions.push(
-        client.backend.events(options.productId).subscribe({
+        backend.events(options.productId, { from: 'now' }).subscribe({
           next: ({ event }) => {
-            let snapshot: ExportTaskSnapshot;
-            try {
-              snapshot = seen.apply(event);
-            } catch (error) {
-              io.stderr.write(`export-task watch: skipped an event: ${describeError(error)}\n`);
-              return;
-            }
-            if (gathering) {
-              if (isFinalPhase(snapshot.phase)) pending.delete(snapshot.exportId);
-              else pending.add(snapshot.exportId);
-              // Only a new export restarts the wait: exports in flight send progress all the time.
-              if (!known.has(snapshot.exportId)) {
-                known.add(snapshot.exportId);
-                clearTimeout(quietTimer);
-                quietTimer = setTimeout(settle, DISCOVERY_QUIET_MS);
-              }
-            } else if (!followed.has(snapshot.exportId) && event.type === 'queued') {
-              adopt(snapshot.exportId);
-            }
+            if (event.type === 'queued') adopt(event.export_id);
           },
           error: (error: unknown) => finish(error instanceof Error ? error : new Error(String(error))),
         }),
       );
-      // A product without any event yet: its stream stays silent, which is as quiet as it gets.
-      quietTimer ??= setTimeout(settle, DISCOVERY_QUIET_MS);
+      let inFlight: readonly { readonly export_id: string }[] | undefined;
+      try {
+        inFlight = await backend.inFlight(options.productId);
+      } catch (error) {
+        // A service that cannot list them (501): learn them from the product's history instead.
+        if ((error as { status?: unknown }).status !== 501) throw error;
+      }
+      if (inFlight === undefined) discoverFromHistory();
+      else {
+        for (const snapshot of inFlight) adopt(snapshot.export_id);
+        gathering = false;
+        checkDone();
+      }
+    } else if (discover) {
+      discoverFromHistory();
     } else {
       for (const task of await Promise.all(options.exportIds.map((id) => product.getExport(id)))) follow(task);
       gathering = false;

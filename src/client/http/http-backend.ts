@@ -2,8 +2,9 @@ import { Observable } from 'rxjs';
 import type { SnapshotEvent, TaskEvent, WireAttributes } from '../../core/events.js';
 import type { BackendEvent, EventsOptions, ExportBackend, ExportPage, ExportRequest, ProductInfo } from '../backend.js';
 import type { Feature } from '../geojson.js';
-import { NotFoundError } from '../http-errors.js';
-import { request, requestJson, type HttpConfig } from './http-request.js';
+import { ClientClosedError } from '../../core/errors.js';
+import { BadRequestError, ForbiddenError, NotFoundError, UnauthorizedError } from '../http-errors.js';
+import { request, requestJson, type HttpConfig, type OutgoingRequest } from './http-request.js';
 import { readServerSentEvents } from './sse-reader.js';
 
 /** Options of {@link createHttpBackend}. */
@@ -15,25 +16,39 @@ export interface HttpBackendOptions {
   readonly token?: string | undefined;
   /** @defaultValue `globalThis.fetch` */
   readonly fetch?: typeof fetch | undefined;
+  /** Sent with every request. */
+  readonly headers?: Readonly<Record<string, string>> | undefined;
+  /** Called before each attempt of each request; it may change the headers. */
+  readonly onRequest?: ((request: OutgoingRequest) => void) | undefined;
+  /** Per attempt: the longest wait for the headers, and for each next byte of a body, ms. @defaultValue 30000 */
+  readonly requestTimeout?: number | undefined;
+  /** How long one request keeps retrying, and the longest delay between attempts, ms. @defaultValue `{ budgetMs: 30000, maxDelayMs: 5000 }` */
+  readonly retry?: { readonly budgetMs?: number | undefined; readonly maxDelayMs?: number | undefined } | undefined;
   /**
-   * How long one request keeps retrying 5xx, 429 and network errors, in ms.
-   * @defaultValue 30000
+   * The first delay before reconnecting a cut event stream (it doubles, with jitter, up to
+   * `maxDelayMs`, and starts again after a connection that delivered events; a server's
+   * `retry:` field replaces the first delay), ms.
+   * @defaultValue `{ delayMs: 250, maxDelayMs: 10000 }`
    */
-  readonly retryBudget?: number | undefined;
+  readonly reconnect?: { readonly delayMs?: number | undefined; readonly maxDelayMs?: number | undefined } | undefined;
   /**
-   * First delay before reconnecting a cut event stream, in ms; it doubles (with jitter) up to
-   * `maxReconnectDelay`, and starts again after a connection that delivered events.
-   * @defaultValue 250
+   * How long an event stream may send nothing (not even a heartbeat) before it is taken for
+   * dead, dropped and resumed by cursor, ms.
+   * @defaultValue 3 times the stream's `X-Heartbeat-Interval` (45000 when it has none)
    */
-  readonly reconnectDelay?: number | undefined;
-  /** @defaultValue 10000 */
-  readonly maxReconnectDelay?: number | undefined;
+  readonly stallTimeout?: number | undefined;
 }
 
 /** Options of {@link HttpBackend.events}. */
 export interface HttpEventsOptions extends EventsOptions {
   /** Only this export's events. */
   readonly exportId?: string | undefined;
+}
+
+/** What a batch status request answered: a snapshot per export found, and the ids the service does not know. @internal */
+export interface StatusAnswer {
+  readonly data: SnapshotEvent[];
+  readonly missing: string[];
 }
 
 /** An {@link ExportBackend} over the service's HTTP protocol. */
@@ -44,7 +59,27 @@ export interface HttpBackend extends ExportBackend {
    * the first status request, `undefined` before it.
    */
   readonly hasStatusRoutes: boolean | undefined;
+  /** The event streams start at the current end when asked (`from: 'now'`) and call `onConnect`. @internal */
+  readonly followsFromNow: true;
+  /** {@link ExportBackend.status}, with the ids the service does not know instead of a rejection. @internal */
+  statusOf(productId: string, exportIds: readonly string[], options?: { readonly signal?: AbortSignal | undefined }): Promise<StatusAnswer>;
+  /** The product's exports not final, from `GET .../search/export/status?in_flight=true`. @internal */
+  inFlight(productId: string): Promise<SnapshotEvent[]>;
 }
+
+/**
+ * A 404 on the events route of a product the service does not have (any more): the product
+ * vanished, unlike a DL server's 404 for a route it does not have.
+ * @internal
+ */
+export class ProductGoneError extends NotFoundError {}
+
+/** The default of {@link HttpBackendOptions.requestTimeout}, ms. @internal */
+export const DEFAULT_REQUEST_TIMEOUT = 30_000;
+/** What a stream without an `X-Heartbeat-Interval` is taken to have, ms (the service's default). */
+const DEFAULT_HEARTBEAT = 15_000;
+/** Heartbeats a stream may miss before it is taken for dead. */
+const MISSED_HEARTBEATS = 3;
 
 interface DlResult {
   readonly data: { readonly id: string; readonly attributes: Partial<Record<keyof WireAttributes, unknown>> };
@@ -105,9 +140,25 @@ export function createHttpBackend(options: HttpBackendOptions): HttpBackend {
   const vector = options.vectorUrl.replace(/\/+$/, '');
   const storage = options.storageUrl.replace(/\/+$/, '');
   const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
-  const config: HttpConfig = { fetch: fetchImpl, token: options.token, retryBudget: options.retryBudget ?? 30_000 };
-  const reconnectDelay = options.reconnectDelay ?? 250;
-  const maxReconnectDelay = options.maxReconnectDelay ?? 10_000;
+  const lifetime = new AbortController();
+  const config: HttpConfig = {
+    fetch: fetchImpl,
+    token: options.token,
+    headers: { ...options.headers },
+    onRequest: options.onRequest,
+    requestTimeout: options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT,
+    retryBudget: options.retry?.budgetMs ?? 30_000,
+    maxRetryDelay: options.retry?.maxDelayMs ?? 5_000,
+    closed: lifetime.signal,
+    active: new Set(),
+  };
+  const firstReconnectDelay = options.reconnect?.delayMs ?? 250;
+  const maxReconnectDelay = options.reconnect?.maxDelayMs ?? 10_000;
+  const stallTimeout = (response: Response): number => {
+    if (options.stallTimeout !== undefined) return options.stallTimeout;
+    const advertised = Number(response.headers.get('x-heartbeat-interval'));
+    return MISSED_HEARTBEATS * (Number.isFinite(advertised) && advertised > 0 ? advertised : DEFAULT_HEARTBEAT);
+  };
   const exportsUrl = (productId: string): string => `${vector}/products/${enc(productId)}/search/export`;
   // The seq each DL export was last answered at, so a synthesised snapshot always moves forward.
   const dlSeq = new Map<string, number>();
@@ -116,12 +167,25 @@ export function createHttpBackend(options: HttpBackendOptions): HttpBackend {
   let closed = false;
 
   const assertOpen = (): void => {
-    if (closed) throw new Error('This HTTP export backend is closed');
+    if (closed) throw new ClientClosedError(undefined, 'the HTTP export backend');
   };
 
-  async function dlStatus(productId: string, exportId: string): Promise<SnapshotEvent | undefined> {
+  /**
+   * A 404 on the events route: the product is gone when the product route says so too (this
+   * service); else the server has no events route (a DL server), and the error stays as it is.
+   */
+  async function productGone(productId: string, error: NotFoundError): Promise<NotFoundError> {
     try {
-      const result = await requestJson<DlResult>(config, 'GET', `${exportsUrl(productId)}/${enc(exportId)}`, { idempotent: true });
+      await request(config, 'GET', `${vector}/products/${enc(productId)}`, { idempotent: true });
+      return error;
+    } catch (probe) {
+      return probe instanceof NotFoundError ? new ProductGoneError(`Product ${productId} is gone: ${probe.message}`, probe.body) : error;
+    }
+  }
+
+  async function dlStatus(productId: string, exportId: string, signal: AbortSignal | undefined): Promise<SnapshotEvent | undefined> {
+    try {
+      const result = await requestJson<DlResult>(config, 'GET', `${exportsUrl(productId)}/${enc(exportId)}`, { idempotent: true, signal });
       const seq = (dlSeq.get(exportId) ?? 0) + 1;
       dlSeq.set(exportId, seq);
       return snapshotFromDl(productId, result, seq - 1);
@@ -136,6 +200,7 @@ export function createHttpBackend(options: HttpBackendOptions): HttpBackend {
     get hasStatusRoutes() {
       return hasStatusRoutes;
     },
+    followsFromNow: true,
 
     async createProduct(productId, productOptions) {
       assertOpen();
@@ -148,11 +213,12 @@ export function createHttpBackend(options: HttpBackendOptions): HttpBackend {
       return { id: body.data.id, title: body.data.attributes.title, featureCount: body.data.attributes.feature_count } satisfies ProductInfo;
     },
 
-    async addFeatures(productId, features: readonly Feature[]) {
+    async addFeatures(productId, features: readonly Feature[], addOptions) {
       assertOpen();
       return requestJson<{ added: number }>(config, 'POST', `${vector}/products/${enc(productId)}/features`, {
         body: { type: 'FeatureCollection', features },
         idempotent: false,
+        signal: addOptions?.signal,
       });
     },
 
@@ -173,37 +239,50 @@ export function createHttpBackend(options: HttpBackendOptions): HttpBackend {
         body,
         headers: { 'idempotency-key': idempotencyKey },
         idempotent: true,
+        signal: startOptions?.signal,
       });
       return { exportId: answer.export_id };
     },
 
-    async status(productId, exportIds) {
+    async status(productId, exportIds, statusOptions) {
+      const { data, missing } = await backend.statusOf(productId, exportIds, statusOptions);
+      if (missing.length > 0) throw new NotFoundError(`No export ${missing.join(', ')} in product ${productId}`);
+      return data;
+    },
+
+    async statusOf(productId, exportIds, statusOptions) {
       assertOpen();
       if (hasStatusRoutes !== false) {
         try {
           const answer = await requestJson<{ data: SnapshotEvent[]; missing?: string[] }>(config, 'POST', `${exportsUrl(productId)}/status`, {
             body: { export_ids: exportIds },
             idempotent: true,
+            signal: statusOptions?.signal,
           });
           hasStatusRoutes = true;
-          const missing = answer.missing ?? [];
-          if (missing.length > 0) throw new NotFoundError(`No export ${missing.join(', ')} in product ${productId}`);
-          return answer.data;
+          return { data: answer.data, missing: answer.missing ?? [] };
         } catch (error) {
           // A DL server has no batch route: its router answers 404 or 405 for it.
           if (hasStatusRoutes === true || !(error instanceof NotFoundError || (error as { status?: number }).status === 405)) throw error;
           hasStatusRoutes = false;
         }
       }
-      const answers = await Promise.all(exportIds.map((id) => dlStatus(productId, id)));
-      return answers.filter((s): s is SnapshotEvent => s !== undefined);
+      const answers = await Promise.all(exportIds.map((id) => dlStatus(productId, id, statusOptions?.signal)));
+      return { data: answers.filter((s): s is SnapshotEvent => s !== undefined), missing: [] };
     },
 
-    async listExports(productId, token): Promise<ExportPage> {
+    async inFlight(productId) {
+      assertOpen();
+      const answer = await requestJson<{ data: SnapshotEvent[] }>(config, 'GET', `${exportsUrl(productId)}/status?in_flight=true`, { idempotent: true });
+      return answer.data;
+    },
+
+    async listExports(productId, token, listOptions?: { readonly signal?: AbortSignal | undefined }): Promise<ExportPage> {
       assertOpen();
       const url = token == null ? exportsUrl(productId) : `${exportsUrl(productId)}?continuation_token=${enc(token)}`;
       const page = await requestJson<{ data: DlResult['data'][]; meta?: { continuation_token?: string | null } }>(config, 'GET', url, {
         idempotent: true,
+        signal: listOptions?.signal,
       });
       return {
         data: page.data.map((item) => {
@@ -224,13 +303,19 @@ export function createHttpBackend(options: HttpBackendOptions): HttpBackend {
         const controller = new AbortController();
         streams.add(controller);
         let cursor = eventOptions?.after;
+        // `retry:` from the server replaces the first delay.
+        let reconnectDelay = firstReconnectDelay;
         const run = async (): Promise<void> => {
           let delay = reconnectDelay;
+          let resetOnce = false;
           for (let connection = 0; !controller.signal.aborted; connection++) {
             let delivered = false;
+            let live = false;
+            let reset = false;
             try {
               const query = new URLSearchParams();
               if (eventOptions?.exportId !== undefined) query.set('export_id', eventOptions.exportId);
+              if (cursor === undefined && eventOptions?.from === 'now') query.set('from', 'now');
               const qs = query.size > 0 ? `?${query.toString()}` : '';
               const response = await request(config, 'GET', `${exportsUrl(productId)}/events${qs}`, {
                 headers: { accept: 'text/event-stream', ...(cursor === undefined ? {} : { 'last-event-id': cursor }) },
@@ -238,33 +323,73 @@ export function createHttpBackend(options: HttpBackendOptions): HttpBackend {
                 idempotent: true,
                 // Reconnecting is this loop's job, with its own backoff.
                 retryBudget: 0,
+                // A stream sends a heartbeat every interval: silence for a few of them is a dead stream.
+                idleTimeout: stallTimeout,
               });
+              // The server chose where the stream starts before it answered: whatever the
+              // caller reconciles from here on cannot miss an event of the stream.
+              live = true;
               if (connection > 0) eventOptions?.onReconnect?.();
+              eventOptions?.onConnect?.();
               for await (const message of readServerSentEvents(response.body!)) {
                 if (controller.signal.aborted) return;
+                if (message.retry !== undefined) reconnectDelay = delay = message.retry;
                 if (message.id !== undefined) cursor = message.id;
                 if (message.event === '') continue;
+                if (message.event === 'reset') {
+                  // The service cannot resume from a cursor any more: start again at its end and
+                  // let the caller reconcile what it follows (onConnect).
+                  reset = true;
+                  break;
+                }
                 const event = JSON.parse(message.data) as TaskEvent;
                 delivered = true;
                 subscriber.next({ cursor: cursor ?? '', event });
               }
             } catch (error) {
               if (controller.signal.aborted) return;
-              // No events route (a DL server) or no such product: the caller falls back to polling.
-              if (error instanceof NotFoundError || (error as { status?: number }).status === 400 || (error as { status?: number }).status === 401) {
+              // Permanent: a wrong token or no right to the product, everywhere.
+              if (error instanceof UnauthorizedError || error instanceof ForbiddenError) {
+                subscriber.error(error);
+                return;
+              }
+              if (error instanceof NotFoundError) {
+                subscriber.error(await productGone(productId, error));
+                return;
+              }
+              // A cursor the service never gave (it restarted on other data): start again at the
+              // end, once; a second 400 is a real one.
+              if (error instanceof BadRequestError && cursor !== undefined && !resetOnce) {
+                resetOnce = true;
+                reset = true;
+              } else if (error instanceof BadRequestError) {
                 subscriber.error(error);
                 return;
               }
             }
-            // The stream ended or broke: reconnect with exponential backoff and full jitter,
-            // resuming after the last cursor seen.
+            if (live) eventOptions?.onDisconnect?.();
+            if (reset) {
+              cursor = undefined;
+              if (eventOptions?.from !== 'now') {
+                // A caller reading the whole history would get it all again: it must be told.
+                subscriber.error(new BadRequestError(`The event stream of product ${productId} was reset by the service: its log was replaced`));
+                return;
+              }
+              continue;
+            }
+            // The stream ended, broke or went silent: reconnect with exponential backoff and
+            // full jitter, resuming after the last cursor seen.
             if (delivered) delay = reconnectDelay;
             await new Promise<void>((resolve) => {
-              const timer = setTimeout(resolve, Math.random() * delay);
-              controller.signal.addEventListener('abort', () => {
+              const onAbort = (): void => {
                 clearTimeout(timer);
                 resolve();
-              }, { once: true });
+              };
+              const timer = setTimeout(() => {
+                controller.signal.removeEventListener('abort', onAbort);
+                resolve();
+              }, Math.random() * delay);
+              controller.signal.addEventListener('abort', onAbort, { once: true });
             });
             delay = Math.min(maxReconnectDelay, delay * 2);
           }
@@ -290,6 +415,11 @@ export function createHttpBackend(options: HttpBackendOptions): HttpBackend {
 
     close() {
       closed = true;
+      // Ends every request, body and stream in flight: their connections are closed with them.
+      const reason = new ClientClosedError(undefined, 'the HTTP export backend');
+      lifetime.abort(reason);
+      for (const controller of [...config.active]) controller.abort(reason);
+      config.active.clear();
       for (const controller of streams) controller.abort(new Error('backend closed'));
       streams.clear();
       return Promise.resolve();

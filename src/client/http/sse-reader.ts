@@ -5,13 +5,24 @@ export interface ServerSentEvent {
   /** The `event:` name (`message` when absent; `''` for a bare `id:` that only moves the cursor). */
   readonly event: string;
   readonly data: string;
+  /**
+   * A `retry:` field's reconnection delay, ms: it takes effect at once, so it comes as a
+   * message of its own (`event: ''`, no `id`), before the event it was part of.
+   */
+  readonly retry?: number;
 }
 
 /**
  * Parses a `text/event-stream` body as the HTML standard says (lines end in LF, CRLF or CR;
- * a blank line dispatches; `:` starts a comment; one space after the colon is dropped), with
- * only web-standard APIs so it runs in browsers too (native `EventSource` cannot send an
- * Authorization header, so the client reads the stream with fetch).
+ * a blank line dispatches; `:` starts a comment; one space after the colon is dropped;
+ * `retry:` sets the reconnection delay), with only web-standard APIs so it runs in browsers
+ * too (native `EventSource` cannot send an Authorization header, so the client reads the
+ * stream with fetch).
+ *
+ * Not `eventsource-parser`: it reports only events with data, and forgets a blank-line
+ * dispatch with an `id:` and no data, which the protocol sends at the start of every stream
+ * (the cursor the stream starts after) and at a shutdown (the cursor to resume from); an
+ * `EventSource` takes both as its last event id, and so must this client.
  * @internal
  */
 export async function* readServerSentEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<ServerSentEvent> {
@@ -56,6 +67,7 @@ export async function* readServerSentEvents(body: ReadableStream<Uint8Array>): A
         if (fieldValue.startsWith(' ')) fieldValue = fieldValue.slice(1);
         if (field === 'data') data.push(fieldValue);
         else if (field === 'event') event = fieldValue;
+        else if (field === 'retry' && /^[0-9]+$/.test(fieldValue)) yield { id: undefined, event: '', data: '', retry: Number(fieldValue) };
         else if (field === 'id' && !fieldValue.includes('\0')) {
           id = fieldValue;
           sawId = true;

@@ -113,6 +113,17 @@ export interface EventFeed {
   readonly lost?: string | undefined;
 }
 
+/**
+ * Where a feed starts: after the cursor `after`; else, with `from: 'now'`, after the log's
+ * current end (live only); else at the start. Only `exportId`'s events when given.
+ * @internal
+ */
+export interface FeedOptions {
+  readonly after?: string | undefined;
+  readonly from?: 'now' | undefined;
+  readonly exportId?: string | undefined;
+}
+
 /** Events read from the log per step while catching up. */
 const READ_BATCH = 256;
 
@@ -283,6 +294,23 @@ export class EmbeddedEngine implements ExportBackend {
   }
 
   /**
+   * The product's exports not final yet, as snapshots, in the order they were started: read
+   * from the exports this engine runs or queues (it is their only runner), not from the log.
+   * @throws NotFoundError for an unknown product.
+   */
+  inFlight(productId: string): SnapshotEvent[] {
+    this.#assertOpen();
+    this.#requireProduct(productId);
+    const data: SnapshotEvent[] = [];
+    for (const entry of this.#active.values()) {
+      if (entry.productId !== productId) continue;
+      const record = this.#log.get(productId, entry.exportId);
+      if (record !== undefined && !record.final) data.push(record.snapshot());
+    }
+    return data;
+  }
+
+  /**
    * The export's record: its state as of its latest event.
    * @throws NotFoundError for an unknown product or export.
    */
@@ -397,13 +425,13 @@ export class EmbeddedEngine implements ExportBackend {
    * @throws NotFoundError for an unknown product or export; BadRequestError for a cursor
    * this service never gave.
    */
-  feed(productId: string, options: { readonly after?: string | undefined; readonly exportId?: string | undefined }): EventFeed {
+  feed(productId: string, options: FeedOptions): EventFeed {
     this.#assertOpen();
     this.#requireProduct(productId);
     const { exportId } = options;
     if (exportId !== undefined) this.#record(productId, exportId);
     const log = this.#log;
-    let cursor = this.#cursor(productId, options.after);
+    let cursor = options.after === undefined && options.from === 'now' ? log.lastCursor(productId) : this.#cursor(productId, options.after);
     return {
       get cursor() {
         return cursor;

@@ -102,11 +102,16 @@ class EventStream {
       connection: 'close',
       // Proxies that buffer answers (nginx) would hold the events back.
       'x-accel-buffering': 'no',
+      // How often a `: heartbeat` comes, so a client can tell a silent stream from a dead one.
+      'x-heartbeat-interval': String(this.#options.heartbeatMs),
     });
     res.on('close', () => this.#finish());
     res.on('drain', () => this.#resume());
-    // Sends the headers at once, so the client knows it is connected before any event.
-    this.#write(': connected\n\n');
+    // Sends the headers at once, so the client knows it is connected before any event, then the
+    // cursor the stream starts after, as a bare `id:` (an EventSource takes it as its last
+    // event id and dispatches nothing): a client that hears no event before it reconnects
+    // resumes from there, not from the start or from a later "now".
+    this.#write(`: connected\n\nid: ${this.#feed.cursor}\n\n`);
     this.#unsubscribe = this.#feed.onAppend(() => this.#pump());
     this.#heartbeat = setInterval(() => {
       this.#write(': heartbeat\n\n');

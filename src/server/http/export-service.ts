@@ -1,7 +1,7 @@
 import type { ExportRequest, ProductInfo } from '../../client/backend.js';
 import type { Feature } from '../../client/geojson.js';
 import type { SnapshotEvent } from '../../core/events.js';
-import type { EventFeed } from '../embedded/engine.js';
+import type { EventFeed, FeedOptions } from '../embedded/engine.js';
 import type { ExportRecord } from '../embedded/export-record.js';
 import type { StoredFile } from '../embedded/storage-area.js';
 
@@ -30,7 +30,14 @@ export interface ExportService {
   record(productId: string, exportId: string): Answer<ExportRecord>;
   listFinal(productId: string, continuationToken: string | null | undefined): Answer<{ records: ExportRecord[]; continuationToken: string | null }>;
   requestCancel(productId: string, exportId: string): Answer<ExportRecord>;
-  feed(productId: string, options: { readonly after?: string | undefined; readonly exportId?: string | undefined }): Answer<EventFeed>;
+  /** The product's events after `after`, or (`from: 'now'`, without `after`) after the log's current end. */
+  feed(productId: string, options: FeedOptions): Answer<EventFeed>;
+  /**
+   * The product's exports not final yet (queued or running), as snapshots, for clients that
+   * follow every export in flight (`export-task watch PRODUCT`). Absent where the service
+   * cannot list them cheaply: the route then answers 501.
+   */
+  inFlight?(productId: string): Answer<SnapshotEvent[]>;
   openFile(key: string, options?: { readonly signal?: AbortSignal | undefined }): Promise<StoredFile>;
   /** Stops the jobs this process runs (none for an API instance on Redis), recording how they ended. */
   stopJobs(): Promise<void>;

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ExportLimits, ExportRequest } from '../../client/backend.js';
 import type { ExportQuery, Feature } from '../../client/geojson.js';
-import { BadRequestError, NotFoundError } from '../../client/http-errors.js';
+import { BadRequestError, HttpError, NotFoundError } from '../../client/http-errors.js';
 import { describeValue } from '../../core/errors.js';
 import { checkMemoryMb, checkTimeoutMs } from '../embedded/check-limits.js';
 import type { EventStreams } from './event-stream.js';
@@ -80,9 +80,28 @@ export function registerVectorRoutes(app: FastifyInstance, engine: ExportService
     if (after !== undefined && typeof after !== 'string') {
       throw new BadRequestError(`Expected one \`after\` query parameter, got ${describeValue(after)}`);
     }
-    const feed = await engine.feed(request.params.product_id, { after: after === '' ? undefined : after, exportId });
+    // `from=now` starts at the log's current end; a cursor, when there is one, wins over it (an
+    // EventSource reconnecting keeps `from=now` in its URL and sends its cursor in the header).
+    const from = request.query['from'];
+    if (from !== undefined && from !== 'now') {
+      throw new BadRequestError(`Expected \`from\` to be "now" (start at the current end of the product's events), got ${describeValue(from)}: omit it to read the whole history`);
+    }
+    const feed = await engine.feed(request.params.product_id, { after: after === '' ? undefined : after, from, exportId });
     reply.hijack();
     streams.open(reply.raw, feed);
+  });
+
+  // Registered before `:export_id`'s routes are looked up: a static segment wins in Fastify's router.
+  app.get<{ Params: ProductParams; Querystring: Record<string, unknown> }>(`${EXPORTS}/status`, async (request, reply) => {
+    const inFlight = request.query['in_flight'];
+    if (inFlight !== 'true') {
+      throw new BadRequestError(
+        `Expected \`in_flight=true\` (the product's exports not final yet), got ${inFlight === undefined ? 'no `in_flight`' : describeValue(inFlight)}: ` +
+          'for given exports use POST .../search/export/status with {"export_ids": [...]}',
+      );
+    }
+    if (engine.inFlight === undefined) throw new HttpError(501, 'This service cannot list the exports in flight: follow the exports by id instead');
+    return reply.send({ data: await engine.inFlight(request.params.product_id) });
   });
 
   app.post<{ Params: ProductParams }>(`${EXPORTS}/status`, async (request, reply) => {

@@ -15,6 +15,7 @@ import type { ExportRecord } from '../embedded/export-record.js';
 import { StorageArea } from '../embedded/storage-area.js';
 import type { StoredFile } from '../embedded/storage-area.js';
 import type { ExportService } from '../http/export-service.js';
+import type { FeedOptions } from '../embedded/engine.js';
 import { connectRedis } from './connect-redis.js';
 import { markDataDir } from './data-dir-marker.js';
 import { RedisAvailability } from './redis-availability.js';
@@ -169,6 +170,14 @@ export class RedisEngine implements ExportService {
     });
   }
 
+  /** The product's exports not final yet, as snapshots, in the order they were created (its active set). */
+  async inFlight(productId: string): Promise<SnapshotEvent[]> {
+    return this.#guard(async () => {
+      await this.#products.require(productId);
+      return (await this.#log.active(productId)).map((record) => record.snapshot());
+    });
+  }
+
   async record(productId: string, exportId: string): Promise<ExportRecord> {
     return this.#guard(async () => {
       return this.#record(productId, exportId);
@@ -219,7 +228,7 @@ export class RedisEngine implements ExportService {
    */
   async feed(
     productId: string,
-    options: { readonly after?: string | undefined; readonly exportId?: string | undefined; readonly from?: 'now' | undefined },
+    options: FeedOptions,
   ): Promise<RedisEventFeed> {
     return this.#guard(async () => {
       const { logId } = await this.#products.require(productId);

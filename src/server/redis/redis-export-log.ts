@@ -256,6 +256,12 @@ export class RedisExportLog {
     });
   }
 
+  /** The records of the product's exports not final yet, in creation order. */
+  async active(productId: string): Promise<ExportRecord[]> {
+    const ids = await this.#redis.zrange(redisKeys.active(productId), '0', '-1');
+    return (await this.getMany(productId, ids)).filter((record): record is ExportRecord => record !== undefined && !record.final);
+  }
+
   /**
    * What a client whose cursor was trimmed away must be told: the records of every export of
    * the product not final yet, and of every one final since `sinceMs` (ms since the epoch),

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { watchCommand } from '../../../src/cli/commands/watch.js';
 import type { ExportTaskSnapshot } from '../../../src/index.js';
 import { SLOW_QUERY, slowFeatures, waitFor } from '../../server/http/helpers.js';
+import { startFaultProxy } from '../../support/fault-proxy.js';
 import { runCommand, startService, type Service } from './service.js';
 
 let service: Service;
@@ -107,7 +108,9 @@ describe('export-task watch', () => {
       cancelled = true;
       void blocker.cancel();
     };
-    const run = await runCommand(watchCommand, { url: service.url, json: true }, ['slow'], {
+    // Through a proxy, to see what it asks: the in-flight status route, not the product's history.
+    const proxy = await startFaultProxy(service.url);
+    const run = await runCommand(watchCommand, { url: proxy.url, json: true }, ['slow'], {
       onStdout: (out) => {
         latest = out;
         // Once it follows the two in flight, start another export.
@@ -126,6 +129,8 @@ describe('export-task watch', () => {
     const outcomes = Object.fromEntries(summary.exports.map((e) => [e.exportId, e.failureType ?? e.status]));
     expect(outcomes).toEqual({ [blocker.exportId]: 'cancelled', [queued.exportId]: 'SUCCESS', [await later!]: 'SUCCESS' });
     expect(summary).toMatchObject({ succeeded: 2, failed: 1 });
+    expect(proxy.requests).toContain('GET /vector/v2/products/slow/search/export/status');
+    await proxy.close();
   });
 
   it('stops and exits 130 when interrupted, leaving the export running', async () => {
