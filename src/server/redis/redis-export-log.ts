@@ -352,7 +352,13 @@ export function toBackendEvent([id, fields]: [string, string[]]): BackendEvent {
  * @internal
  */
 export function compareEntryIds(a: string, b: string): number {
-  const [am = 0n, an = 0n] = a.split('-').map(BigInt);
-  const [bm = 0n, bn = 0n] = b.split('-').map(BigInt);
-  return am === bm ? (an === bn ? 0 : an < bn ? -1 : 1) : am < bm ? -1 : 1;
+  // Both parts are below 2^53 for any id Redis makes (ms since 1970, a counter within one ms).
+  const ai = a.indexOf('-');
+  const bi = b.indexOf('-');
+  const am = Number(ai < 0 ? a : a.slice(0, ai));
+  const bm = Number(bi < 0 ? b : b.slice(0, bi));
+  if (am !== bm) return am < bm ? -1 : 1;
+  const an = ai < 0 ? 0 : Number(a.slice(ai + 1));
+  const bn = bi < 0 ? 0 : Number(b.slice(bi + 1));
+  return an === bn ? 0 : an < bn ? -1 : 1;
 }

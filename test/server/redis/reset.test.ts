@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient, ExportLostError } from '../../../src/index.js';
 import { startServer, type ExportServer } from '../../../src/server/index.js';
 import { readEventStream } from '../../support/event-stream.js';
 import { startRedisServer, type RedisServer } from '../../support/redis-server.js';
@@ -113,7 +114,7 @@ describe('the events route when Redis comes back empty', () => {
     await createRoads();
     const exportId = await startExport('one.ndjson');
     const { text } = await readEventStream(`${server.url}${EVENTS}`, { withinMs: 500 });
-    const cursor = /^id: (.+)$/m.exec(text)![1]!;
+    const cursor = /^id: (.+)\nevent: queued$/m.exec(text)![1]!;
     await redis.restart({ empty: true });
     await serviceBack();
     await createRoads();
@@ -149,4 +150,34 @@ describe('the events route when Redis comes back empty', () => {
     expect(ended).toBe(true);
     expect(resets(text)).toEqual([{ reason: 'the product "roads" was created again: its log is not the one this stream read' }]);
   });
+
+  it('ends a real client\'s waits on exports Redis forgot with ExportLostError: after an empty restart, and after the product was created again', async () => {
+    for (const recreate of [false, true]) {
+      await serviceBack();
+      const db = new (await import('ioredis')).Redis(redis.url);
+      await db.flushall();
+      db.disconnect();
+      await createRoads();
+      const client = createClient({ url: server.url });
+      try {
+        const fc = client.featureCollection('roads');
+        // No worker runs: they stay queued until Redis forgets them.
+        const tasks = await Promise.all([fc.export(`lost-${recreate}-1.ndjson`), fc.export(`lost-${recreate}-2.ndjson`)]);
+        const waits = tasks.map((task) => task.getResult({ wait: true, timeout: 20_000 }).then(() => 'settled', (error: unknown) => error));
+        await expect.poll(() => server.streamStats.open, { timeout: 10_000 }).toBeGreaterThan(0);
+        await redis.restart({ empty: true });
+        if (recreate) {
+          await serviceBack();
+          await createRoads();
+        }
+        for (const outcome of await Promise.all(waits)) {
+          expect(outcome).toBeInstanceOf(ExportLostError);
+          expect((outcome as ExportLostError).code).toBe('EXPORT_TASK_LOST');
+        }
+      } finally {
+        await client.close();
+      }
+      expect(client.store.pendingWaits).toBe(0);
+    }
+  }, 60_000);
 });
