@@ -12,10 +12,17 @@
  *    exports (p50, p99), through Redis (the worker appends, the API instance tails the stream),
  *    beside the SQLite mode (one process appends and serves).
  *
- * Writes `bench/results/redis.json`.
+ * 3. Memory (`--part=memory`): Redis bytes per finished export after its retention window,
+ *    against BullMQ's own bytes per completed job in the same run (goal <= 2x).
+ * 4. Tracker (`--part=tracker`): `fromBullmq` following 1,000 and 10,000 pending exports, idle:
+ *    Redis commands per second (`INFO commandstats`, goal <= 20 flat in task count), CPU ms per
+ *    second (goal <= 2) and heap per task (goal <= 1.5x), against a `QueueEvents` listener.
+ *
+ * Writes `bench/results/redis.json` (1 and 2) and `bench/results/redis-costs.json` (3 and 4).
+ * `--part=throughput|memory|tracker` runs one part; without it, all.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -24,8 +31,16 @@ import { asCompleted, createClient, type Feature, type TaskEvent } from '../src/
 import { startServer, type ExportServer } from '../src/server/index.js';
 import { startRedisServer } from '../test/support/redis-server.js';
 import { readEventStream } from '../test/support/event-stream.js';
+import { measureMemory, measureTracker } from './redis-costs.js';
 
 const quick = process.argv.includes('--quick');
+const PARTS = ['throughput', 'memory', 'tracker'] as const;
+const partArg = process.argv.find((a) => a.startsWith('--part='))?.slice('--part='.length);
+if (partArg !== undefined && !(PARTS as readonly string[]).includes(partArg)) {
+  console.error(`usage: npm run bench:redis [-- [--quick] [--part=${PARTS.join('|')}]]`);
+  process.exit(2);
+}
+const runs = (part: (typeof PARTS)[number]): boolean => partArg === undefined || partArg === part;
 const THROUGHPUT_EXPORTS = quick ? 60 : 150;
 const LATENCY_EXPORTS = quick ? 20 : 60;
 const here = dirname(fileURLToPath(import.meta.url));
@@ -132,6 +147,29 @@ async function fanOut(server: ExportServer, productId: string, run: string): Pro
   return { p50: percentile(follower.delays, 50), p99: percentile(follower.delays, 99), events: follower.delays.length };
 }
 
+if (runs('memory') || runs('tracker')) {
+  // One part run alone keeps the other's last results.
+  const costsFile = join(here, 'results', 'redis-costs.json');
+  const costs = (existsSync(costsFile) ? JSON.parse(readFileSync(costsFile, 'utf8')) : {}) as Record<string, unknown>;
+  costs['date'] = new Date().toISOString();
+  if (runs('memory')) {
+    costs['memory'] = await measureMemory(quick ? 1_000 : 2_000);
+    console.log('memory per finished export', costs['memory']);
+  }
+  if (runs('tracker')) {
+    const tracker = [];
+    for (const pending of [1_000, 10_000]) {
+      const result = await measureTracker(pending, quick ? 5_000 : 10_000);
+      console.log(`tracker at ${pending} pending exports`, JSON.stringify(result, null, 2));
+      tracker.push(result);
+    }
+    costs['tracker'] = tracker;
+  }
+  mkdirSync(join(here, 'results'), { recursive: true });
+  writeFileSync(costsFile, `${JSON.stringify(costs, null, 2)}\n`);
+}
+
+if (runs('throughput')) {
 const redis = await startRedisServer();
 const redisDir = await mkdtemp(join(tmpdir(), 'export-task-bench-redis-'));
 const sqliteDir = await mkdtemp(join(tmpdir(), 'export-task-bench-sqlite-'));
@@ -186,4 +224,5 @@ try {
   await redis.stop();
   await rm(redisDir, { recursive: true, force: true });
   await rm(sqliteDir, { recursive: true, force: true });
+}
 }

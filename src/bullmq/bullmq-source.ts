@@ -1,11 +1,11 @@
-import { Queue } from 'bullmq';
+import { QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Observable } from 'rxjs';
 import { describeValue } from '../core/errors.js';
 import { checkOptionBag } from '../internal/options.js';
 import type { FailedEvent, SnapshotEvent, TaskEvent } from '../core/events.js';
 import { EXPORT_QUEUE, redisKeys } from '../server/redis/redis-keys.js';
-import { compareEntryIds } from '../server/redis/redis-export-log.js';
+import { compareEntryIds, RedisExportLog } from '../server/redis/redis-export-log.js';
 import { ExportRecord } from '../server/embedded/export-record.js';
 import type { ExportRecordState } from '../server/embedded/export-record.js';
 
@@ -30,9 +30,11 @@ export interface BullmqSourceOptions {
    */
   readonly exportIds?: readonly string[] | undefined;
   /**
-   * How often exports not final yet are checked for a job that is gone from the queue (removed
-   * by hand, or lost) while the export never ended, ms; such an export then settles as a failure.
-   * @defaultValue 5000
+   * How often the safety-net sweep runs, ms: it checks the next 100 exports not final yet (one
+   * pipelined round trip) for a job that is gone from the queue while the export never ended,
+   * which then settles as a failure. Removals and failures BullMQ announces are acted on at once;
+   * the sweep is for what no event said.
+   * @defaultValue 30000
    */
   readonly checkIntervalMs?: number | undefined;
   /**
@@ -60,6 +62,8 @@ export const SOURCE_CONNECTION_NAME = 'export-task-bullmq-source';
 
 /** How long a blocking read waits before the loop looks again, ms. */
 const BLOCK_MS = 2_000;
+/** Exports the safety-net sweep checks at most per round: its cost per round does not grow with the number followed. */
+const SWEEP_BATCH = 100;
 const OPTION_KEYS = ['redis', 'productId', 'exportIds', 'checkIntervalMs', 'hooks'];
 
 /**
@@ -73,13 +77,17 @@ const OPTION_KEYS = ['redis', 'productId', 'exportIds', 'checkIntervalMs', 'hook
  *   in both; the store ignores what it already applied (by `seq`), so nothing is missed and
  *   nothing counts twice.
  * - **A trimmed or restarted stream is noticed and resynced.** When entries after its cursor
- *   were trimmed away, or the stream is gone or starts over below its cursor (a Redis that
- *   lost its data), it reads every followed export's state again as `snapshot` events and goes
- *   on from the stream's new end.
- * - **A removed job settles.** An export that is not final while its BullMQ job is gone (and
- *   stays gone for a check) gets a `failed` event (`failure_type: "internal"`, exception
- *   name {@link JOB_REMOVED}) with the next `seq`, so nothing waits on it forever; so does an
- *   export whose record is gone.
+ *   were trimmed away (retention), or the stream is gone or starts over below its cursor (a
+ *   Redis that lost its data), it reads the state again as `snapshot` events (every followed
+ *   export; without `exportIds`, every export of the product changed since its cursor) and
+ *   goes on from the stream's new end.
+ * - **A removed job settles.** An export that is not final while its BullMQ job is gone gets a
+ *   `failed` event (`failure_type: "internal"`, exception name {@link JOB_REMOVED}) with the
+ *   next `seq`, so nothing waits on it forever; so does an export whose record is gone. It
+ *   learns of removals and failures from BullMQ's own events (`QueueEvents` `removed`,
+ *   `failed`, `stalled`), checks every pending export once when subscribed, and sweeps a few
+ *   of them (pipelined) every `checkIntervalMs` as a safety net: idle, it sends a few Redis
+ *   commands per second whatever the number of exports.
  *
  * Needs the optional peer dependencies `bullmq` and `ioredis`. Unsubscribing closes its
  * Redis connections and timers.
@@ -120,31 +128,51 @@ class Follower {
   readonly #emit: (event: TaskEvent) => void;
   readonly #redis: Redis;
   readonly #blocking: Redis;
-  readonly #queue: Queue;
+  readonly #eventsConnection: Redis;
+  readonly #log: RedisExportLog;
+  readonly #events: QueueEvents;
   readonly #stream: string;
-  /** The highest `seq` delivered per followed export, and whether it is final. */
-  readonly #known = new Map<string, { seq: number; final: boolean }>();
+  readonly #jobPrefix: string;
+  /** The highest `seq` delivered of each followed export not final yet: a final one leaves it (the store holds it). */
+  readonly #pending = new Map<string, number>();
+  /** The followed exports, when given: one that is final is neither pending nor followed again. */
+  readonly #followed: ReadonlySet<string> | undefined;
   #cursor = '0-0';
   #stopped = false;
   #timer: NodeJS.Timeout | undefined;
-  /** Exports found without a job at the last check: settled if still so at the next. */
-  #suspects = new Set<string>();
+  /** Where the sweep goes on from, in the pending exports' order. */
+  #sweepFrom: string | undefined;
 
   constructor(options: CheckedOptions, emit: (event: TaskEvent) => void) {
     this.#options = options;
     this.#emit = emit;
     // Named, so that `CLIENT LIST` tells what holds a connection.
-    this.#redis = new Redis(options.redis, { maxRetriesPerRequest: null, connectionName: SOURCE_CONNECTION_NAME });
-    this.#blocking = new Redis(options.redis, { maxRetriesPerRequest: null, connectionName: SOURCE_CONNECTION_NAME });
-    for (const connection of [this.#redis, this.#blocking]) connection.on('error', () => undefined);
-    this.#queue = new Queue(EXPORT_QUEUE, { connection: this.#redis });
-    this.#queue.on('error', () => undefined);
+    const connect = (): Redis => new Redis(options.redis, { maxRetriesPerRequest: null, connectionName: SOURCE_CONNECTION_NAME });
+    this.#redis = connect();
+    this.#blocking = connect();
+    this.#eventsConnection = connect();
+    for (const connection of [this.#redis, this.#blocking, this.#eventsConnection]) connection.on('error', () => undefined);
+    this.#log = new RedisExportLog(this.#redis);
+    this.#events = new QueueEvents(EXPORT_QUEUE, { connection: this.#eventsConnection, autorun: false });
+    this.#events.on('error', () => undefined);
+    const check = ({ jobId }: { jobId: string }): void => {
+      if (this.#pending.has(jobId)) void this.#check([jobId]).catch(() => undefined);
+    };
+    this.#events.on('removed', check);
+    this.#events.on('failed', check);
+    this.#events.on('stalled', check);
     this.#stream = redisKeys.events(options.productId);
-    for (const exportId of options.exportIds ?? []) this.#known.set(exportId, { seq: 0, final: false });
+    this.#jobPrefix = `bull:${EXPORT_QUEUE}:`;
+    if (options.exportIds !== undefined) {
+      this.#followed = new Set(options.exportIds);
+      for (const exportId of this.#followed) this.#pending.set(exportId, 0);
+    }
   }
 
   async run(): Promise<void> {
     const { exportIds, hooks } = this.#options;
+    // BullMQ's events from now on: a removal after this point is heard.
+    void this.#events.run().catch(() => undefined);
     if (exportIds !== undefined) {
       // 1. Listen: from here on, every entry of the stream will be delivered.
       this.#cursor = await this.#end();
@@ -152,6 +180,8 @@ class Follower {
       // 2. Read the current state; 3. the entries since (the store drops what the state covers).
       await this.#resync();
       await hooks?.afterStateRead?.();
+      // A job removed before the subscription was heard by no one: look once.
+      await this.#check([...this.#pending.keys()]);
     }
     this.#schedule();
     while (!this.#stopped) {
@@ -170,13 +200,15 @@ class Follower {
     this.#stopped = true;
     clearTimeout(this.#timer);
     this.#blocking.disconnect();
-    void this.#queue.close().finally(() => this.#redis.disconnect());
+    void this.#events.close().finally(() => {
+      this.#eventsConnection.disconnect();
+      this.#redis.disconnect();
+    });
   }
 
   /** The id of the stream's last entry, `"0-0"` when there is none. */
   async #end(): Promise<string> {
-    const [last] = await this.#redis.xrevrange(this.#stream, '+', '-', 'COUNT', 1);
-    return last?.[0] ?? '0-0';
+    return this.#log.lastCursor(this.#options.productId);
   }
 
   async #readMore(): Promise<void> {
@@ -188,7 +220,7 @@ class Follower {
       return;
     }
     // Entries right after the cursor were trimmed away: what they said is lost, resync.
-    if (this.#cursor !== '0-0' && (await this.#trimmedAfterCursor())) await this.#resync();
+    if (this.#cursor !== '0-0' && (await this.#trimmedAfterCursor())) await this.#resync(this.#cursor);
     for (const [id, fields] of entries) {
       if (this.#stopped) return;
       this.#cursor = id;
@@ -201,10 +233,9 @@ class Follower {
     }
   }
 
-  /** Whether the stream's first entry lies after the cursor while the cursor's own entry is gone. */
+  /** Whether the cursor's own entry is gone from the stream (trimmed or deleted) while it was there. */
   async #trimmedAfterCursor(): Promise<boolean> {
-    const [first] = await this.#redis.xrange(this.#stream, '-', '+', 'COUNT', 1);
-    return first !== undefined && compareEntryIds(first[0], this.#cursor) > 0;
+    return (await this.#log.locate(this.#options.productId, this.#cursor)) === 'trimmed';
   }
 
   /** Nothing new: was the stream deleted, or does it now end before the cursor (a Redis that lost its data)? */
@@ -216,61 +247,87 @@ class Follower {
     await this.#resync();
   }
 
-  /** Reads every followed export's state and delivers it as `snapshot` events. */
-  async #resync(): Promise<void> {
-    const ids = [...this.#known.keys()];
-    if (ids.length === 0) return;
-    const pipeline = this.#redis.pipeline();
-    for (const exportId of ids) pipeline.hget(redisKeys.export(this.#options.productId, exportId), 'state');
-    const answers = (await pipeline.exec()) ?? [];
-    ids.forEach((exportId, i) => {
-      const [error, state] = answers[i] ?? [null, null];
-      if (error !== null || typeof state !== 'string' || this.#stopped) return;
-      const snapshot: SnapshotEvent = ExportRecord.fromState(JSON.parse(state) as ExportRecordState).snapshot();
-      this.#note(exportId, snapshot.seq, snapshot.phase === 'success' || snapshot.phase === 'failure');
+  /**
+   * Reads the state and delivers it as `snapshot` events: of every followed export not final;
+   * following the whole product, of every export of it changed since the trimmed cursor
+   * `since` (those not final, and those final after its time).
+   */
+  async #resync(since?: string): Promise<void> {
+    const { productId } = this.#options;
+    const records =
+      this.#followed === undefined && since !== undefined
+        ? await this.#log.changedSince(productId, Number(since.slice(0, since.indexOf('-'))))
+        : (await this.#log.getMany(productId, [...this.#pending.keys()])).filter((record): record is ExportRecord => record !== undefined);
+    for (const record of records) {
+      if (this.#stopped) return;
+      const snapshot: SnapshotEvent = record.snapshot();
+      if (!this.#follows(record.exportId)) continue;
+      this.#note(record.exportId, snapshot.seq, record.final);
       this.#emit(snapshot);
-    });
+    }
   }
 
   #follows(exportId: string): boolean {
-    if (this.#options.exportIds === undefined && !this.#known.has(exportId)) this.#known.set(exportId, { seq: 0, final: false });
-    return this.#known.has(exportId);
+    if (this.#followed === undefined) {
+      if (!this.#pending.has(exportId)) this.#pending.set(exportId, 0);
+      return true;
+    }
+    return this.#followed.has(exportId);
   }
 
   #note(exportId: string, seq: number, final: boolean): void {
-    const known = this.#known.get(exportId);
+    const known = this.#pending.get(exportId);
     if (known === undefined) return;
-    known.seq = Math.max(known.seq, seq);
-    known.final ||= final;
+    if (final) this.#pending.delete(exportId);
+    else if (seq > known) this.#pending.set(exportId, seq);
   }
 
   #schedule(): void {
     if (this.#stopped) return;
     this.#timer = setTimeout(() => {
-      this.#checkJobs().then(
+      this.#sweep().then(
         () => this.#schedule(),
         () => this.#schedule(),
       );
     }, this.#options.checkIntervalMs);
   }
 
-  /** Settles followed exports that are not final while their job is gone, twice in a row. */
-  async #checkJobs(): Promise<void> {
-    const suspects = new Set<string>();
-    for (const [exportId, known] of this.#known) {
-      if (known.final || this.#stopped) continue;
-      const [state, job] = await Promise.all([
-        this.#redis.hget(redisKeys.export(this.#options.productId, exportId), 'state'),
-        this.#queue.getJobState(exportId),
-      ]);
-      const record = state === null ? undefined : ExportRecord.fromState(JSON.parse(state) as ExportRecordState);
-      if (record?.final === true) continue;
-      if (record === undefined || job === 'unknown') {
-        if (this.#suspects.has(exportId)) this.#settleRemoved(exportId, Math.max(known.seq, record?.seq ?? 0), record === undefined);
-        else suspects.add(exportId);
+  /** The safety net: checks the next few pending exports, so every one is looked at now and then whatever BullMQ's events said. */
+  async #sweep(): Promise<void> {
+    const batch: string[] = [];
+    let started = this.#sweepFrom === undefined;
+    for (const exportId of this.#pending.keys()) {
+      if (!started) {
+        started = exportId === this.#sweepFrom;
+        continue;
       }
+      batch.push(exportId);
+      if (batch.length === SWEEP_BATCH) break;
     }
-    this.#suspects = suspects;
+    this.#sweepFrom = batch.length === SWEEP_BATCH ? batch.at(-1) : undefined;
+    await this.#check(batch);
+  }
+
+  /** Settles those of `exportIds` that are not final while their job is gone, or whose record is gone: one pipelined round trip. */
+  async #check(exportIds: readonly string[]): Promise<void> {
+    if (exportIds.length === 0) return;
+    const { productId } = this.#options;
+    const pipeline = this.#redis.pipeline();
+    const outcomes = redisKeys.outcomes(productId);
+    for (const exportId of exportIds) {
+      pipeline.hget(redisKeys.export(productId, exportId), 'state').hexists(outcomes, exportId).exists(`${this.#jobPrefix}${exportId}`);
+    }
+    const answers = (await pipeline.exec()) ?? [];
+    exportIds.forEach((exportId, i) => {
+      const [state, outcome, job] = answers.slice(3 * i, 3 * i + 3).map(([error, value]) => (error === null ? value : undefined));
+      if (this.#stopped || !this.#pending.has(exportId) || outcome === 1) return;
+      const record = typeof state === 'string' ? ExportRecord.fromState(JSON.parse(state) as ExportRecordState) : undefined;
+      if (record?.final === true) return;
+      // The job of a record not final is gone (removed, or failed and removed), or the record is gone.
+      // A command that failed (Redis away) says nothing: the next check will.
+      if (state === undefined || outcome === undefined || job === undefined) return;
+      if (record === undefined || job === 0) this.#settleRemoved(exportId, Math.max(this.#pending.get(exportId) ?? 0, record?.seq ?? 0), record === undefined);
+    });
   }
 
   #settleRemoved(exportId: string, seq: number, recordGone: boolean): void {
@@ -308,7 +365,7 @@ function checkOptions(options: unknown): CheckedOptions {
   if (exportIds !== undefined && (!Array.isArray(exportIds) || exportIds.some((id) => typeof id !== 'string' || id === ''))) {
     throw new TypeError(`Expected \`exportIds\` to be an array of export ids (non-empty strings), got ${describeValue(exportIds)}`);
   }
-  const checkIntervalMs = o['checkIntervalMs'] ?? 5_000;
+  const checkIntervalMs = o['checkIntervalMs'] ?? 30_000;
   if (typeof checkIntervalMs !== 'number' || !Number.isFinite(checkIntervalMs) || checkIntervalMs <= 0) {
     throw new TypeError(`Expected \`checkIntervalMs\` to be a positive number of milliseconds, got ${describeValue(checkIntervalMs)}`);
   }

@@ -164,6 +164,34 @@ export interface ServerOptions {
    * @defaultValue none: SQLite in `dataDir`, jobs in this process
    */
   readonly redis?: string | undefined;
+  /**
+   * With `redis`: how long a request waits for Redis before it is answered `503` with
+   * `Retry-After` (while Redis is unreachable, requests are answered 503 at once), ms. The
+   * outage is logged once when it starts and once when it ends (Fastify's logger).
+   * @defaultValue 3000
+   */
+  readonly redisTimeoutMs?: number | undefined;
+  /**
+   * With `redis`: how long a final export's events stay in its product's stream and its full
+   * record (with its log lines) in Redis, ms. The stream is trimmed (`XTRIM MINID`) to the
+   * events of this window and of every export not final yet; a client resuming from a cursor
+   * trimmed away gets a `snapshot` of every export that changed since, then the live events.
+   * @defaultValue 86400000 (a day)
+   */
+  readonly retentionMs?: number | undefined;
+  /**
+   * With `redis`: how long a final export's compact outcome (its status, attributes and list
+   * entry, without its log lines) stays after it ended, ms; then the export is unknown
+   * (`missing`, 404) and the list route no longer has it.
+   * @defaultValue 2592000000 (30 days)
+   */
+  readonly outcomeRetentionMs?: number | undefined;
+  /**
+   * With `redis`: how long an `Idempotency-Key` names the export it started, ms; a request with
+   * the key after that starts a new export.
+   * @defaultValue 86400000 (a day)
+   */
+  readonly idempotencyTtlMs?: number | undefined;
 }
 
 /**
@@ -224,6 +252,10 @@ interface CheckedServerOptions {
   readonly metricsPublic: boolean;
   readonly shutdownDelayMs: number;
   readonly redis: string | undefined;
+  readonly redisTimeoutMs: number;
+  readonly retentionMs: number | undefined;
+  readonly outcomeRetentionMs: number | undefined;
+  readonly idempotencyTtlMs: number | undefined;
 }
 
 /** A job's time limit when neither the service nor the export says, ms. @internal */
@@ -260,6 +292,10 @@ const OPTION_KEYS = [
   'metricsPublic',
   'shutdownDelayMs',
   'redis',
+  'redisTimeoutMs',
+  'retentionMs',
+  'outcomeRetentionMs',
+  'idempotencyTtlMs',
 ];
 
 /**
@@ -292,6 +328,7 @@ const OPTION_KEYS = [
 export async function startServer(options: ServerOptions = {}): Promise<ExportServer> {
   const checked = checkServerOptions(options);
   let engine: ExportService;
+  let served: App | undefined;
   let createApp: typeof AppModule.createApp;
   let ops: ServiceOps;
   /** Whether jobs are taken (until the shutdown stops them). */
@@ -328,7 +365,19 @@ export async function startServer(options: ServerOptions = {}): Promise<ExportSe
     const monitor = await startRedisMonitor(checked.redis, ops);
     release = () => monitor.close();
     try {
-      engine = await RedisEngine.start({ redis: checked.redis, dataDir: checked.dataDir!, pageSize: checked.pageSize, onEvent: ops.onEvent });
+      engine = await RedisEngine.start({
+        redis: checked.redis,
+        dataDir: checked.dataDir!,
+        pageSize: checked.pageSize,
+        onEvent: ops.onEvent,
+        redisTimeoutMs: checked.redisTimeoutMs,
+        retryAfterSeconds: Math.max(1, Math.ceil(checked.redisTimeoutMs / 1000)),
+        // The app (and its logger) comes next: lines before it are not lost, there are none.
+        log: (level, message) => served?.fastify.log[level](message),
+        retentionMs: checked.retentionMs,
+        outcomeRetentionMs: checked.outcomeRetentionMs,
+        idempotencyTtlMs: checked.idempotencyTtlMs,
+      });
     } catch (error) {
       await release();
       throw error;
@@ -337,6 +386,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ExportSe
   let app: App | undefined;
   try {
     app = createApp(engine, { ...checked, logger: ops.logger, ops: { metrics: ops.metrics, checks: ops.checks, metricsPublic: checked.metricsPublic } });
+    served = app;
     await app.fastify.listen({ port: checked.port, host: checked.host });
   } catch (error) {
     await app?.fastify.close();
@@ -509,6 +559,9 @@ function checkServerOptions(options: unknown): CheckedServerOptions {
     throw new TypeError(`Expected \`shutdownDelayMs\` to be a number of milliseconds from 0 to ${MAX_TIMEOUT_MS}, got ${describeValue(shutdownDelayMs)}`);
   }
   const redis = o['redis'] === undefined ? undefined : checkRedisUrl(o['redis'], 'redis');
+  for (const key of ['redisTimeoutMs', 'retentionMs', 'outcomeRetentionMs', 'idempotencyTtlMs']) {
+    if (redis === undefined && o[key] !== undefined) throw new TypeError(`Unexpected \`${key}\` without \`redis\`: it is an option of the service on Redis`);
+  }
   if (redis !== undefined) {
     if (dataDir === undefined) {
       throw new TypeError(
@@ -554,6 +607,10 @@ function checkServerOptions(options: unknown): CheckedServerOptions {
     metricsPublic,
     shutdownDelayMs,
     redis,
+    redisTimeoutMs: checkCount('startServer()', 'redisTimeoutMs', o['redisTimeoutMs'], 'milliseconds') ?? 3_000,
+    retentionMs: checkCount('startServer()', 'retentionMs', o['retentionMs'], 'milliseconds'),
+    outcomeRetentionMs: checkCount('startServer()', 'outcomeRetentionMs', o['outcomeRetentionMs'], 'milliseconds'),
+    idempotencyTtlMs: checkCount('startServer()', 'idempotencyTtlMs', o['idempotencyTtlMs'], 'milliseconds'),
   };
 }
 

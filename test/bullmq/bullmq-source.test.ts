@@ -86,7 +86,8 @@ describe('fromBullmq', () => {
     const settled = await settleFrom(store, exportId, {
       hooks: {
         afterStateRead: async () => {
-          expect(await sourceClients()).toBe(2);
+          // Commands, the stream's blocking reads, BullMQ's queue events.
+          expect(await sourceClients()).toBe(3);
           stateSeen = store.get(exportId)?.seq;
           await runUntilFinal(exportId);
         },
@@ -161,6 +162,25 @@ describe('fromBullmq', () => {
     expect(settled.phase).toBe('failure');
     expect(settled.attributes?.failureType).toBe('internal');
     expect(settled.attributes?.exceptionName).toBe(JOB_REMOVED);
+  });
+
+  it('settles an export whose job is removed while it follows it, from BullMQ\'s own `removed` event, not a sweep', async () => {
+    const exportId = await pendingExport('removed-later.ndjson');
+    const settled = settleFrom(new TaskStore(), exportId, {
+      // No sweep within the test: only the event can settle it.
+      checkIntervalMs: 3_600_000,
+      hooks: {
+        afterStateRead: () => {
+          // After the source checked its pending exports once: the removal comes later.
+          const queue = new Queue('export-task-exports', { connection: { host: '127.0.0.1', port: redis.port } });
+          setTimeout(() => void queue.remove(exportId).finally(() => queue.close()), 200);
+          return Promise.resolve();
+        },
+      },
+    });
+    const snapshot = await settled;
+    expect(snapshot.phase).toBe('failure');
+    expect(snapshot.attributes?.exceptionName).toBe(JOB_REMOVED);
   });
 
   it('delivers the whole log of the product when no export ids are given', async () => {

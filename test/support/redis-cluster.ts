@@ -27,7 +27,7 @@ process.once('exit', () => {
 export async function startWorkerProcess(
   redis: RedisServer,
   dataDir: string,
-  options: { concurrency?: number; lockDurationMs?: number } = {},
+  options: { concurrency?: number; lockDurationMs?: number | null } = {},
 ): Promise<WorkerProcess> {
   const child = spawn(
     process.execPath,
@@ -40,8 +40,8 @@ export async function startWorkerProcess(
       dataDir,
       '--concurrency',
       String(options.concurrency ?? 2),
-      '--lock-duration-ms',
-      String(options.lockDurationMs ?? 1_000),
+      // null: the worker's own default.
+      ...(options.lockDurationMs === null ? [] : ['--lock-duration-ms', String(options.lockDurationMs ?? 1_000)]),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } },
   );

@@ -32,6 +32,10 @@ export const SERVE_FLAGS = serviceFlags({
   maxJobTimeoutMs: { flag: 'max-job-timeout-ms', env: 'EXPORT_TASK_MAX_JOB_TIMEOUT_MS', value: flagValues.positive('ms'), description: 'Most an export may ask for as its time limit (default 86400000)' },
   maxJobMemoryMb: { flag: 'max-job-memory-mb', env: 'EXPORT_TASK_MAX_JOB_MEMORY_MB', value: flagValues.positive('mb'), description: 'Most an export may ask for as its heap limit (default 4096)' },
   fullStacktraces: { flag: 'full-stacktraces', env: 'EXPORT_TASK_FULL_STACKTRACES', value: flagValues.boolean, description: "Keep the service's absolute paths in failed exports' stack traces" },
+  redisTimeoutMs: { flag: 'redis-timeout-ms', env: 'EXPORT_TASK_REDIS_TIMEOUT_MS', value: flagValues.positive('ms'), description: 'With --redis: answer 503 when Redis has not answered within this (default 3000)' },
+  retentionMs: { flag: 'retention-ms', env: 'EXPORT_TASK_RETENTION_MS', value: flagValues.positive('ms'), description: "With --redis: keep a final export's events and full record this long (default 86400000, a day)" },
+  outcomeRetentionMs: { flag: 'outcome-retention-ms', env: 'EXPORT_TASK_OUTCOME_RETENTION_MS', value: flagValues.positive('ms'), description: "With --redis: keep a final export's compact outcome this long (default 2592000000, 30 days)" },
+  idempotencyTtlMs: { flag: 'idempotency-ttl-ms', env: 'EXPORT_TASK_IDEMPOTENCY_TTL_MS', value: flagValues.positive('ms'), description: 'With --redis: an Idempotency-Key names its export this long (default 86400000)' },
   signingKey: { flag: 'signing-key', env: 'EXPORT_TASK_SIGNING_KEY', value: flagValues.secret('key'), description: 'Also accept scoped tokens signed with this key (`export-task token`)' },
   corsOrigins: {
     flag: 'cors-origin',

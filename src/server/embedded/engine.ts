@@ -121,6 +121,12 @@ export interface EventFeed {
   take(limit: number): BackendEvent[];
   /** Calls `listener` after each event appended to the product's log. @returns The function that stops it. */
   onAppend(listener: () => void): () => void;
+  /**
+   * Set once the feed cannot go on, with why in words: its product's log vanished or was
+   * replaced (Redis lost its data), or its cursor is not of this log. The listener is told;
+   * the stream then sends `event: reset` and ends. Only the Redis feed sets it.
+   */
+  readonly lost?: string | undefined;
 }
 
 /**

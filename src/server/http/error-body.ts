@@ -27,7 +27,7 @@ export function errorBody(status: number, detail: string): ErrorBody {
  * @internal
  */
 export function errorAnswer(error: unknown, bodyLimit: number): ErrorAnswer {
-  if (error instanceof HttpError) return { status: error.status, body: errorBody(error.status, error.message), headers: {} };
+  if (error instanceof HttpError) return { status: error.status, body: errorBody(error.status, error.message), headers: retryAfter(error) };
   const e = error as { code?: unknown; statusCode?: unknown; message?: unknown };
   const status = typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 600 ? e.statusCode : 500;
   const message = typeof e.message === 'string' ? e.message : '';
@@ -66,6 +66,12 @@ function storageStatus(code: unknown): 507 | 503 | undefined {
   if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG' || code === 'SQLITE_FULL') return 507;
   if (code === 'EROFS' || code === 'EIO' || /^SQLITE_(READONLY|IOERR|BUSY|LOCKED|CANTOPEN|CORRUPT|NOTADB)/.test(code)) return 503;
   return undefined;
+}
+
+/** `Retry-After` for an error that says when to try again (a 503 while Redis is unreachable). */
+function retryAfter(error: HttpError): Record<string, string> {
+  const seconds = (error as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+  return typeof seconds === 'number' ? { 'retry-after': String(seconds) } : {};
 }
 
 function answer(status: number, detail: string): ErrorAnswer {

@@ -148,7 +148,11 @@ class EventStream {
     try {
       while (!this.#done) {
         if (this.#ahead.length === 0) this.#ahead = this.#feed.take(READ_BATCH);
-        if (this.#ahead.length === 0) return;
+        if (this.#ahead.length === 0) {
+          const lost = this.#feed.lost;
+          if (lost !== undefined) this.#reset(lost);
+          return;
+        }
         this.#writeAhead();
         if (this.#res.writableLength > this.#options.bufferLimit / 2) {
           this.#wait();
@@ -215,6 +219,18 @@ class EventStream {
     this.#res.write(text);
     const buffered = this.#res.writableLength;
     if (buffered > this.#stats.peakBuffered) this.#stats.peakBuffered = buffered;
+  }
+
+  /**
+   * Tells the client the stream cannot be resumed (its log vanished or was replaced) with
+   * `event: reset` and why, after every event it had not had yet, and ends the stream: the
+   * client drops its cursor and checks its exports by status (protocol, "Reset").
+   */
+  #reset(reason: string): void {
+    this.#ending = true;
+    this.#stop();
+    this.#write(`event: reset\ndata: ${JSON.stringify({ reason })}\n\n`);
+    this.#res.end();
   }
 
   /** Disconnects a client too slow to read: it resumes by cursor. */

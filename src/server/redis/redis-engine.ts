@@ -17,8 +17,11 @@ import type { StoredFile } from '../embedded/storage-area.js';
 import type { ExportService } from '../http/export-service.js';
 import type { FeedOptions } from '../embedded/engine.js';
 import { connectRedis } from './connect-redis.js';
+import { markDataDir } from './data-dir-marker.js';
+import { RedisAvailability } from './redis-availability.js';
+import type { ServiceLog } from './redis-availability.js';
 import { RedisEventFeed } from './redis-event-feed.js';
-import { compareEntryIds, RedisExportLog } from './redis-export-log.js';
+import { compareEntryIds, DEFAULT_OUTCOME_RETENTION_MS, DEFAULT_RETENTION_MS, RedisExportLog } from './redis-export-log.js';
 import { EXPORT_QUEUE, redisKeys } from './redis-keys.js';
 import type { ExportJobData } from './redis-keys.js';
 import { RedisProducts } from './redis-products.js';
@@ -31,7 +34,22 @@ export interface RedisEngineOptions {
   readonly redis: string;
   readonly dataDir: string;
   readonly pageSize: number;
+  /** A request whose Redis commands have not answered within it is answered 503, ms. */
+  readonly redisTimeoutMs: number;
+  /** The `Retry-After` of those 503s, seconds. */
+  readonly retryAfterSeconds: number;
+  /** Where the outage and recovery lines go. */
+  readonly log: ServiceLog;
+  /** How long a final export's events stay in the stream and its full record in Redis, ms. */
+  readonly retentionMs?: number | undefined;
+  /** How long a final export's compact outcome stays (status routes, list route), ms. */
+  readonly outcomeRetentionMs?: number | undefined;
+  /** How long an `Idempotency-Key` names its export, ms. */
+  readonly idempotencyTtlMs?: number | undefined;
 }
+
+/** {@link RedisEngineOptions.redisTimeoutMs} by default. @internal */
+export const DEFAULT_REDIS_TIMEOUT_MS = 3_000;
 
 /** The job options of every export: BullMQ keeps no finished job (the export's record is the outcome), one attempt. */
 const JOB_OPTIONS = { removeOnComplete: true, removeOnFail: true, attempts: 1 } as const;
@@ -55,17 +73,27 @@ export class RedisEngine implements ExportService {
   readonly #queue: Queue<ExportJobData>;
   readonly #storage: StorageArea;
   readonly #feeds = new Set<RedisEventFeed>();
+  readonly #availability: RedisAvailability;
   #closing: Promise<void> | undefined;
 
   private constructor(options: RedisEngineOptions, redis: Redis, queue: Queue<ExportJobData>) {
     this.#options = options;
     this.dataDir = options.dataDir;
     this.#redis = redis;
-    this.#log = new RedisExportLog(redis, options.onEvent);
+    this.#log = new RedisExportLog(redis, { idempotencyTtlMs: options.idempotencyTtlMs, onAppended: options.onEvent });
     this.#products = new RedisProducts(redis, join(options.dataDir, 'products'));
     this.#tails = new RedisTails(redis);
     this.#queue = queue;
     this.#storage = new StorageArea(join(options.dataDir, 'storage'));
+    this.#availability = new RedisAvailability(redis, options.redis, { retryAfterSeconds: options.retryAfterSeconds, log: options.log });
+  }
+
+  /**
+   * Whether Redis answers (as far as the last command and the connection say): false during an
+   * outage, while requests are answered 503. For readiness checks.
+   */
+  get redisAvailable(): boolean {
+    return this.#availability.available;
   }
 
   /** Connects to Redis and prepares the shared directory. */
@@ -73,8 +101,10 @@ export class RedisEngine implements ExportService {
     const dataDir = resolve(options.dataDir);
     await mkdir(join(dataDir, 'storage'), { recursive: true });
     await mkdir(join(dataDir, 'products'), { recursive: true });
-    const redis = await connectRedis(options.redis);
+    const redis = await connectRedis(options.redis, { commandTimeoutMs: options.redisTimeoutMs });
     try {
+      await markDataDir(redis, options.redis, dataDir);
+      await new RedisExportLog(redis).setRetention(options.retentionMs ?? DEFAULT_RETENTION_MS, options.outcomeRetentionMs ?? DEFAULT_OUTCOME_RETENTION_MS);
       const queue = new Queue<ExportJobData>(EXPORT_QUEUE, { connection: redis, defaultJobOptions: JOB_OPTIONS });
       queue.on('error', () => undefined);
       return new RedisEngine({ ...options, dataDir }, redis, queue);
@@ -85,18 +115,21 @@ export class RedisEngine implements ExportService {
   }
 
   async createProduct(productId: string, options: { readonly title?: string | undefined }): Promise<ProductInfo> {
-    this.#assertOpen();
-    return this.#products.create(productId, (options as { title?: unknown } | undefined)?.title);
+    return this.#guard(async () => {
+      return this.#products.create(productId, (options as { title?: unknown } | undefined)?.title);
+    });
   }
 
   async getProduct(productId: string): Promise<ProductInfo> {
-    this.#assertOpen();
-    return this.#products.get(productId);
+    return this.#guard(async () => {
+      return this.#products.get(productId);
+    });
   }
 
   async addFeatures(productId: string, features: readonly Feature[] | Uint8Array): Promise<{ readonly added: number }> {
-    this.#assertOpen();
-    return { added: await this.#products.add(productId, features) };
+    return this.#guard(async () => {
+      return { added: await this.#products.add(productId, features) };
+    });
   }
 
   async startExport(
@@ -104,53 +137,65 @@ export class RedisEngine implements ExportService {
     request: ExportRequest,
     options?: { readonly idempotencyKey?: string | undefined },
   ): Promise<{ readonly exportId: string }> {
-    this.#assertOpen();
-    const checked = checkExportRequest(request);
-    this.#storage.resolve(checked.key);
-    const idempotencyKey = checkIdempotencyKey(options?.idempotencyKey);
-    await this.#products.require(productId);
-    const created = await this.#log.create(productId, randomUUID(), checked, idempotencyKey);
-    const exportId = created.created ? created.event.event.export_id : created.exportId;
-    // Adding a job whose id exists does nothing, so a retry with the same key also queues an
-    // export whose first request died between recording it and queueing it.
-    const record = created.created ? undefined : await this.#log.get(productId, exportId);
-    if (created.created || (record !== undefined && record.phase === 'pending' && !record.cancelRequested)) {
-      await this.#queue.add('export', { productId, exportId }, { jobId: exportId });
-    }
-    return { exportId };
+    return this.#guard(async () => {
+      const checked = checkExportRequest(request);
+      this.#storage.resolve(checked.key);
+      const idempotencyKey = checkIdempotencyKey(options?.idempotencyKey);
+      await this.#products.require(productId);
+      const created = await this.#log.create(productId, randomUUID(), checked, idempotencyKey);
+      const exportId = created.created ? created.event.event.export_id : created.exportId;
+      // Adding a job whose id exists does nothing, so a retry with the same key also queues an
+      // export whose first request died between recording it and queueing it.
+      const record = created.created ? undefined : await this.#log.get(productId, exportId);
+      if (created.created || (record !== undefined && record.phase === 'pending' && !record.cancelRequested)) {
+        await this.#queue.add('export', { productId, exportId }, { jobId: exportId });
+      }
+      return { exportId };
+    });
   }
 
   async statusOf(productId: string, exportIds: readonly unknown[]): Promise<{ data: SnapshotEvent[]; missing: unknown[] }> {
-    this.#assertOpen();
-    await this.#products.require(productId);
-    const ids = exportIds.filter((id): id is string => typeof id === 'string');
-    const records = new Map<string, ExportRecord | undefined>();
-    const found = await this.#log.getMany(productId, ids);
-    ids.forEach((id, i) => records.set(id, found[i]));
-    const data: SnapshotEvent[] = [];
-    const missing: unknown[] = [];
-    for (const exportId of exportIds) {
-      const record = typeof exportId === 'string' ? records.get(exportId) : undefined;
-      if (record === undefined) missing.push(exportId);
-      else data.push(record.snapshot());
-    }
-    return { data, missing };
+    return this.#guard(async () => {
+      await this.#products.require(productId);
+      const ids = exportIds.filter((id): id is string => typeof id === 'string');
+      const records = new Map<string, ExportRecord | undefined>();
+      const found = await this.#log.getMany(productId, ids);
+      ids.forEach((id, i) => records.set(id, found[i]));
+      const data: SnapshotEvent[] = [];
+      const missing: unknown[] = [];
+      for (const exportId of exportIds) {
+        const record = typeof exportId === 'string' ? records.get(exportId) : undefined;
+        if (record === undefined) missing.push(exportId);
+        else data.push(record.snapshot());
+      }
+      return { data, missing };
+    });
+  }
+
+  /** The product's exports not final yet, as snapshots, in the order they were created (its active set). */
+  async inFlight(productId: string): Promise<SnapshotEvent[]> {
+    return this.#guard(async () => {
+      await this.#products.require(productId);
+      return (await this.#log.active(productId)).map((record) => record.snapshot());
+    });
   }
 
   async record(productId: string, exportId: string): Promise<ExportRecord> {
-    this.#assertOpen();
-    return this.#record(productId, exportId);
+    return this.#guard(async () => {
+      return this.#record(productId, exportId);
+    });
   }
 
   async listFinal(productId: string, continuationToken: string | null | undefined): Promise<{ records: ExportRecord[]; continuationToken: string | null }> {
-    this.#assertOpen();
-    await this.#products.require(productId);
-    const after = decodeContinuationToken(continuationToken);
-    const pageSize = this.#options.pageSize;
-    const records = await this.#log.listFinal(productId, after, pageSize + 1);
-    const more = records.length > pageSize;
-    if (more) records.length = pageSize;
-    return { records, continuationToken: more ? encodeContinuationToken(records.at(-1)!.ordinal) : null };
+    return this.#guard(async () => {
+      await this.#products.require(productId);
+      const after = decodeContinuationToken(continuationToken);
+      const pageSize = this.#options.pageSize;
+      const records = await this.#log.listFinal(productId, after, pageSize + 1);
+      const more = records.length > pageSize;
+      if (more) records.length = pageSize;
+      return { records, continuationToken: more ? encodeContinuationToken(records.at(-1)!.ordinal) : null };
+    });
   }
 
   /**
@@ -160,39 +205,58 @@ export class RedisEngine implements ExportService {
    * job later sees the request in the export's record).
    */
   async requestCancel(productId: string, exportId: string): Promise<ExportRecord> {
-    this.#assertOpen();
-    const record = await this.#record(productId, exportId);
-    if (record.final || record.cancelRequested) return record;
-    const asked = await this.#log.append(productId, exportId, (current) => (current.cancelRequested ? undefined : { type: 'cancel_requested' }));
-    if (asked !== undefined) {
-      await this.#redis.publish(redisKeys.cancelChannel, JSON.stringify({ product_id: productId, export_id: exportId }));
-      // 1 when the job was waiting (or delayed) and is gone; 0 when a worker holds it.
-      const removed = await this.#queue.remove(exportId).catch(() => 0);
-      if (removed === 1) {
-        await this.#log.append(productId, exportId, (current) => failedBody(current, failureOf(null, 'cancelled')));
+    return this.#guard(async () => {
+      const record = await this.#record(productId, exportId);
+      if (record.final || record.cancelRequested) return record;
+      const asked = await this.#log.append(productId, exportId, (current) => (current.cancelRequested ? undefined : { type: 'cancel_requested' }));
+      if (asked !== undefined) {
+        await this.#redis.publish(redisKeys.cancelChannel, JSON.stringify({ product_id: productId, export_id: exportId }));
+        // 1 when the job was waiting (or delayed) and is gone; 0 when a worker holds it.
+        const removed = await this.#queue.remove(exportId).catch(() => 0);
+        if (removed === 1) {
+          await this.#log.append(productId, exportId, (current) => failedBody(current, failureOf(null, 'cancelled')));
+        }
       }
-    }
-    return this.#record(productId, exportId);
+      return this.#record(productId, exportId);
+    });
   }
 
   /**
-   * A feed of the product's events after the cursor `after` (a stream entry id; all events when absent).
-   * @throws NotFoundError for an unknown product or export; BadRequestError for a cursor this service never gave.
+   * A feed of the product's events after the cursor `after` (a stream entry id; all events
+   * when absent; from the log's current end with `from: 'now'`). A cursor this log never held
+   * (ahead of its end, or of a log since replaced) gives a feed that is {@link RedisEventFeed.lost}
+   * at once: its stream says `event: reset`.
+   * @throws NotFoundError for an unknown product or export; BadRequestError for a malformed cursor.
    */
-  async feed(productId: string, options: FeedOptions): Promise<RedisEventFeed> {
-    this.#assertOpen();
-    await this.#products.require(productId);
-    if (options.exportId !== undefined) await this.#record(productId, options.exportId);
-    const after = options.after === undefined && options.from === 'now' ? await this.#log.lastCursor(productId) : await this.#cursor(productId, options.after);
-    const feed: RedisEventFeed = new RedisEventFeed(this.#log, this.#tails, productId, after, options.exportId, () => this.#feeds.delete(feed));
-    this.#feeds.add(feed);
-    try {
-      await feed.open();
-    } catch (error) {
-      feed.close();
-      throw error;
-    }
-    return feed;
+  async feed(
+    productId: string,
+    options: FeedOptions,
+  ): Promise<RedisEventFeed> {
+    return this.#guard(async () => {
+      const { logId } = await this.#products.require(productId);
+      if (options.exportId !== undefined) await this.#record(productId, options.exportId);
+      const after = options.after === undefined && options.from === 'now' ? await this.#log.lastCursor(productId) : checkCursor(options.after);
+      const check = async (scanned: string): Promise<string | undefined> => {
+        const meta = await this.#products.meta(productId);
+        if (meta === undefined) {
+          return `the product ${JSON.stringify(productId)} is no longer in Redis: Redis lost its data (restarted without persistence, or a failover to a replica without it)`;
+        }
+        if (meta.logId !== logId) return `the product ${JSON.stringify(productId)} was created again: its log is not the one this stream read`;
+        if (compareEntryIds(await this.#log.lastCursor(productId), scanned) < 0) {
+          return `the log of product ${JSON.stringify(productId)} now ends before this stream's cursor ${scanned}: it was replaced`;
+        }
+        return undefined;
+      };
+      const feed: RedisEventFeed = new RedisEventFeed(this.#log, this.#tails, productId, after, options.exportId, logId, check, () => this.#feeds.delete(feed));
+      this.#feeds.add(feed);
+      try {
+        await feed.open();
+      } catch (error) {
+        feed.close();
+        throw error;
+      }
+      return feed;
+    });
   }
 
   async openFile(key: string, options?: { readonly signal?: AbortSignal | undefined }): Promise<StoredFile> {
@@ -211,6 +275,7 @@ export class RedisEngine implements ExportService {
       this.#tails.close();
       this.#storage.close();
       await this.#queue.close();
+      this.#availability.close();
       await this.#redis.quit().catch(() => undefined);
     })();
     return this.#closing;
@@ -218,6 +283,12 @@ export class RedisEngine implements ExportService {
 
   #assertOpen(): void {
     if (this.#closing !== undefined) throw closedError();
+  }
+
+  /** Runs a request's Redis work: at once a 503 while Redis is down, and a 503 when it does not answer in time. */
+  #guard<T>(task: () => Promise<T>): Promise<T> {
+    this.#assertOpen();
+    return this.#availability.run(task);
   }
 
   async #record(productId: string, exportId: unknown): Promise<ExportRecord> {
@@ -229,15 +300,16 @@ export class RedisEngine implements ExportService {
     return record;
   }
 
-  async #cursor(productId: string, after: unknown): Promise<string> {
-    if (after === undefined) return '0-0';
-    const last = await this.#log.lastCursor(productId);
-    if (typeof after !== 'string' || !/^[0-9]{1,20}-[0-9]{1,20}$/.test(after) || compareEntryIds(after, last) > 0) {
-      throw new BadRequestError(
-        `Expected \`after\` to be a cursor this service gave (a stream entry id such as "1700000000000-0", at most ${JSON.stringify(last)}), got ${describeValue(after)}: ` +
-          'resume from a cursor of a received event, or omit it to read the whole history',
-      );
-    }
-    return after;
+}
+
+/** A cursor as the events route got it, checked for its shape: where it stands in the log is the feed's to find. */
+function checkCursor(after: unknown): string {
+  if (after === undefined) return '0-0';
+  if (typeof after !== 'string' || !/^[0-9]{1,20}-[0-9]{1,20}$/.test(after)) {
+    throw new BadRequestError(
+      `Expected \`after\` to be a cursor this service gave (a stream entry id such as "1700000000000-0"), got ${describeValue(after)}: ` +
+        'resume from a cursor of a received event, or omit it to read the whole history',
+    );
   }
+  return after;
 }

@@ -20,10 +20,20 @@ export const redisKeys = {
   ordinal: (productId: string): string => `export-task:ordinal/${productId}`,
   /** Sorted set of the product's final exports, scored by ordinal: the list route's pages. */
   final: (productId: string): string => `export-task:final/${productId}`,
+  /** Sorted set of the product's final exports, scored by when they ended (ms): what retention expires, and what a trimmed cursor's resume sends. */
+  finished: (productId: string): string => `export-task:finished/${productId}`,
+  /** Sorted set of the product's exports not final yet, scored by when they were created (ms): the stream keeps their events. */
+  active: (productId: string): string => `export-task:active/${productId}`,
+  /** Hash of export id to its compact outcome (JSON {@link CompactOutcome}), kept after its full record expired. */
+  outcomes: (productId: string): string => `export-task:outcomes/${productId}`,
+  /** Hash of the retention settings (`retention_ms`, `outcome_retention_ms`), written by each API instance as it starts. */
+  retention: 'export-task:retention',
   /** The export an `Idempotency-Key` of the product was given to. */
   idempotency: (productId: string, key: string): string => `export-task:idempotency/${productId}/${key}`,
   /** Hash of export id to product id: which product a job (named by its export id) belongs to. */
   productOf: 'export-task:product-of',
+  /** The id of the shared data directory (also in its `.export-task-data-dir` file): a worker on another directory refuses to start. */
+  dataDirId: 'export-task:data-dir-id',
   /** Pub/sub channel: `{"product_id","export_id"}` of each export asked to cancel, for the worker running it. */
   cancelChannel: 'export-task:cancel',
 } as const;

@@ -11,6 +11,15 @@ import type { ProductMeta } from '../embedded/product-store.js';
 import { appendChunks } from '../embedded/product-store.js';
 import { redisKeys } from './redis-keys.js';
 
+/**
+ * A product's meta as Redis keeps it: with `logId`, given at creation, so that a product
+ * created again under the same id (after Redis lost its data) is told from the one a client
+ * followed. @internal
+ */
+export interface RedisProductMeta extends ProductMeta {
+  readonly logId?: string | undefined;
+}
+
 /** Releases a lock only if it still holds our token (it may have expired and been taken). */
 const UNLOCK_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 /** How long a features append may hold its product's lock before another instance may take it, ms. */
@@ -37,9 +46,9 @@ export class RedisProducts {
   }
 
   /** The product's meta, or `undefined` when there is none. */
-  async meta(productId: string): Promise<ProductMeta | undefined> {
+  async meta(productId: string): Promise<RedisProductMeta | undefined> {
     const json = await this.#redis.get(redisKeys.product(productId));
-    return json === null ? undefined : (JSON.parse(json) as ProductMeta);
+    return json === null ? undefined : (JSON.parse(json) as RedisProductMeta);
   }
 
   /** @throws NotFoundError when there is no such product. */
@@ -49,7 +58,7 @@ export class RedisProducts {
   }
 
   /** @throws NotFoundError when there is no such product. */
-  async require(productId: unknown): Promise<ProductMeta> {
+  async require(productId: unknown): Promise<RedisProductMeta> {
     const meta = typeof productId === 'string' && isProductId(productId) ? await this.meta(productId) : undefined;
     if (meta === undefined) throw new NotFoundError(`No product ${describeValue(productId)}: create it first (client.createFeatureCollection() in code, "export-task add --create" on the command line)`);
     return meta;
@@ -74,7 +83,7 @@ export class RedisProducts {
     if (title !== undefined && typeof title !== 'string') {
       throw new BadRequestError(`Expected the product's \`title\` to be a string, got ${describeValue(title)}`);
     }
-    const meta: ProductMeta = { id, title: title ?? id, featureCount: 0, byteLength: 0 };
+    const meta: RedisProductMeta = { id, title: title ?? id, featureCount: 0, byteLength: 0, logId: randomUUID() };
     if (await this.#redis.exists(redisKeys.product(id))) throw taken(id);
     await mkdir(join(this.#dir, id), { recursive: true });
     // Another instance may create the file too: both write it empty, and only one SET NX wins.
@@ -99,7 +108,7 @@ export class RedisProducts {
       // An append cut short (its instance died) left bytes past the committed length.
       if ((await stat(path)).size > meta.byteLength) await truncate(path, meta.byteLength);
       const byteLength = await appendChunks(path, chunks, meta.byteLength);
-      const next: ProductMeta = { ...meta, featureCount: meta.featureCount + count, byteLength };
+      const next: RedisProductMeta = { ...meta, featureCount: meta.featureCount + count, byteLength };
       await this.#redis.set(redisKeys.product(productId), JSON.stringify(next));
       return count;
     });

@@ -6,12 +6,21 @@ const BLOCK_MS = 5_000;
 
 /** One product's tail: a loop of `XREAD BLOCK` on its own connection, telling listeners of each new entry. */
 interface Tail {
-  readonly listeners: Set<() => void>;
+  readonly listeners: Set<TailListener>;
   readonly connection: Redis;
   /** Resolves once the tail knows where the stream ended when it started: later entries are told. */
   readonly ready: Promise<void>;
   stopped: boolean;
 }
+
+/**
+ * Told `'append'` after entries were appended, and `'check'` when the stream may have been
+ * replaced while nothing was appended: after the tail lost its connection (Redis restarted)
+ * and read again, and after each quiet {@link BLOCK_MS}. `logId` is the product's as read
+ * right after (`null` when the product is gone), so that a listener tells a product created
+ * again from its own before it reads what was appended. @internal
+ */
+export type TailListener = (what: 'append' | 'check', logId: string | null | undefined) => void;
 
 /**
  * Live tails of the products' event streams, for one API instance: one loop per product
@@ -24,9 +33,11 @@ interface Tail {
 export class RedisTails {
   readonly #redis: Redis;
   readonly #tails = new Map<string, Tail>();
+  readonly #blockMs: number;
 
-  constructor(redis: Redis) {
+  constructor(redis: Redis, blockMs = BLOCK_MS) {
     this.#redis = redis;
+    this.#blockMs = blockMs;
   }
 
   /**
@@ -34,7 +45,7 @@ export class RedisTails {
    * promise resolves on.
    * @returns The function that stops it (the tail ends with its last listener).
    */
-  async listen(productId: string, listener: () => void): Promise<() => void> {
+  async listen(productId: string, listener: TailListener): Promise<() => void> {
     let tail = this.#tails.get(productId);
     if (tail === undefined) {
       tail = this.#start(productId);
@@ -55,13 +66,28 @@ export class RedisTails {
   }
 
   #start(productId: string): Tail {
-    const connection = this.#redis.duplicate({ lazyConnect: false });
+    const connection = this.#redis.duplicate({ lazyConnect: false, commandTimeout: undefined });
+    // A blocking read waits longer than the API's command timeout: that option is not carried over.
     connection.on('error', () => undefined);
     const key = redisKeys.events(productId);
     let markReady!: () => void;
     const tail: Tail = { listeners: new Set(), connection, ready: new Promise((resolve) => (markReady = resolve)), stopped: false };
     void (async () => {
       let last: string | undefined;
+      // Once the connection is back (Redis restarted), was Redis's data lost meanwhile? The read
+      // in flight is sent again by the client, so this is not left to the loop.
+      let connected = false;
+      connection.on('ready', () => {
+        if (connected && !tail.stopped) tell('check').catch(() => undefined);
+        connected = true;
+      });
+      const product = redisKeys.product(productId);
+      const tell = async (what: 'append' | 'check'): Promise<void> => {
+        // On the commands' connection: this one may be blocked in a read.
+        const json = await this.#redis.get(product);
+        const logId = json === null ? null : (JSON.parse(json) as { logId?: string }).logId;
+        for (const listener of [...tail.listeners]) listener(what, logId);
+      };
       while (!tail.stopped) {
         try {
           if (last === undefined) {
@@ -70,11 +96,14 @@ export class RedisTails {
             markReady();
             continue;
           }
-          const answer = await connection.xread('COUNT', 1000, 'BLOCK', BLOCK_MS, 'STREAMS', key, last);
+          const answer = await connection.xread('COUNT', 1000, 'BLOCK', this.#blockMs, 'STREAMS', key, last);
           const entries = answer?.[0]?.[1];
-          if (entries === undefined || entries.length === 0) continue;
+          if (entries === undefined || entries.length === 0) {
+            if (!tail.stopped) await tell('check');
+            continue;
+          }
           last = entries.at(-1)![0];
-          for (const listener of [...tail.listeners]) listener();
+          await tell('append');
         } catch {
           // Redis went away (restarted) or the tail was stopped: wait a little and read again
           // from the last entry seen; listeners catch up by cursor.

@@ -15,6 +15,7 @@ import type { EventBody } from '../embedded/export-record.js';
 import { StorageArea } from '../embedded/storage-area.js';
 import { checkRedisUrl } from './check-redis-url.js';
 import { connectRedis } from './connect-redis.js';
+import { checkDataDir } from './data-dir-marker.js';
 import { RedisExportLog } from './redis-export-log.js';
 import { EXPORT_QUEUE, redisKeys } from './redis-keys.js';
 import type { ExportJobData } from './redis-keys.js';
@@ -51,8 +52,13 @@ export interface WorkerOptions {
   /**
    * BullMQ's `lockDuration`: a worker renews the lock of each job it runs every half of it;
    * a job whose lock ran out (its worker died) is taken back by another worker's stalled-job
-   * check, which runs as often. Smaller notices a dead worker sooner, at more Redis traffic.
-   * @defaultValue 30000
+   * check, which runs every half of it too, and ends `failed` (`internal`) if it had started.
+   * So a worker killed mid-job has its exports end within about 1.5 times this (7.5 s by
+   * default) once another worker runs. The trade-off: smaller notices a dead worker sooner, at
+   * more Redis traffic (two commands per running job per half), and a worker whose event loop
+   * is blocked longer than this (jobs run in threads, so only a starved machine does that)
+   * loses its jobs as if dead. BullMQ's own default is 30000.
+   * @defaultValue 5000
    */
   readonly lockDurationMs?: number | undefined;
   /** Hears each export event this worker appends (the worker's metrics and logs). @internal */
@@ -77,6 +83,9 @@ export interface ExportWorker extends AsyncDisposable {
   /** Same as {@link ExportWorker.close}, for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
 }
+
+/** {@link WorkerOptions.lockDurationMs} by default, ms. @internal */
+export const DEFAULT_LOCK_DURATION_MS = 5_000;
 
 /** What the stacktrace of an export whose worker died says. @internal */
 export const WORKER_LOST_STACKTRACE =
@@ -113,12 +122,15 @@ const OPTION_KEYS = ['redis', 'dataDir', 'concurrency', 'jobTimeoutMs', 'jobMemo
  * ```
  * @param options - See {@link WorkerOptions}.
  * @returns The running worker.
- * @throws TypeError (a rejection) for a bad option; Error when Redis cannot be reached.
+ * @throws TypeError (a rejection) for a bad option; Error when Redis cannot be reached, or
+ * when `dataDir` is not the directory the API instances of that Redis use (it has not their
+ * `.export-task-data-dir` marker).
  */
 export async function startWorker(options: WorkerOptions): Promise<ExportWorker> {
   const checked = checkWorkerOptions(options);
   const redis = await connectRedis(checked.redis);
   try {
+    await checkDataDir(redis, checked.redis, checked.dataDir);
     return await RedisWorker.start(checked, redis);
   } catch (error) {
     redis.disconnect();
@@ -154,7 +166,7 @@ class RedisWorker implements ExportWorker {
     this.#options = options;
     this.#redis = redis;
     this.#subscriber = subscriber;
-    this.#log = new RedisExportLog(redis, options.onEvent);
+    this.#log = new RedisExportLog(redis, { onAppended: options.onEvent });
     this.#products = new RedisProducts(redis, join(options.dataDir, 'products'));
     this.#storage = new StorageArea(join(options.dataDir, 'storage'));
   }
@@ -338,7 +350,7 @@ function checkWorkerOptions(options: unknown): CheckedWorkerOptions {
     concurrency: checkPositive(o['concurrency'], 'concurrency') ?? availableParallelism(),
     jobTimeoutMs: checkTimeoutMs(o['jobTimeoutMs'], 'jobTimeoutMs'),
     jobMemoryMb: checkMemoryMb(o['jobMemoryMb'], 'jobMemoryMb'),
-    lockDurationMs: checkPositive(o['lockDurationMs'], 'lockDurationMs') ?? 30_000,
+    lockDurationMs: checkPositive(o['lockDurationMs'], 'lockDurationMs') ?? DEFAULT_LOCK_DURATION_MS,
     onEvent: typeof o['onEvent'] === 'function' ? (o['onEvent'] as (event: TaskEvent) => void) : undefined,
   };
 }

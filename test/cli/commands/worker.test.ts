@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runServe } from '../../../src/cli/commands/serve.js';
 import { runWorker } from '../../../src/cli/commands/worker.js';
+import { startServer } from '../../../src/server/index.js';
 import { startRedisServer, type RedisServer } from '../../support/redis-server.js';
 import { makeTempDir } from '../../server/embedded/helpers.js';
 import { captureOutput } from '../captured-output.js';
@@ -46,6 +47,8 @@ describe('export-task worker', () => {
   it('says it is ready, then stops cleanly when interrupted, leaving no connection behind', async () => {
     const { dir, remove } = await makeTempDir();
     try {
+      // An API instance marks the directory as the shared one; a worker refuses any other.
+      await (await startServer({ redis: redis.url, dataDir: dir })).close();
       const run = work(['--redis', redis.url, '--data-dir', dir, '--concurrency', '1']);
       await expect.poll(run.out, { timeout: 20_000 }).toMatch(/export-task worker ready/);
       run.stop();
@@ -70,6 +73,11 @@ describe('export-task serve --redis', () => {
     const { stdout, stderr, out } = captureOutput();
     const controller = new AbortController();
     try {
+      // The test before served this Redis from another directory: moving to a new one is on
+      // purpose here, so its key goes first (as the refusal to start would say).
+      const reset = new Redis(redis.url);
+      await reset.del('export-task:data-dir-id');
+      reset.disconnect();
       const code = runServe(['--port', '0', '--data-dir', dir, '--redis', redis.url], { stdout, stderr, env: {}, signal: controller.signal });
       await expect.poll(() => out(), { timeout: 20_000 }).toMatch(/serving on http:\/\/127\.0\.0\.1:\d+ \(data in .*, exports on Redis/);
       const url = /serving on (\S+)/.exec(out())![1]!;

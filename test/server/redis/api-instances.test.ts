@@ -69,9 +69,9 @@ describe('API instances on one Redis', () => {
     expect(rest).toEqual(all.slice(1));
   });
 
-  it('refuses a cursor it never gave with a 400 that says what a cursor is, before any stream starts', async () => {
+  it('refuses a malformed cursor with a 400 that says what a cursor is, before any stream starts', async () => {
     const path = '/vector/v2/products/roads/search/export/events';
-    for (const cursor of ['12', 'abc', '99999999999999-0']) {
+    for (const cursor of ['12', 'abc', '1-2-3']) {
       const response = await fetch(`${servers[1]!.url}${path}?after=${cursor}`);
       expect(response.status).toBe(400);
       const body = (await response.json()) as { errors: { detail: string }[] };

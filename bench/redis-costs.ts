@@ -1,0 +1,206 @@
+/**
+ * The Redis costs of `npm run bench:redis` (`--part=memory`, `--part=tracker`), each side by
+ * side with plain BullMQ in the same run, on the same `redis-server`:
+ *
+ * - memory: Redis bytes per finished export once its retention window passed (the compact
+ *   outcome and its list entries), against BullMQ's own bytes per completed job with its
+ *   default retention (every completed job kept). Both exclude BullMQ's event stream, which
+ *   BullMQ caps at about 10,000 entries whatever the number of jobs.
+ * - tracker: `fromBullmq` following N pending exports, idle (Redis commands per second from
+ *   `INFO commandstats`, CPU ms per second, heap per pending task), against a `QueueEvents`
+ *   listener that keeps each job's state in a Map, the way a user would track N jobs.
+ * @packageDocumentation
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Queue, QueueEvents, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { fromBullmq } from '../src/bullmq/index.js';
+import { startServer } from '../src/server/index.js';
+import { startRedisServer, type RedisServer } from '../test/support/redis-server.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function post(url: string, path: string, body?: unknown): Promise<Response> {
+  return fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+}
+
+/** `used_memory` less what the BullMQ event streams hold (capped by BullMQ, not per job). */
+async function usedMemory(db: Redis): Promise<number> {
+  const used = Number(/^used_memory:(\d+)/m.exec(await db.info('memory'))![1]);
+  let streams = 0;
+  for (const key of await db.keys('bull:*:events')) streams += (await db.memory('USAGE', key)) ?? 0;
+  return used - streams;
+}
+
+/** Total calls of every command so far, from INFO commandstats. */
+async function commandCalls(db: Redis): Promise<number> {
+  return [...(await db.info('commandstats')).matchAll(/calls=(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+}
+
+/** Starts `count` exports of `productId`, 100 at a time; with `cancel`, cancels each (it ends at once, no worker needed). */
+async function startExports(url: string, productId: string, count: number, cancel: boolean): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i += 100) {
+    ids.push(
+      ...(await Promise.all(
+        Array.from({ length: Math.min(100, count - i) }, async (_, j) => {
+          const answer = await post(url, `/vector/v2/products/${productId}/search/export`, { key: `bench/${i + j}.ndjson`, query: {} });
+          const { export_id: id } = (await answer.json()) as { export_id: string };
+          if (cancel) await post(url, `/vector/v2/products/${productId}/search/export/${id}/cancel`);
+          return id;
+        }),
+      )),
+    );
+  }
+  return ids;
+}
+
+export interface MemoryResult {
+  readonly exports: number;
+  readonly bytesPerFinishedExport: number;
+  readonly bullmqBytesPerCompletedJob: number;
+  readonly ratio: number;
+  readonly target: 2;
+  readonly pass: boolean;
+}
+
+/** Bytes per finished export after its retention window, against BullMQ's bytes per completed job. */
+export async function measureMemory(count: number): Promise<MemoryResult> {
+  const redis = await startRedisServer();
+  const dataDir = await mkdtemp(join(tmpdir(), 'export-task-bench-memory-'));
+  const db = new Redis(redis.url);
+  try {
+    // BullMQ alone: jobs carrying what ours carry, completed with an outcome of the same size.
+    const queue = new Queue('bench-plain', { connection: db });
+    const before = await usedMemory(db);
+    const workerConnection = db.duplicate({ maxRetriesPerRequest: null });
+    const worker = new Worker(
+      'bench-plain',
+      (job) => Promise.resolve({ key: `bench/${job.id}.ndjson`, size_bytes: 1234, sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', runtime: 0.01 }),
+      { connection: workerConnection, concurrency: 50 },
+    );
+    const done = new Promise<void>((resolve) => {
+      let completed = 0;
+      worker.on('completed', () => {
+        if (++completed === count) resolve();
+      });
+    });
+    for (let i = 0; i < count; i += 500) {
+      await queue.addBulk(Array.from({ length: Math.min(500, count - i) }, () => ({ name: 'export', data: { productId: 'bench', exportId: crypto.randomUUID() } })));
+    }
+    await done;
+    await worker.close();
+    workerConnection.disconnect();
+    const bullmq = ((await usedMemory(db)) - before) / count;
+    await queue.obliterate({ force: true });
+    await queue.close();
+
+    const server = await startServer({ redis: redis.url, dataDir, retentionMs: 200 });
+    await post(server.url, '/vector/v2/products', { id: 'bench' });
+    await startExports(server.url, 'bench', 50, true);
+    await sleep(500);
+    await startExports(server.url, 'bench', 5, true);
+    const ours0 = await usedMemory(db);
+    await startExports(server.url, 'bench', count, true);
+    // Past the window: the full records expire (Redis's active expiry), the stream is trimmed by the next final events.
+    await sleep(1_500);
+    await startExports(server.url, 'bench', 5, true);
+    await sleep(500);
+    const ours = ((await usedMemory(db)) - ours0) / count;
+    await server.close();
+    const ratio = ours / bullmq;
+    return { exports: count, bytesPerFinishedExport: Math.round(ours), bullmqBytesPerCompletedJob: Math.round(bullmq), ratio, target: 2, pass: ratio <= 2 };
+  } finally {
+    db.disconnect();
+    await redis.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+export interface TrackerSide {
+  readonly commandsPerSecond: number;
+  readonly cpuMsPerSecond: number;
+  readonly heapBytesPerTask: number;
+}
+
+export interface TrackerResult {
+  readonly pending: number;
+  readonly tracker: TrackerSide;
+  readonly queueEvents: TrackerSide;
+  readonly goals: { readonly idleCommandsPerSecond: { value: number; target: 20; pass: boolean }; readonly idleCpuMsPerSecond: { value: number; target: 2; pass: boolean }; readonly heapRatio: { value: number; target: 1.5; pass: boolean } };
+}
+
+function heap(): number {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error('bench:redis --part=tracker measures heap: run it with node --expose-gc (npm run bench:redis does)');
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
+/** Idle cost of following `pending` exports: Redis commands, CPU and heap, against a QueueEvents listener with a Map. */
+async function idle(db: Redis, pending: number, windowMs: number, start: () => Promise<() => Promise<void>>): Promise<TrackerSide> {
+  const heapBefore = heap();
+  const stop = await start();
+  await sleep(1_000);
+  const heapAfter = heap();
+  const calls0 = await commandCalls(db);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await sleep(windowMs);
+  const cpu = process.cpuUsage(cpu0);
+  const seconds = (performance.now() - t0) / 1000;
+  // The INFO call that reads the count is one command itself.
+  const calls = (await commandCalls(db)) - calls0 - 1;
+  await stop();
+  // What it closes asynchronously is gone before the next side measures its heap.
+  await sleep(1_500);
+  return { commandsPerSecond: calls / seconds, cpuMsPerSecond: (cpu.user + cpu.system) / 1000 / seconds, heapBytesPerTask: Math.max(0, heapAfter - heapBefore) / pending };
+}
+
+/** fromBullmq against a QueueEvents listener, both following `pending` exports that do not move. */
+export async function measureTracker(pending: number, windowMs: number): Promise<TrackerResult> {
+  const redis: RedisServer = await startRedisServer();
+  const dataDir = await mkdtemp(join(tmpdir(), 'export-task-bench-tracker-'));
+  const db = new Redis(redis.url);
+  try {
+    const server = await startServer({ redis: redis.url, dataDir });
+    await post(server.url, '/vector/v2/products', { id: 'bench' });
+    const ids = await startExports(server.url, 'bench', pending, false);
+    const tracker = await idle(db, pending, windowMs, async () => {
+      // The source alone (what it holds per task), as the listener below is alone: a store beside either would cost the same.
+      let seen = 0;
+      const subscription = fromBullmq({ redis: redis.url, productId: 'bench', exportIds: ids }).subscribe(() => seen++);
+      while (seen < pending) await sleep(50);
+      return () => Promise.resolve(subscription.unsubscribe());
+    });
+    const queueEvents = await idle(db, pending, windowMs, async () => {
+      const events = new QueueEvents('export-task-exports', { connection: { host: '127.0.0.1', port: redis.port } });
+      const states = new Map<string, string>(ids.map((id) => [id, 'waiting']));
+      for (const name of ['active', 'completed', 'failed', 'removed'] as const) events.on(name, ({ jobId }: { jobId: string }) => states.set(jobId, name));
+      await events.waitUntilReady();
+      return async () => {
+        await events.close();
+        states.clear();
+      };
+    });
+    await server.close();
+    const heapRatio = tracker.heapBytesPerTask / Math.max(1, queueEvents.heapBytesPerTask);
+    return {
+      pending,
+      tracker,
+      queueEvents,
+      goals: {
+        idleCommandsPerSecond: { value: tracker.commandsPerSecond, target: 20, pass: tracker.commandsPerSecond <= 20 },
+        idleCpuMsPerSecond: { value: tracker.cpuMsPerSecond, target: 2, pass: tracker.cpuMsPerSecond <= 2 },
+        heapRatio: { value: heapRatio, target: 1.5, pass: heapRatio <= 1.5 },
+      },
+    };
+  } finally {
+    db.disconnect();
+    await redis.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
