@@ -20,6 +20,8 @@ export interface EventStreamStats extends ProductFeedStats {
   dropped: number;
   /** The most bytes ever buffered for one client, measured after each write. */
   peakBuffered: number;
+  /** Reads streams made of the log on their own (behind, catching up), beside the shared ones. */
+  ownReads: number;
 }
 
 /**
@@ -42,7 +44,7 @@ export interface EventStreamStats extends ProductFeedStats {
 export class EventStreams {
   readonly #options: EventStreamOptions;
   readonly #open = new Set<EventStream>();
-  readonly stats: EventStreamStats = { open: 0, dropped: 0, peakBuffered: 0, sharedFeeds: 0, sharedReads: 0, joins: 0, leaves: 0 };
+  readonly stats: EventStreamStats = { open: 0, dropped: 0, peakBuffered: 0, ownReads: 0, sharedFeeds: 0, sharedReads: 0, joins: 0, leaves: 0 };
   readonly #products = new ProductFeeds(this.stats);
 
   constructor(options: EventStreamOptions) {
@@ -153,6 +155,7 @@ class EventStream implements FeedMember {
       while (!this.#done) {
         if (this.#ahead.length === 0) {
           this.#ahead = this.#feed.take(READ_BATCH);
+          this.#stats.ownReads++;
           atEnd = this.#ahead.length < READ_BATCH;
         }
         if (this.#ahead.length > 0) this.#writeAhead();

@@ -165,11 +165,12 @@ export class ProductFeed {
 
   #read(): void {
     this.#scheduled = undefined;
-    while (!this.#stopped) {
+    for (;;) {
       this.#stats.sharedReads++;
       const events = this.#feed.take(READ_BATCH);
       if (events.length > 0) this.#deliver(batchOf(events, this.#feed.cursor));
-      if (events.length < READ_BATCH) return;
+      // The last member may have left meanwhile: the feed stopped.
+      if (events.length < READ_BATCH || this.#stopped) return;
     }
   }
 
