@@ -691,8 +691,8 @@ export function failureOf(error: unknown, failureType: FailureType): Extract<Exp
   };
 }
 
-/** The {@link SharedFeedSource} of a product of `log`: cursors are numbers, increasing in append order. */
-function productSource(log: ExportLog, productId: string): SharedFeedSource {
+/** The {@link SharedFeedSource} of a product of `log`: cursors are numbers, increasing in append order. @internal */
+export function productSource(log: ExportLog, productId: string): SharedFeedSource {
   const from = (after: number | string): EventFeed => {
     let cursor = Number(after);
     return {
