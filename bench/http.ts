@@ -7,8 +7,11 @@
  * 2. Requests per poll interval in poll mode against the number of pending tasks (1, 100,
  *    10,000 by default): the batch status route takes all of them in one request, so it must
  *    stay flat. Tasks are kept pending behind a long export on a server running one job at a time.
+ * 3. Fan-out: appends per second and server CPU per delivery with 1, 10 and 50 subscribers to
+ *    one product, against a bare `node:http` SSE server in the same run (`bench/fanout.ts`).
  *
- * Writes `bench/results/http.json`.
+ * `--part latency|polls|fanout` runs one of them (all by default). Writes
+ * `bench/results/http.json` (`http-<part>.json` for one part).
  */
 import { setMaxListeners } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -18,8 +21,17 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createClient, type ExportTask, type Feature } from '../src/index.node.js';
 import { startServer } from '../src/server/index.js';
+import { printFanout, runFanout } from './fanout.js';
 
 const quick = process.argv.includes('--quick');
+const PARTS = ['latency', 'polls', 'fanout'] as const;
+const partAt = process.argv.indexOf('--part');
+const part = partAt === -1 ? undefined : process.argv[partAt + 1];
+if (part !== undefined && !(PARTS as readonly string[]).includes(part)) {
+  console.error(`Expected --part to be one of ${PARTS.join(', ')}, got ${JSON.stringify(part)}: leave it out to run them all`);
+  process.exit(2);
+}
+const runs = (name: (typeof PARTS)[number]): boolean => part === undefined || part === name;
 const EXPORTS = quick ? 12 : 40;
 const PENDING = quick ? [1, 100, 1_000] : [1, 100, 10_000];
 
@@ -118,41 +130,57 @@ async function requestsPerInterval(url: string, pending: number): Promise<{ pend
 }
 
 const dataDir = await mkdtemp(join(tmpdir(), 'export-task-bench-http-'));
-const server = await startServer({ port: 0, dataDir, concurrency: 1 });
+const results: Record<string, unknown> = { date: new Date().toISOString() };
 try {
-  const setup = createClient({ url: server.url });
-  await (await setup.createFeatureCollection('latency')).add(features(200));
-  await setup.close();
-  const sse = await latencies(server.url, 'latency', { transport: 'sse' });
-  const dl = await latencies(server.url, 'latency', { transport: 'poll', interval: 3_000 });
-  const latency = {
-    sse: { p50: percentile(sse, 50), p99: percentile(sse, 99) },
-    dlPolling3s: { p50: percentile(dl, 50), p99: percentile(dl, 99) },
-  };
-  console.log(`event-to-settle latency, ${EXPORTS} exports (ms):`);
-  console.log(`  SSE             p50 ${latency.sse.p50}  p99 ${latency.sse.p99}`);
-  console.log(`  DL 3 s polling  p50 ${latency.dlPolling3s.p50}  p99 ${latency.dlPolling3s.p99}`);
-  console.log(`  ratio (DL / SSE) p50 ${(latency.dlPolling3s.p50 / Math.max(1, latency.sse.p50)).toFixed(0)}x`);
-
-  // Keep the server's one job slot busy so that every later export stays pending.
-  const blocker = createClient({ url: server.url });
-  const big = await blocker.createFeatureCollection('blocker');
-  await big.add(features(200_000));
-  const slow = await big.export('blocker.ndjson', {
-    query: { geometry: { type: 'Polygon', coordinates: [[...Array.from({ length: 20_000 }, (_, i) => [Math.cos(i) * 80, Math.sin(i) * 80]), [80, 0]]] } },
-  });
-  const polls = [];
-  for (const n of PENDING) {
-    const row = await requestsPerInterval(server.url, n);
-    polls.push(row);
-    console.log(`poll mode, ${n} pending tasks: ${row.statusRequests} status requests in ${row.polls} intervals (${row.perPoll.toFixed(2)} per interval)`);
+  if (runs('latency') || runs('polls')) {
+    const server = await startServer({ port: 0, dataDir: join(dataDir, 'service'), concurrency: 1 });
+    try {
+      if (runs('latency')) {
+        const setup = createClient({ url: server.url });
+        await (await setup.createFeatureCollection('latency')).add(features(200));
+        await setup.close();
+        const sse = await latencies(server.url, 'latency', { transport: 'sse' });
+        const dl = await latencies(server.url, 'latency', { transport: 'poll', interval: 3_000 });
+        const latency = {
+          sse: { p50: percentile(sse, 50), p99: percentile(sse, 99) },
+          dlPolling3s: { p50: percentile(dl, 50), p99: percentile(dl, 99) },
+        };
+        console.log(`event-to-settle latency, ${EXPORTS} exports (ms):`);
+        console.log(`  SSE             p50 ${latency.sse.p50}  p99 ${latency.sse.p99}`);
+        console.log(`  DL 3 s polling  p50 ${latency.dlPolling3s.p50}  p99 ${latency.dlPolling3s.p99}`);
+        console.log(`  ratio (DL / SSE) p50 ${(latency.dlPolling3s.p50 / Math.max(1, latency.sse.p50)).toFixed(0)}x`);
+        Object.assign(results, { exports: EXPORTS, latency });
+      }
+      if (runs('polls')) {
+        // Keep the server's one job slot busy so that every later export stays pending.
+        const blocker = createClient({ url: server.url });
+        const big = await blocker.createFeatureCollection('blocker');
+        await big.add(features(200_000));
+        const slow = await big.export('blocker.ndjson', {
+          query: { geometry: { type: 'Polygon', coordinates: [[...Array.from({ length: 20_000 }, (_, i) => [Math.cos(i) * 80, Math.sin(i) * 80]), [80, 0]]] } },
+        });
+        const polls = [];
+        for (const n of PENDING) {
+          const row = await requestsPerInterval(server.url, n);
+          polls.push(row);
+          console.log(`poll mode, ${n} pending tasks: ${row.statusRequests} status requests in ${row.polls} intervals (${row.perPoll.toFixed(2)} per interval)`);
+        }
+        await slow.cancel();
+        await blocker.close();
+        Object.assign(results, { polls });
+      }
+    } finally {
+      await server.close();
+    }
   }
-  await slow.cancel();
-  await blocker.close();
+  if (runs('fanout')) {
+    const fanout = await runFanout({ dataDir: join(dataDir, 'fanout'), quick });
+    printFanout(fanout);
+    Object.assign(results, { fanout });
+  }
   const here = dirname(fileURLToPath(import.meta.url));
   mkdirSync(join(here, 'results'), { recursive: true });
-  writeFileSync(join(here, 'results', 'http.json'), `${JSON.stringify({ date: new Date().toISOString(), exports: EXPORTS, latency, polls }, null, 2)}\n`);
+  writeFileSync(join(here, 'results', part === undefined ? 'http.json' : `http-${part}.json`), `${JSON.stringify(results, null, 2)}\n`);
 } finally {
-  await server.close();
   await rm(dataDir, { recursive: true, force: true });
 }

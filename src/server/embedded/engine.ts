@@ -109,6 +109,20 @@ export const RESTART_STACKTRACE = 'The export service restarted while this expor
 /** @internal */
 export const SHUTDOWN_STACKTRACE = 'The export service shut down while this export ran, so its job was stopped: start the export again.';
 
+/**
+ * What the event streams of one product share: feeds of the whole product's events, from any
+ * cursor, so that the streams that are caught up can read each new event once between them.
+ * Given by feeds of a whole product (not of one export). @internal
+ */
+export interface SharedFeedSource {
+  /** Names the product: every feed with the same key reads the same events. */
+  readonly key: string;
+  /** A feed of the product's events after the cursor `after` (one this source's feeds gave). */
+  from(after: number | string): EventFeed;
+  /** Orders two cursors of these feeds: negative when `a` comes before `b`, 0 when they are the same place. */
+  compare(a: number | string, b: number | string): number;
+}
+
 /** The product's events after a cursor, read a batch at a time: what an event stream pulls from. @internal */
 export interface EventFeed {
   /**
@@ -127,6 +141,8 @@ export interface EventFeed {
    * the stream then sends `event: reset` and ends. Only the Redis feed sets it.
    */
   readonly lost?: string | undefined;
+  /** For a feed of a whole product: how its streams can share reads; absent when each stream must read on its own. */
+  readonly shared?: SharedFeedSource | undefined;
 }
 
 /**
@@ -472,6 +488,7 @@ export class EmbeddedEngine implements ExportBackend {
         return events;
       },
       onAppend: (listener) => log.subscribe(productId, listener),
+      ...(exportId === undefined ? { shared: productSource(log, productId) } : {}),
     };
   }
 
@@ -862,4 +879,26 @@ export function failureOf(error: unknown, failureType: FailureType): Extract<Exp
     runtime: null,
     peakMemory: null,
   };
+}
+
+/** The {@link SharedFeedSource} of a product of `log`: cursors are numbers, increasing in append order. @internal */
+export function productSource(log: ExportLog, productId: string): SharedFeedSource {
+  const from = (after: number | string): EventFeed => {
+    let cursor = Number(after);
+    return {
+      get cursor() {
+        return cursor;
+      },
+      take(limit: number): BackendEvent[] {
+        const events = log.read(productId, cursor, limit);
+        // As the feeds of EmbeddedEngine.feed: a short read saw the whole log as it is now.
+        cursor = events.length < limit ? Math.max(cursor, log.lastCursor(productId)) : Number(events.at(-1)!.cursor);
+        return events;
+      },
+      onAppend: (listener) => log.subscribe(productId, listener),
+      shared: source,
+    };
+  };
+  const source: SharedFeedSource = { key: productId, from, compare: (a, b) => Number(a) - Number(b) };
+  return source;
 }

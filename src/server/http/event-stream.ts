@@ -1,11 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import type { BackendEvent } from '../../client/backend.js';
 import type { EventFeed } from '../embedded/engine.js';
-
-/** Events read from the log at a time while catching up. */
-const READ_BATCH = 256;
-/** Frames are written in pieces of about this many characters, so a write overshoots the buffer limit by at most this much. */
-const WRITE_CHUNK = 16 * 1024;
+import { frameOf, ProductFeeds, READ_BATCH, WRITE_CHUNK } from './product-feed.js';
+import type { FeedBatch, FeedMember, ProductFeed, ProductFeedStats } from './product-feed.js';
 
 /** How the event streams behave. @internal */
 export interface EventStreamOptions {
@@ -16,7 +13,7 @@ export interface EventStreamOptions {
 }
 
 /** What the streams have done, for tests and diagnostics. @internal */
-export interface EventStreamStats {
+export interface EventStreamStats extends ProductFeedStats {
   /** Streams open now. */
   open: number;
   /** Streams dropped because their client read too slowly. */
@@ -25,13 +22,18 @@ export interface EventStreamStats {
   peakBuffered: number;
   /** Events written to the streams, all streams together. */
   delivered: number;
+  /** Reads streams made of the log on their own (behind, catching up), beside the shared ones. */
+  ownReads: number;
 }
 
 /**
- * The Server-Sent Events streams of the server. Each pulls its events from an
- * {@link EventFeed} (the log, after the client's cursor) and writes them to the socket; it
- * holds at most one batch of events read ahead, so what a client costs is bounded by what its
- * socket has not sent yet.
+ * The Server-Sent Events streams of the server. A stream that is behind (resuming from an old
+ * cursor, or whose socket was full) pulls its events from its own {@link EventFeed} (the log,
+ * after its cursor) and writes them to the socket, holding at most one batch read ahead, so what
+ * a client costs is bounded by what its socket has not sent yet. Once a read reaches the log's
+ * end, a stream of a whole product joins the product's {@link ProductFeed}: the caught-up
+ * streams share one read per event-loop turn and one serialised frame per event. A member
+ * whose socket fills leaves it, at the cursor of what it was written, for its own reads again.
  *
  * Backpressure: events are written as they are appended (or, for a client resuming far
  * behind, a batch at a time) until more than half of `bufferLimit` is waiting in the socket;
@@ -44,7 +46,8 @@ export interface EventStreamStats {
 export class EventStreams {
   readonly #options: EventStreamOptions;
   readonly #open = new Set<EventStream>();
-  readonly stats: EventStreamStats = { open: 0, dropped: 0, peakBuffered: 0, delivered: 0 };
+  readonly stats: EventStreamStats = { open: 0, dropped: 0, peakBuffered: 0, delivered: 0, ownReads: 0, sharedFeeds: 0, sharedReads: 0, joins: 0, leaves: 0 };
+  readonly #products = new ProductFeeds(this.stats);
 
   constructor(options: EventStreamOptions) {
     this.#options = options;
@@ -52,7 +55,7 @@ export class EventStreams {
 
   /** Starts streaming `feed` as the answer `res` (its headers not sent yet). */
   open(res: ServerResponse, feed: EventFeed): void {
-    const stream = new EventStream(res, feed, this.#options, this.stats, () => {
+    const stream = new EventStream(res, feed, this.#products, this.#options, this.stats, () => {
       this.#open.delete(stream);
       this.stats.open = this.#open.size;
     });
@@ -70,9 +73,15 @@ export class EventStreams {
   }
 }
 
-class EventStream {
+class EventStream implements FeedMember {
   readonly #res: ServerResponse;
-  readonly #feed: EventFeed;
+  /** Where the stream reads on its own; replaced by a feed at its cursor when it leaves its product's feed. */
+  #feed: EventFeed;
+  readonly #products: ProductFeeds;
+  /** The product's feed while the stream is one of its members (caught up). */
+  #product: ProductFeed | undefined;
+  /** While a member: the cursor of the last event written to it (or of the batch it was given whole). */
+  #sharedCursor: number | string = 0;
   readonly #options: EventStreamOptions;
   readonly #stats: EventStreamStats;
   readonly #onDone: () => void;
@@ -87,9 +96,10 @@ class EventStream {
   #ending = false;
   #done = false;
 
-  constructor(res: ServerResponse, feed: EventFeed, options: EventStreamOptions, stats: EventStreamStats, onDone: () => void) {
+  constructor(res: ServerResponse, feed: EventFeed, products: ProductFeeds, options: EventStreamOptions, stats: EventStreamStats, onDone: () => void) {
     this.#res = res;
     this.#feed = feed;
+    this.#products = products;
     this.#options = options;
     this.#stats = stats;
     this.#onDone = onDone;
@@ -126,6 +136,7 @@ class EventStream {
   end(): void {
     if (this.#done || this.#ending) return;
     this.#ending = true;
+    this.#leave();
     this.#stop();
     // Everything appended so far, then the cursor to resume from; a client too far behind
     // for that to fit in its buffer is cut instead, and resumes from what it got.
@@ -143,19 +154,30 @@ class EventStream {
   }
 
   #pump(): void {
-    if (this.#pumping || this.#waiting || this.#ending || this.#done) return;
+    if (this.#pumping || this.#waiting || this.#ending || this.#done || this.#product !== undefined) return;
     this.#pumping = true;
     try {
+      // Whether the last read reached the log's end: once what it read is written, the stream is caught up.
+      let atEnd = false;
       while (!this.#done) {
-        if (this.#ahead.length === 0) this.#ahead = this.#feed.take(READ_BATCH);
         if (this.#ahead.length === 0) {
-          const lost = this.#feed.lost;
-          if (lost !== undefined) this.#reset(lost);
-          return;
+          this.#ahead = this.#feed.take(READ_BATCH);
+          this.#stats.ownReads++;
+          atEnd = this.#ahead.length < READ_BATCH;
         }
-        this.#writeAhead();
+        if (this.#ahead.length > 0) this.#writeAhead();
         if (this.#res.writableLength > this.#options.bufferLimit / 2) {
           this.#wait();
+          return;
+        }
+        if (atEnd && this.#ahead.length === 0) {
+          // A feed that cannot go on (its product's log vanished or was replaced) ends the stream.
+          const lost = this.#feed.lost;
+          if (lost !== undefined) {
+            this.#reset(lost);
+            return;
+          }
+          this.#join();
           return;
         }
       }
@@ -164,11 +186,55 @@ class EventStream {
     }
   }
 
+  /** Caught up: from now on the product's feed writes to this stream, when its feed can be shared. */
+  #join(): void {
+    const source = this.#feed.shared;
+    if (source === undefined) return;
+    const cursor = this.#feed.cursor;
+    const product = this.#products.join(source, this, cursor);
+    if (product === undefined) return;
+    this.#product = product;
+    this.#sharedCursor = cursor;
+    // The product's feed listens for the appends now.
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+  }
+
+  /** Back to its own reads, from what it was written: its socket is full, or the service is shutting down. */
+  #leave(): void {
+    const product = this.#product;
+    if (product === undefined) return;
+    this.#product = undefined;
+    product.leave(this);
+    this.#feed = this.#feed.shared!.from(this.#sharedCursor);
+    if (!this.#ending) this.#unsubscribe = this.#feed.onAppend(() => this.#pump());
+  }
+
+  /** Writes what its product's feed read (from index `from`); leaves the feed when the socket is half full. */
+  deliver(batch: FeedBatch, from: number): void {
+    if (this.#done || this.#product === undefined) return;
+    let first = 0;
+    while (batch.ends[first]! <= from) first++;
+    for (let i = first; i < batch.pieces.length; i++) {
+      const start = i === 0 ? 0 : batch.ends[i - 1]!;
+      // Only a stream that joined ahead of the feed starts inside a piece: its part of it is framed again.
+      this.#write(start < from ? batch.frames.slice(from, batch.ends[i]).join('') : batch.pieces[i]!);
+      this.#stats.delivered += batch.ends[i]! - Math.max(start, from);
+      this.#sharedCursor = i === batch.pieces.length - 1 ? batch.cursor : batch.events[batch.ends[i]! - 1]!.cursor;
+      if (this.#done) return;
+      if (this.#res.writableLength > this.#options.bufferLimit / 2) {
+        this.#wait();
+        return;
+      }
+    }
+  }
+
   /**
    * Stops writing until the socket has sent what it holds. Writes of one tick are held
    * (corked) until the next, so the buffer is judged then, once they could go out.
    */
   #wait(): void {
+    this.#leave();
     this.#waiting = true;
     setImmediate(() => this.#check());
   }
@@ -205,16 +271,13 @@ class EventStream {
   #writeAhead(): void {
     let text = '';
     let written = 0;
-    while (written < this.#ahead.length && text.length < WRITE_CHUNK) {
-      const { cursor, event } = this.#ahead[written++]!;
-      text += `id: ${cursor}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
-    }
+    while (written < this.#ahead.length && text.length < WRITE_CHUNK) text += frameOf(this.#ahead[written++]!);
     this.#ahead = this.#ahead.slice(written);
     this.#stats.delivered += written;
     this.#write(text);
   }
 
-  #write(text: string): void {
+  #write(text: string | Buffer): void {
     if (this.#done) return;
     this.#res.write(text);
     const buffered = this.#res.writableLength;
@@ -251,6 +314,8 @@ class EventStream {
   #finish(): void {
     if (this.#done) return;
     this.#done = true;
+    this.#product?.remove(this);
+    this.#product = undefined;
     this.#stop();
     this.#ahead = [];
     this.#onDone();
