@@ -4,7 +4,7 @@ import type { BackendEvent, EventsOptions } from '../client/backend.js';
 import { describeValue } from '../core/errors.js';
 import type { TaskEvent } from '../core/events.js';
 import { checkOptionBag } from '../internal/options.js';
-import { createBackend, type TestBackend } from './test-backend.js';
+import { createBackend, DELIVERY_FAULTS, isFaultList, type DeliveryFault, type TestBackend } from './test-backend.js';
 
 /**
  * Options of {@link createScheduledBackend}.
@@ -27,6 +27,15 @@ export interface ScheduledBackendOptions {
    * @defaultValue ['startExport', 'status', 'cancel', 'listExports']
    */
   readonly scheduleRequests?: readonly ScheduledRequest[];
+  /**
+   * What the stream does to each delivery, in the order the scheduler releases them, as
+   * `createTestBackend({ faults })` does: `'duplicate'` delivers it twice, `'drop'` loses it and
+   * runs the stream's reconnection (only the client's reconciliation brings it back), `'cut'`
+   * delivers it and then runs the reconnection; `'delay'` is `'deliver'` here (the scheduler
+   * already reorders). Draw the list with `deliveryFaultsArb()`.
+   * @defaultValue []
+   */
+  readonly faults?: readonly DeliveryFault[] | undefined;
 }
 
 /**
@@ -154,7 +163,12 @@ export function createScheduledBackend(scheduler: Scheduler, options?: Scheduled
   if (typeof scheduler !== 'object' || scheduler === null || typeof (scheduler as Partial<Scheduler>).schedule !== 'function') {
     throw new TypeError(`${where}: expected a scheduler from fc.scheduler() (as in fc.asyncProperty(fc.scheduler(), async (s) => ...)), got ${describeValue(scheduler)}`);
   }
-  checkOptionBag(where, options, ['reorder', 'scheduleRequests']);
+  checkOptionBag(where, options, ['reorder', 'scheduleRequests', 'faults']);
+  const listed: unknown = options?.faults ?? [];
+  if (!isFaultList(listed)) {
+    throw new TypeError(`${where}: expected \`faults\` to be an array of ${DELIVERY_FAULTS.map((f) => `'${f}'`).join(', ')}, got ${describeValue(listed)}`);
+  }
+  const faults = listed;
   const reorder = options?.reorder ?? true;
   const scheduled = new Set(options?.scheduleRequests ?? DEFAULT_REQUESTS);
   for (const name of scheduled) {
@@ -194,13 +208,17 @@ export function createScheduledBackend(scheduler: Scheduler, options?: Scheduled
       let inner: Subscription | undefined;
       let chain: Promise<unknown> = Promise.resolve();
 
+      let nextFault = 0;
       const deliver = (item: BackendEvent, generation: number): void => {
         if (subscriber.closed || connection.cut || generation !== connection.generation) return;
         const cursor = Number(item.cursor);
         if (cursor <= contiguous || delivered.has(cursor)) return;
         delivered.add(cursor);
         while (delivered.delete(contiguous + 1)) contiguous++;
-        subscriber.next(item);
+        const fault = faults[nextFault++] ?? 'deliver';
+        if (fault !== 'drop') subscriber.next(item);
+        if (fault === 'duplicate') subscriber.next(item);
+        if (fault === 'drop' || fault === 'cut') eventsOptions?.onReconnect?.();
       };
       const label = (item: BackendEvent): string => `${item.event.type} seq ${item.event.seq} of ${item.event.export_id}`;
       const onItem = (item: BackendEvent): void => {

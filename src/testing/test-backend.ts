@@ -223,7 +223,8 @@ function macrotaskPace(): { step(label: string): Promise<void>; close(): void } 
   };
 }
 
-function isFaultList(value: unknown): value is readonly DeliveryFault[] {
+/** Whether `value` is a list of {@link DeliveryFault}s. @internal */
+export function isFaultList(value: unknown): value is readonly DeliveryFault[] {
   return Array.isArray(value) && value.every((f) => DELIVERY_FAULTS.includes(f as DeliveryFault));
 }
 

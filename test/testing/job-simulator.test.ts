@@ -246,3 +246,32 @@ describe('simulated jobs on the scheduled backend', () => {
     );
   });
 });
+
+describe('hostile delivery on the scheduled backend', () => {
+  it('duplicates, drops and cuts what the scheduler releases, and the client still ends at the truth', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.scheduler(), deliveryFaultsArb(), jobScriptArb(), async (s, faults, script) => {
+        const backend = createScheduledBackend(s, { scheduleRequests: ['status'], faults });
+        backend.onExport(scriptedJob(script));
+        const client = createClient({ backend });
+        try {
+          const task = await (await client.createFeatureCollection('roads')).export('out.ndjson');
+          const done = task.getResult({ wait: true, timeout: 5_000 });
+          await s.waitFor(done);
+          await s.waitIdle();
+          const truth = replay(backend.history(task.exportId).filter((e) => e.seq <= task.snapshot.seq));
+          expect(task.snapshot).toEqual(truth);
+          expect(task.snapshot.phase).toBe('succeed' in script.outcome! ? 'success' : 'failure');
+        } finally {
+          await client.close();
+          await backend.close();
+        }
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it('refuses an unknown fault', () => {
+    expect(() => createScheduledBackend(fc.sample(fc.scheduler(), 1)[0]!, { faults: ['lose'] as never })).toThrow(/`faults` to be an array of/);
+  });
+});
