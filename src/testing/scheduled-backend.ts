@@ -4,6 +4,8 @@ import type { BackendEvent, EventsOptions } from '../client/backend.js';
 import { describeValue } from '../core/errors.js';
 import type { TaskEvent } from '../core/events.js';
 import { checkOptionBag } from '../internal/options.js';
+import type { Clock } from '../core/clock.js';
+import { ManualClock } from './manual-clock.js';
 import { createBackend, DELIVERY_FAULTS, isFaultList, type DeliveryFault, type TestBackend } from './test-backend.js';
 
 /**
@@ -98,6 +100,15 @@ export interface ScheduledBackend extends TestBackend {
   /** The scheduler that releases deliveries. */
   readonly scheduler: Scheduler;
   /**
+   * A clock whose time passes when the scheduler decides: give it to the client
+   * (`createClient({ backend, clock: backend.clock })`) or a store, and each timer they arm
+   * (a wait's timeout, say) becomes a scheduled step `time passes: <ms> ms`; released, it moves
+   * the time to that timer's deadline and fires, in deadline order, every timer due by then. So
+   * a timeout races with the job's events and the test's own actions, and is shrunk and replayed
+   * like them. Time never goes back.
+   */
+  readonly clock: Clock;
+  /**
    * Cuts the product's event streams: events sent from now on, and those still in flight,
    * are not delivered until {@link ScheduledBackend.reconnect}.
    */
@@ -185,6 +196,17 @@ export function createScheduledBackend(scheduler: Scheduler, options?: Scheduled
     close: () => undefined,
   });
   const connections = new Map<string, Set<Connection>>();
+  const manual = new ManualClock(Date.UTC(2026, 0, 1));
+  const clock: Clock = {
+    now: () => manual.now(),
+    setTimeout(fire, ms) {
+      const handle = manual.setTimeout(fire, ms);
+      const at = manual.now() + Math.max(0, ms);
+      void scheduler.schedule(Promise.resolve(), `time passes: ${ms} ms`).then(() => manual.advance(Math.max(0, at - manual.now())));
+      return handle;
+    },
+    clearTimeout: (handle) => manual.clearTimeout(handle),
+  };
 
   /**
    * The answer of a request, held back by the scheduler when the request is scheduled. The
@@ -268,6 +290,7 @@ export function createScheduledBackend(scheduler: Scheduler, options?: Scheduled
 
   const backend: ScheduledBackend = {
     scheduler,
+    clock,
     get requests() {
       return base.requests;
     },
