@@ -91,7 +91,7 @@ describe('the variables of serve and worker', () => {
     ];
     for (const [help, table] of tables) {
       for (const spec of Object.values(table)) {
-        expect(help).toMatch(new RegExp(`--${spec.flag}\\b.*\\[${spec.env}\\]`));
+        expect(help).toMatch(new RegExp(`--${spec.flag}\\b.*\\[${spec.env}[\\],]`));
         expect(docs).toMatch(new RegExp(`\\| \`--${spec.flag}\`.*\\| \`${spec.env}\` \\|`));
       }
     }

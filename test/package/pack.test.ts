@@ -291,7 +291,10 @@ function exportTargets(target: unknown): string[] {
  */
 async function loadableFiles(root: string, manifest: PackageJson, files: ReadonlySet<string>): Promise<Set<string>> {
   const reached = new Set<string>();
-  const todo = [...exportTargets(manifest.exports), ...Object.values(manifest.bin ?? {})].map((target) => target.replace(/^\.\//, ''));
+  // The service's worker threads are started by name (spawnWorker builds `./<name>.worker.js`,
+  // so that no bundler takes it for a web worker): they are entries too.
+  const workers = ['dist/export-job.worker.js', 'dist/prepare-features.worker.js'];
+  const todo = [...exportTargets(manifest.exports), ...Object.values(manifest.bin ?? {}), ...workers].map((target) => target.replace(/^\.\//, ''));
   for (let file = todo.pop(); file !== undefined; file = todo.pop()) {
     if (reached.has(file) || !files.has(file)) continue;
     reached.add(file);

@@ -106,7 +106,7 @@ describe('forEachTaskPath', () => {
   });
 
   it('rejects a run that is not a function', async () => {
-    await expect(forEachTaskPath('nope' as never)).rejects.toThrow(new TypeError('forEachTaskPath(): expected a function (path) => ..., got nope'));
+    await expect(forEachTaskPath('nope' as never)).rejects.toThrow(new TypeError('forEachTaskPath(): expected a function (path, play) => ..., got nope'));
   });
 });
 

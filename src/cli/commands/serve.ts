@@ -42,7 +42,7 @@ export const SERVE_FLAGS = serviceFlags({
     env: 'EXPORT_TASK_CORS_ORIGINS',
     value: flagValues.text('url'),
     multiple: true,
-    description: 'Let pages of this origin call the service (CORS; repeat for several, comma-separated in the variable)',
+    description: 'Let pages of this origin call the service (CORS; repeat for several)',
   },
 });
 

@@ -76,9 +76,9 @@ describe('export-task serve --cors-origin --signing-key', () => {
   it('refuses a wildcard origin and a short signing key, starting nothing', async () => {
     const { stdout, stderr, err } = captureOutput();
     const signal = new AbortController().signal;
-    expect(await runServe(['--port', '0', '--data-dir', dataDir, '--cors-origin', '*'], { stdout, stderr, env: {}, signal })).toBe(1);
+    expect(await runServe(['--port', '0', '--data-dir', dataDir, '--cors-origin', '*'], { stdout, stderr, env: {}, signal })).toBe(2);
     expect(err()).toContain('expected each CORS origin to be a page\'s origin');
-    expect(await runServe(['--port', '0', '--data-dir', dataDir, '--signing-key', 'short'], { stdout, stderr, env: {}, signal })).toBe(1);
+    expect(await runServe(['--port', '0', '--data-dir', dataDir, '--signing-key', 'short'], { stdout, stderr, env: {}, signal })).toBe(2);
     expect(err()).toContain('at least 32 characters');
   });
 });
