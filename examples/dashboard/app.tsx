@@ -38,7 +38,8 @@ export function App({ client, productId, token, serviceUrl }: AppProps): ReactEl
 
   useEffect(() => {
     let live = true;
-    Promise.all([fetchProduct(serviceUrl, productId, token), collection.listExports()]).then(
+    // The page shows every export of the product, whoever started it: the client follows them all.
+    Promise.all([fetchProduct(serviceUrl, productId, token), collection.listExports(), collection.followAll()]).then(
       ([summary, done]) => {
         if (!live) return;
         setProduct(summary);
@@ -53,9 +54,9 @@ export function App({ client, productId, token, serviceUrl }: AppProps): ReactEl
     };
   }, [collection, productId, serviceUrl, token]);
 
-  // Exports of the product that the store knows of (from the product's event stream, which
-  // replays its whole history once a task of it is followed) but the page holds no task for:
-  // those started elsewhere and still running when the page loaded (the list has only completed ones).
+  // Exports of the product that the store knows of (followAll() keeps every export of the
+  // product, those in flight when the page loaded and those started later) but the page holds
+  // no task for: those started elsewhere.
   const held = new Set(rows.map((row) => row.task.exportId));
   const elsewhere = useTaskStore(
     client.store,

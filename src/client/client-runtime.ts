@@ -188,9 +188,31 @@ export class ClientRuntime {
     }
   }
 
+  /** Products whose every export the client follows, whoever started it ({@link ClientRuntime.followAll}). */
+  readonly #wholeProducts = new Set<string>();
+
+  /**
+   * Follows every export of the product from now on, not only those the client started or
+   * asked for: the product's stream keeps each new export's events, and the exports in flight
+   * now come from one status request (the in-flight route over HTTP). Answers their ids.
+   */
+  async followAll(productId: string): Promise<string[]> {
+    this.assertOpen();
+    this.#wholeProducts.add(productId);
+    this.watchProduct(productId);
+    const inFlight = (this.backend as Partial<HttpBackend>).inFlight;
+    if (inFlight === undefined) {
+      // A backend that replays the product's whole history brings every export by itself.
+      return [...this.store.snapshots()].filter((s) => s.productId === productId && !isFinalPhase(s.phase)).map((s) => s.exportId);
+    }
+    const snapshots = await inFlight.call(this.backend, productId);
+    for (const snapshot of snapshots) this.#apply(snapshot);
+    return snapshots.map((snapshot) => snapshot.export_id);
+  }
+
   /** An event from the product's stream: folded when its task is followed, else dropped (or held while exports are being started). */
   #receive(productId: string, event: TaskEvent): void {
-    if (this.store.get(event.export_id) === undefined) {
+    if (this.store.get(event.export_id) === undefined && !this.#wholeProducts.has(productId)) {
       const starting = this.#starting.get(productId);
       if (starting === undefined) return;
       if (starting.held >= MAX_EARLY_EVENTS) {

@@ -137,6 +137,28 @@ export class FeatureCollection {
     return this.#runtime.hold(new ExportTask(this.#runtime, this.id, exportId, undefined));
   }
 
+  /**
+   * Follows every export of the product from now on, whoever starts it (another client, a
+   * script, the CLI), not only those this client started or asked for: for a dashboard of the
+   * whole product. The exports in flight now are fetched once (the service's in-flight route),
+   * and each export started later is kept from its first event, so `client.store` (and
+   * `useTaskStore`, `useExports`) sees them all. A client that does not call it keeps only what
+   * it asked for.
+   *
+   * @example
+   * ```ts
+   * const running = await client.featureCollection('roads').followAll();
+   * client.store.changes$.subscribe((s) => console.log(s.exportId, s.phase));
+   * console.log(`${running.length} in flight`);
+   * ```
+   * @returns The tasks in flight now.
+   * @throws `HttpError` when the in-flight request fails.
+   */
+  async followAll(): Promise<ExportTask[]> {
+    const ids = await this.#runtime.followAll(this.id);
+    return ids.map((exportId) => this.#runtime.hold(new ExportTask(this.#runtime, this.id, exportId, undefined)));
+  }
+
   /** Every completed export of the product (all pages), as final tasks. */
   async listExports(options?: SignalOptions): Promise<ExportTask[]> {
     checkOptionBag('FeatureCollection.listExports()', options, ['signal']);

@@ -16,8 +16,12 @@ type Need = 'read' | 'write';
 /** What each route needs: the right, and whether it acts on one export (`:export_id`) or on the product as a whole. */
 interface RouteRule {
   readonly need: Need;
-  /** `export`: the export in the path must be one of the token's; `product`: an export-limited token may not; `filtered`: the route shows only the token's exports. */
-  readonly on: 'export' | 'product' | 'filtered' | 'key';
+  /**
+   * `export`: the export in the path must be one of the token's; `product`: an export-limited
+   * token may not; `filtered`: the route shows only the token's exports; `key`: a file of one of
+   * its exports; `log`: the log (`{product_id}/{export_id}`) of one of its exports.
+   */
+  readonly on: 'export' | 'product' | 'filtered' | 'key' | 'log';
 }
 
 const EXPORTS = '/vector/v2/products/:product_id/search/export';
@@ -29,10 +33,13 @@ const RULES: ReadonlyMap<string, RouteRule> = new Map([
   [`GET ${EXPORTS}`, { need: 'read', on: 'filtered' }],
   [`GET ${EXPORTS}/events`, { need: 'read', on: 'filtered' }],
   [`POST ${EXPORTS}/status`, { need: 'read', on: 'filtered' }],
+  [`GET ${EXPORTS}/status`, { need: 'read', on: 'filtered' }],
   [`GET ${EXPORTS}/:export_id`, { need: 'read', on: 'export' }],
   [`GET ${EXPORTS}/:export_id/status`, { need: 'read', on: 'export' }],
   [`POST ${EXPORTS}/:export_id/cancel`, { need: 'write', on: 'export' }],
   ['GET /storage/v1/data/get/*', { need: 'read', on: 'key' }],
+  ['HEAD /storage/v1/data/get/*', { need: 'read', on: 'key' }],
+  ['GET /storage/v1/logs/get/*', { need: 'read', on: 'log' }],
 ]);
 
 const grants = new WeakMap<FastifyRequest, Grant>();
@@ -145,6 +152,14 @@ export class Access {
       return;
     }
     if (rule.on === 'key') return this.#checkKey(grant, whose, params['*'] ?? '');
+    if (rule.on === 'log') {
+      // A log's key is `{product_id}/{export_id}`: the token's product, and one of its exports.
+      const [product, exportId, ...rest] = (params['*'] ?? '').split('/');
+      if (product !== grant.product || exportId === undefined || rest.length !== 0 || (grant.exports !== undefined && !grant.exports.has(exportId))) {
+        throw new ForbiddenError(`${whose} opens only the logs of its product's exports, and ${JSON.stringify(params['*'])} is not one of them`);
+      }
+      return;
+    }
     if (params.product_id !== grant.product) throw new ForbiddenError(`${whose} does not open product ${JSON.stringify(params.product_id)}`);
     if (rule.on === 'product' && grant.exports !== undefined) {
       throw new ForbiddenError(`${whose} is limited to some exports: ${request.method} ${route} needs a token for the whole product`);

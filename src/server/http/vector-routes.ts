@@ -119,7 +119,9 @@ export function registerVectorRoutes(app: FastifyInstance, engine: ExportService
       );
     }
     if (engine.inFlight === undefined) throw new HttpError(501, 'This service cannot list the exports in flight: follow the exports by id instead');
-    return reply.send({ data: await engine.inFlight(request.params.product_id) });
+    // An export-limited token sees only its own exports in flight.
+    const data = (await engine.inFlight(request.params.product_id)).filter((snapshot) => maySee(request, snapshot.export_id));
+    return reply.send({ data });
   });
 
   app.post<{ Params: ProductParams }>(`${EXPORTS}/status`, async (request, reply) => {
