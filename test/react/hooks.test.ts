@@ -149,9 +149,15 @@ describe('useExportTask', () => {
     // The blocker's progress events arrive and fold into the same store...
     await page.waitForFunction((id) => (window.harness.clientSnapshot(id)?.progress ?? 0) > 0, blocker, { timeout: 15_000 });
     await page.evaluate(() => window.harness.settle());
-    // ...and the pending task's view rendered once, when it mounted.
+    // ...and the pending task's view rendered only for its own snapshots (when it mounted, and
+    // when its own `queued` came, if after the mount): never for the blocker's progress.
     expect(await page.evaluate((id) => window.harness.clientSnapshot(id)?.phase, waiting)).toBe('pending');
-    expect(await renders('real')).toHaveLength(1);
+    const shown = await renders('real');
+    const seqs = shown.map((s) => Number(s.split(' ')[0]));
+    for (let i = 1; i < seqs.length; i++) expect(seqs[i]!, `renders ${JSON.stringify(shown)}`).toBeGreaterThan(seqs[i - 1]!);
+    expect(shown.every((s) => s.endsWith(' pending'))).toBe(true);
+    expect(seqs.at(-1)).toBe(await page.evaluate((id) => window.harness.clientSnapshot(id)?.seq, waiting));
+    expect(shown.length).toBeLessThanOrEqual(2);
 
     await unmount();
     expect(await page.evaluate((product) => window.harness.observedPending(product), PRODUCT)).not.toContain(waiting);

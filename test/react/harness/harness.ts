@@ -80,7 +80,7 @@ export interface Harness {
   /** Cancels an export started here. */
   cancel(exportId: string): Promise<void>;
   /** The client store's phase and progress of an export, or null when it knows nothing of it. */
-  clientSnapshot(exportId: string): { phase: string; progress: number } | null;
+  clientSnapshot(exportId: string): { phase: string; progress: number; seq: number } | null;
   /** Asks the service for an export's phase and failure type. */
   status(productId: string, exportId: string): Promise<{ phase: string; failureType: string | null }>;
   unmount(): void;

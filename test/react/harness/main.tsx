@@ -286,7 +286,7 @@ const harness: Harness = {
   cancel: (exportId) => started.get(exportId)!.cancel(),
   clientSnapshot(exportId) {
     const snapshot = client.store.get(exportId);
-    return snapshot === undefined ? null : { phase: snapshot.phase, progress: snapshot.progress };
+    return snapshot === undefined ? null : { phase: snapshot.phase, progress: snapshot.progress, seq: snapshot.seq };
   },
   async status(productId, exportId) {
     const [event] = await client.backend.status(productId, [exportId]);
