@@ -293,25 +293,31 @@ export function lifecycleCommands<Model extends LifecycleModel = LifecycleModel,
 
 /**
  * Leaks of a test: what a client or backend still has open once the test is over, for an
- * `afterEach` (`expect(leakReport({ backend })).toEqual({ openStreams: 0, runningJobs: 0, timers: before.timers })`).
+ * `afterEach`.
  *
  * @example
  * ```ts
  * const backend = createTestBackend();
  * const before = leakReport();
  * // ... the test, then client.close() and backend.close()
- * expect(leakReport({ backend })).toEqual({ ...before, openStreams: 0, runningJobs: 0 });
+ * expect(leakReport({ backend, client })).toEqual({ ...before, openStreams: 0, runningJobs: 0, waits: 0 });
  * ```
- * @param of - The backend to look at (its open event streams and running simulated jobs).
- * @returns Counts: event streams still subscribed, simulated jobs still running, and timers
- * pending in this process (Node's `process.getActiveResourcesInfo()`; 0 elsewhere).
+ * @param of - The backend (its open event streams and running simulated jobs) and the client
+ * (the waits still pending in its store) to look at.
+ * @returns Counts: event streams still subscribed, simulated jobs still running, waits still
+ * pending (`getResult`, the attributes, `settled`), and timers pending in this process (Node's
+ * `process.getActiveResourcesInfo()`; 0 elsewhere).
  */
-export function leakReport(of?: { readonly backend?: TestBackend | undefined }): { openStreams: number; runningJobs: number; timers: number } {
-  checkOptionBag('leakReport()', of, ['backend']);
+export function leakReport(of?: {
+  readonly backend?: TestBackend | undefined;
+  readonly client?: { readonly store: { readonly pendingWaits: number } } | undefined;
+}): { openStreams: number; runningJobs: number; waits: number; timers: number } {
+  checkOptionBag('leakReport()', of, ['backend', 'client']);
   const resources = typeof process !== 'undefined' && typeof process.getActiveResourcesInfo === 'function' ? process.getActiveResourcesInfo() : [];
   return {
     openStreams: of?.backend?.openStreams ?? 0,
     runningJobs: of?.backend?.runningJobs ?? 0,
+    waits: of?.client?.store.pendingWaits ?? 0,
     timers: resources.filter((r) => r === 'Timeout').length,
   };
 }

@@ -173,3 +173,21 @@ describe('lifecycleCommands', () => {
 });
 
 let clientRef: ReturnType<typeof createClient>;
+
+describe('leakReport', () => {
+  it('counts a client’s pending waits, a backend’s open streams and running jobs, and ends at zero once both are closed', async () => {
+    const backend = createTestBackend();
+    backend.onExport(async (job) => {
+      await job.step();
+      job.progress(0.5);
+    });
+    const client = createClient({ backend });
+    const task = await (await client.createFeatureCollection('roads')).export('out.ndjson');
+    const waiting = task.getResult({ wait: true }).catch((error: unknown) => error);
+    expect(leakReport({ backend, client })).toMatchObject({ openStreams: 1, runningJobs: 1, waits: 1 });
+    await client.close();
+    await backend.close();
+    expect((await waiting) as Error).toMatchObject({ code: 'EXPORT_TASK_CLIENT_CLOSED' });
+    expect(leakReport({ backend, client })).toMatchObject({ openStreams: 0, runningJobs: 0, waits: 0 });
+  });
+});
