@@ -44,6 +44,15 @@ async function startAndCancel(key: string): Promise<string> {
   return exportId;
 }
 
+/** Waits until the export is final: its final append is what trims and prunes. */
+async function untilFinal(exportId: string): Promise<void> {
+  for (;;) {
+    const [state] = (await statusOf([exportId])).data;
+    if (state?.type === 'snapshot' && (state.phase === 'success' || state.phase === 'failure')) return;
+    await sleep(20);
+  }
+}
+
 async function statusOf(ids: readonly string[]): Promise<{ data: TaskEvent[]; missing: string[] }> {
   const answers = [];
   for (let i = 0; i < ids.length; i += 500) {
@@ -151,7 +160,8 @@ describe('retention on Redis', () => {
     const listed = (await (await fetch(`${server.url}${EXPORTS}`)).json()) as { data: { id: string; attributes: Record<string, unknown> }[] };
     expect(listed.data.find((e) => e.id === exportId)?.attributes).toMatchObject({ status: 'SUCCESS', key: 'compact.ndjson', sha256: full.attributes!.sha256 });
     await sleep(OUTCOME_RETENTION_MS);
-    await startAndCancel('prune.ndjson');
+    // Outcomes past their retention go at the next final append: wait until the cancelled one is final.
+    await untilFinal(await startAndCancel('prune.ndjson'));
     expect(await statusOf([exportId])).toEqual({ data: [], missing: [exportId] });
   });
 
@@ -175,7 +185,7 @@ describe('retention on Redis', () => {
     worker = undefined;
     const later = [await startAndCancel('offline/later-cancelled.ndjson'), await startExport('offline/pending.ndjson')];
     await sleep(RETENTION_MS + 100);
-    await startAndCancel('offline/trims.ndjson');
+    await untilFinal(await startAndCancel('offline/trims.ndjson'));
     expect(await db.xrange('export-task:events/tiny', cursor, cursor)).toEqual([]);
     // Back: the route does not replay what is left from the trimmed cursor, it sends snapshots first.
     const resumed = await frames('', { 'last-event-id': cursor });
