@@ -133,10 +133,9 @@ export class ExportTask {
   }
 
   /**
-   * The current snapshot, then each change; completes once the task is final. It errors when
-   * the task can no longer become final: with `ClientClosedError` once the client is closed,
-   * with `ExportLostError` when the backend lost the export (give `subscribe` an `error`
-   * handler). Cold: reading `state$` opens nothing; the product's event stream is opened when
+   * The current snapshot, then each change; completes once the task is final, and when the
+   * client is closed (its waits then reject with `ClientClosedError`). It errors with
+   * `ExportLostError` when the backend lost the export (give `subscribe` an `error` handler). Cold: reading `state$` opens nothing; the product's event stream is opened when
    * it is first subscribed to (and kept until `client.close()`).
    */
   get state$(): Observable<ExportTaskSnapshot> {

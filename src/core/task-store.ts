@@ -398,11 +398,11 @@ export class TaskStore {
    * The task's snapshot now (when known), then each change; completes once the task is final.
    * Routed by export id: one subscriber costs nothing to the others.
    *
-   * A task that can no longer become final ends its watchers with an error instead: the error
-   * given to {@link TaskStore.abandon} (an `ExportLostError` for a lost export), or, once the
-   * store is {@link TaskStore.close}d, the close's error (`ClientClosedError` by default). It
-   * errors rather than completes, so that a subscriber can tell a finished task from one given
-   * up. A watch begun after that gets the last snapshot, then the same error.
+   * A task given up ({@link TaskStore.abandon}, an `ExportLostError` for a lost export) ends
+   * its watchers with that error, so that a subscriber can tell a finished task from a lost one;
+   * a store {@link TaskStore.close}d completes them (the close was asked for: the waits reject
+   * with `ClientClosedError`, and a subscriber with no error handler is not taken down). A
+   * watch begun after either gets the last snapshot, then ends the same way.
    */
   watch(exportId: string): Observable<ExportTaskSnapshot> {
     return new Observable<ExportTaskSnapshot>((subscriber) => {
@@ -414,11 +414,7 @@ export class TaskStore {
           return undefined;
         }
       }
-      const ended = this.#endOf(exportId);
-      if (ended !== undefined) {
-        subscriber.error(ended);
-        return undefined;
-      }
+      if (this.#endedWatch(exportId, subscriber)) return undefined;
       addTo(this.#watchers, exportId, subscriber);
       return () => removeFrom(this.#watchers, exportId, subscriber);
     });
@@ -426,8 +422,8 @@ export class TaskStore {
 
   /**
    * The task's events as they are applied, in `seq` order without duplicates (what its machine
-   * receives). Completes once the task is final, and errors as {@link TaskStore.watch} does when
-   * the task is abandoned or the store closed. For feeding an XState actor of the task.
+   * receives). Completes once the task is final or the store is closed, and errors as
+   * {@link TaskStore.watch} does when the task is abandoned. For feeding an XState actor of the task.
    */
   appliedEvents(exportId: string): Observable<TaskEvent> {
     return new Observable<TaskEvent>((subscriber) => {
@@ -435,11 +431,7 @@ export class TaskStore {
         subscriber.complete();
         return undefined;
       }
-      const ended = this.#endOf(exportId);
-      if (ended !== undefined) {
-        subscriber.error(ended);
-        return undefined;
-      }
+      if (this.#endedWatch(exportId, subscriber)) return undefined;
       addTo(this.#eventListeners, exportId, subscriber);
       return () => removeFrom(this.#eventListeners, exportId, subscriber);
     });
@@ -502,8 +494,9 @@ export class TaskStore {
 
   /**
    * Ends everything the store keeps going: every pending wait rejects with `error` (by default
-   * a `ClientClosedError` naming the wait's export), every {@link TaskStore.watch} of a task not
-   * final errors with it (errors, not completes: the task did not finish), every deadline timer
+   * a `ClientClosedError` naming the wait's export), every {@link TaskStore.watch} and
+   * `appliedEvents` of a task not final completes (the close was asked for: a subscriber without
+   * an error handler is not taken down by it; {@link TaskStore.abandon} errors them), every deadline timer
    * is cleared, and `changes$`, `diagnostics$`, `resyncRequests$` and `errors$` complete. Nothing
    * stays scheduled. A wait or watch begun after it ends at once the same way (a final task
    * still answers with its snapshot). Events applied after it still fold, and `get()` answers.
@@ -526,7 +519,9 @@ export class TaskStore {
     this.#closed = true;
     this.#closedWith = error;
     const ids = new Set([...(this.#waiters ?? NO_WAITERS).keys(), ...this.#watchers.keys(), ...this.#eventListeners.keys()]);
-    for (const id of ids) this.#end(id, error ?? new ClientClosedError(id));
+    // The waits reject (they can never have the final state now); the streams complete: the
+    // close was asked for, and a subscriber with no error handler must not be taken down by it.
+    for (const id of ids) this.#end(id, error ?? new ClientClosedError(id), true);
     this.#changes.complete();
     this.#diagnostics.complete();
     this.#resync.complete();
@@ -665,6 +660,19 @@ export class TaskStore {
     return this.#cursors.size === 0 ? snapshot.seq : (this.#cursors.get(snapshot.exportId) ?? snapshot.seq);
   }
 
+  /**
+   * Ends a watch begun on a task that can no longer become final: with the task's error when it
+   * was abandoned, complete when the store was closed (as the watches open then did).
+   * @returns Whether it ended the watch.
+   */
+  #endedWatch(exportId: string, subscriber: { error(error: Error): void; complete(): void }): boolean {
+    const abandoned = this.#abandoned?.get(exportId);
+    if (abandoned !== undefined) subscriber.error(abandoned);
+    else if (this.#closed) subscriber.complete();
+    else return false;
+    return true;
+  }
+
   /** Why a task not final can no longer become final (abandoned, or the store closed), else `undefined`. */
   #endOf(exportId: string): Error | undefined {
     const abandoned = this.#abandoned?.get(exportId);
@@ -673,7 +681,7 @@ export class TaskStore {
   }
 
   /** Ends a task's waits and watchers with `error`. */
-  #end(exportId: string, error: Error): void {
+  #end(exportId: string, error: Error, complete = false): void {
     const all = this.#waiters;
     const waiters = all?.get(exportId);
     if (waiters !== undefined) {
@@ -688,7 +696,10 @@ export class TaskStore {
       const subscribers = map.get(exportId);
       if (subscribers === undefined) continue;
       map.delete(exportId);
-      for (const subscriber of subscribers instanceof Set ? [...subscribers] : [subscribers]) subscriber.error(error);
+      for (const subscriber of subscribers instanceof Set ? [...subscribers] : [subscribers]) {
+        if (complete) subscriber.complete();
+        else subscriber.error(error);
+      }
     }
   }
 

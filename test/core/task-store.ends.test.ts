@@ -162,21 +162,31 @@ describe('TaskStore.close', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
-  it('errors (not completes) every watch of a task not final; a final task still completes', async () => {
+  it('completes (not errors) every watch of a task not final, so a subscriber with no error handler survives the close; a final task completes as ever', async () => {
     const store = new TaskStore();
     store.apply(ev('queued', 'e1', 1));
     store.apply(succeeded('e2', 1));
     const running = record(store, 'e1');
     const events = firstValueFrom(store.appliedEvents('e1').pipe(toArray())).catch((error: unknown) => error);
     store.close();
-    expect(running.error).toBeInstanceOf(ClientClosedError);
-    expect(running).toMatchObject({ seqs: [1], completed: false });
-    expect(await events).toBeInstanceOf(ClientClosedError);
+    expect(running).toMatchObject({ seqs: [1], error: undefined, completed: true });
+    expect(await events).toEqual([]);
     expect(record(store, 'e2')).toMatchObject({ seqs: [1], error: undefined, completed: true });
-    // Begun after the close: the last snapshot, then the error.
+    // Begun after the close: the last snapshot, then the end.
     const late = record(store, 'e1');
-    expect(late.seqs).toEqual([1]);
-    expect(late.error).toBeInstanceOf(ClientClosedError);
+    expect(late).toMatchObject({ seqs: [1], error: undefined, completed: true });
+    // The events of a task begun after the close end too, with nothing.
+    const lateEvents = firstValueFrom(store.appliedEvents('e1').pipe(toArray())).catch((error: unknown) => error);
+    expect(await lateEvents).toEqual([]);
+    // A lost task still errors: a subscriber can tell it from a finished one.
+    const lost = new TaskStore();
+    lost.apply(ev('queued', 'e3', 1));
+    const watched = record(lost, 'e3');
+    lost.abandon('e3', new ExportLostError('e3', 'its log vanished'));
+    lost.close();
+    expect(watched.error).toBeInstanceOf(ExportLostError);
+    expect(record(lost, 'e3').error).toBeInstanceOf(ExportLostError);
+    expect(await firstValueFrom(lost.appliedEvents('e3')).catch((error: unknown) => error)).toBeInstanceOf(ExportLostError);
   });
 
   it('rejects a wait begun after it at once, resolves one on a final task, and completes its observables', async () => {
