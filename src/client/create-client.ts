@@ -40,6 +40,12 @@ export interface ClientOptions {
    */
   readonly token?: AccessToken | undefined;
   /**
+   * How long a request waits for a `token` function's answer, in ms, before it fails with
+   * `TimeoutError` (a token endpoint that does not answer must not hold every request).
+   * @defaultValue 30000
+   */
+  readonly tokenTimeout?: number | undefined;
+  /**
    * Where the Vector API is, when not under `url` (a DL deployment, a proxy).
    * @defaultValue `${url}/vector/v2`
    */
@@ -161,6 +167,7 @@ export interface ExportClient extends AsyncDisposable {
 const CLIENT_OPTIONS = [
   'url',
   'token',
+  'tokenTimeout',
   'vectorUrl',
   'storageUrl',
   'fetch',
@@ -200,7 +207,7 @@ function httpBackendFrom(where: string, options: ClientOptions): ExportBackend |
   const vectorUrl = checkUrl(where, 'vectorUrl', options.vectorUrl) ?? (url === undefined ? undefined : `${url}/vector/v2`);
   const storageUrl = checkUrl(where, 'storageUrl', options.storageUrl) ?? (url === undefined ? undefined : `${url}/storage/v1`);
   if (vectorUrl === undefined && storageUrl === undefined) {
-    for (const name of ['token', 'fetch', 'headers', 'onRequest', 'requestTimeout', 'retry', 'reconnect', 'stallTimeout'] as const) {
+    for (const name of ['token', 'tokenTimeout', 'fetch', 'headers', 'onRequest', 'requestTimeout', 'retry', 'reconnect', 'stallTimeout'] as const) {
       if (options[name] !== undefined) throw new TypeError(`${where}: \`${name}\` is for a server over HTTP; give \`url\` too`);
     }
     return undefined;
@@ -239,6 +246,7 @@ function httpBackendFrom(where: string, options: ClientOptions): ExportBackend |
     vectorUrl,
     storageUrl,
     token: options.token,
+    tokenTimeout: checkPositiveMilliseconds(where, 'tokenTimeout', options.tokenTimeout),
     fetch: options.fetch,
     headers: options.headers,
     onRequest: options.onRequest,

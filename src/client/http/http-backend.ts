@@ -4,46 +4,21 @@ import type { BackendEvent, EventsOptions, ExportBackend, ExportPage, ExportRequ
 import type { Feature } from '../geojson.js';
 import { ClientClosedError } from '../../core/errors.js';
 import { BadRequestError, ForbiddenError, NotFoundError, UnauthorizedError } from '../http-errors.js';
-import { request, requestJson, type HttpConfig, type OutgoingRequest } from './http-request.js';
-import { tokenSource, type AccessToken } from './access-token.js';
+import { request, requestJson, type HttpConfig } from './http-request.js';
+import type { ClientOptions } from '../create-client.js';
+import { tokenSource } from './access-token.js';
 import { readServerSentEvents } from './sse-reader.js';
 
-/** Options of {@link createHttpBackend}. */
-export interface HttpBackendOptions {
+/**
+ * Options of {@link createHttpBackend}: the two base URLs, and the HTTP options of
+ * `createClient` (documented there, once).
+ */
+export interface HttpBackendOptions
+  extends Pick<ClientOptions, 'token' | 'tokenTimeout' | 'fetch' | 'headers' | 'onRequest' | 'requestTimeout' | 'retry' | 'reconnect' | 'stallTimeout'> {
   /** The Vector API's base URL, e.g. `http://127.0.0.1:8080/vector/v2`. */
   readonly vectorUrl: string;
   /** The Storage API's base URL, e.g. `http://127.0.0.1:8080/storage/v1`. */
   readonly storageUrl: string;
-  /** Sent as `Authorization: Bearer <token>`: a string, or a function answering one (see {@link AccessToken}). */
-  readonly token?: AccessToken | undefined;
-  /**
-   * How long a request waits for a `token` function's answer, in ms, before it fails with `TimeoutError`.
-   * @defaultValue 30000
-   */
-  readonly tokenTimeout?: number | undefined;
-  /** @defaultValue `globalThis.fetch` */
-  readonly fetch?: typeof fetch | undefined;
-  /** Sent with every request. */
-  readonly headers?: Readonly<Record<string, string>> | undefined;
-  /** Called before each attempt of each request; it may change the headers. */
-  readonly onRequest?: ((request: OutgoingRequest) => void) | undefined;
-  /** Per attempt: the longest wait for the headers, and for each next byte of a body, ms. @defaultValue 30000 */
-  readonly requestTimeout?: number | undefined;
-  /** How long one request keeps retrying, and the longest delay between attempts, ms. @defaultValue `{ budgetMs: 30000, maxDelayMs: 5000 }` */
-  readonly retry?: { readonly budgetMs?: number | undefined; readonly maxDelayMs?: number | undefined } | undefined;
-  /**
-   * The first delay before reconnecting a cut event stream (it doubles, with jitter, up to
-   * `maxDelayMs`, and starts again after a connection that delivered events; a server's
-   * `retry:` field replaces the first delay), ms.
-   * @defaultValue `{ delayMs: 250, maxDelayMs: 10000 }`
-   */
-  readonly reconnect?: { readonly delayMs?: number | undefined; readonly maxDelayMs?: number | undefined } | undefined;
-  /**
-   * How long an event stream may send nothing (not even a heartbeat) before it is taken for
-   * dead, dropped and resumed by cursor, ms.
-   * @defaultValue 3 times the stream's `X-Heartbeat-Interval` (45000 when it has none)
-   */
-  readonly stallTimeout?: number | undefined;
 }
 
 /** Options of {@link HttpBackend.events}. */
