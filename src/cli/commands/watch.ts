@@ -148,9 +148,23 @@ export async function followExports(client: ExportClient, options: FollowOptions
           view.update(task.exportId, progressState(snapshot));
         },
         complete: checkDone,
-        error: (error: unknown) => finish(error instanceof Error ? error : new Error(String(error))),
+        error: fail,
       }),
     );
+  };
+
+  const fail = (error: unknown): void => finish(error instanceof Error ? error : new Error(String(error)));
+  /** Follows an export found in flight or started while watching, once. */
+  const adopted = new Set<string>();
+  const adopt = (exportId: string): void => {
+    if (adopted.has(exportId)) return;
+    adopted.add(exportId);
+    adopting++;
+    product.getExport(exportId).then((task) => {
+      adopting--;
+      follow(task);
+      checkDone();
+    }, fail);
   };
 
   /**
@@ -162,17 +176,6 @@ export async function followExports(client: ExportClient, options: FollowOptions
     const seen = new TaskStore();
     const pending = new Set<string>();
     const known = new Set<string>();
-    const adopt = (exportId: string): void => {
-      adopting++;
-      product.getExport(exportId).then(
-        (task) => {
-          adopting--;
-          follow(task);
-          checkDone();
-        },
-        (error: unknown) => finish(error instanceof Error ? error : new Error(String(error))),
-      );
-    };
     const settle = (): void => {
       gathering = false;
       for (const id of pending) adopt(id);
@@ -202,7 +205,7 @@ export async function followExports(client: ExportClient, options: FollowOptions
             adopt(snapshot.exportId);
           }
         },
-        error: (error: unknown) => finish(error instanceof Error ? error : new Error(String(error))),
+        error: fail,
       }),
     );
     // A product without any event yet: its stream stays silent, which is as quiet as it gets.
@@ -214,26 +217,12 @@ export async function followExports(client: ExportClient, options: FollowOptions
       // Subscribe at the stream's current end first, then ask what is in flight: an export
       // started in between is in one or the other (or both), and none is missed.
       const backend = client.backend as HttpBackend;
-      const adopted = new Set<string>();
-      const adopt = (exportId: string): void => {
-        if (adopted.has(exportId)) return;
-        adopted.add(exportId);
-        adopting++;
-        product.getExport(exportId).then(
-          (task) => {
-            adopting--;
-            follow(task);
-            checkDone();
-          },
-          (error: unknown) => finish(error instanceof Error ? error : new Error(String(error))),
-        );
-      };
       subscriptions.push(
         backend.events(options.productId, { from: 'now' }).subscribe({
           next: ({ event }) => {
             if (event.type === 'queued') adopt(event.export_id);
           },
-          error: (error: unknown) => finish(error instanceof Error ? error : new Error(String(error))),
+          error: fail,
         }),
       );
       let inFlight: readonly { readonly export_id: string }[] | undefined;
