@@ -25,6 +25,8 @@ import { call, gridFeatures, makeTempDir, slowFeatures, SLOW_QUERY, waitFor } fr
 /** The service's heartbeat in these tests: a stream is taken for dead after 3 of them, 600 ms. */
 const HEARTBEAT_MS = 200;
 
+const isFinal = (task: ExportTask): boolean => task.snapshot.phase === 'success' || task.snapshot.phase === 'failure';
+
 const eventsRequests = (proxy: FaultProxy): number => proxy.requests.filter((r) => r.endsWith('/search/export/events')).length;
 
 /** Resolves with how the promise settled, or 'pending' after `ms`: a bound on a wait without a timeout of its own. */
@@ -50,6 +52,8 @@ describe('the HTTP client when the network or the service fails it', () => {
     proxy = await startFaultProxy(server.url);
     await call(server.url, 'POST', '/vector/v2/products', { body: { id: 'roads' } });
     await call(server.url, 'POST', '/vector/v2/products/roads/features', { body: gridFeatures(500) });
+    await call(server.url, 'POST', '/vector/v2/products', { body: { id: 'slow' } });
+    await call(server.url, 'POST', '/vector/v2/products/slow/features', { body: slowFeatures(40_000) });
   });
 
   afterAll(async () => {
@@ -67,7 +71,7 @@ describe('the HTTP client when the network or the service fails it', () => {
   });
 
   async function expectAsOnServer(task: ExportTask): Promise<void> {
-    const answer = await call<{ data: { phase: string; seq: number } }>(server.url, 'GET', `/vector/v2/products/roads/search/export/${task.tuid}/status`);
+    const answer = await call<{ data: { phase: string; seq: number } }>(server.url, 'GET', `/vector/v2/products/${task.snapshot.productId}/search/export/${task.tuid}/status`);
     expect(task.snapshot.phase).toBe(answer.body.data.phase);
     expect(task.snapshot.seq).toBe(answer.body.data.seq);
   }
@@ -81,33 +85,49 @@ describe('the HTTP client when the network or the service fails it', () => {
 
   it('drops a stream that goes silent without closing, resumes it by cursor, and all 20 waits end without a timeout', async () => {
     client = createClient({ url: proxy.url, pollInterval: 100, maxPollInterval: 300 });
-    const fc = client.featureCollection('roads');
-    const warm = await fc.export('stall/warm.ndjson');
+    // On the product of slow features, so that one export can outlast the 600 ms it takes to
+    // find the stream silent; the 20 others take one feature each and may all end (by polling)
+    // before that.
+    const fc = client.featureCollection('slow');
+    const quick = { query_limit: 1 };
+    const warm = await fc.export('stall/warm.ndjson', { query: quick });
     await warm.getResult({ wait: true, timeout: 20_000 });
     expect(eventsRequests(proxy)).toBe(1);
     // The stream stays open and sends nothing more, not even heartbeats.
     proxy.stallOpenStreams();
-    const tasks = await Promise.all(Array.from({ length: 20 }, (_, i) => fc.export(`stall/${i}.ndjson`)));
+    const slow = await fc.export('stall/slow.ndjson', { query: SLOW_QUERY });
+    const tasks = await Promise.all(Array.from({ length: 20 }, (_, i) => fc.export(`stall/${i}.ndjson`, { query: quick })));
     const outcome = await within(Promise.all(tasks.map((task) => task.getResult({ wait: true }))), 20_000);
     expect(outcome).not.toBe('pending');
     expect((outcome as { error?: unknown }).error).toBeUndefined();
     // It reconnected (the new stream passes), resuming after its cursor.
-    expect(eventsRequests(proxy)).toBeGreaterThanOrEqual(2);
-    for (const task of tasks) await expectAsOnServer(task);
+    await waitFor(() => eventsRequests(proxy) >= 2 || isFinal(slow), 10_000, 'a second events request');
+    expect(isFinal(slow)).toBe(false);
+    expect(eventsRequests(proxy)).toBe(2);
+    expect(await within(slow.getResult({ wait: true }), 20_000)).not.toBe('pending');
+    for (const task of [slow, ...tasks]) await expectAsOnServer(task);
   });
 
   it('while every stream stays silent, polling ends the waits', async () => {
     client = createClient({ url: proxy.url, pollInterval: 100, maxPollInterval: 300 });
     proxy.faults.stallStreams = true;
     const fc = client.featureCollection('roads');
+    // One export that runs for seconds (40,000 slow features), longer than a stream takes to be found silent (600 ms),
+    // so the client is still following when it gives the first stream up; the 20 others may all
+    // end (by polling) before that.
+    const slow = await client.featureCollection('slow').export('silent/slow.ndjson', { query: SLOW_QUERY });
     const tasks = await Promise.all(Array.from({ length: 20 }, (_, i) => fc.export(`silent/${i}.ndjson`)));
     const outcome = await within(Promise.all(tasks.map((task) => task.getResult({ wait: true }))), 20_000);
     expect(outcome).not.toBe('pending');
     expect((outcome as { error?: unknown }).error).toBeUndefined();
     expect(proxy.requests.filter((r) => r === 'POST /vector/v2/products/roads/search/export/status').length).toBeGreaterThan(0);
-    // It kept trying to get a live stream back.
+    // It kept trying to get a live stream back while an export it follows was not final.
+    await waitFor(() => eventsRequests(proxy) >= 2 || isFinal(slow), 10_000, 'a second events request');
+    expect(isFinal(slow)).toBe(false);
     expect(eventsRequests(proxy)).toBeGreaterThanOrEqual(2);
+    expect(await within(slow.getResult({ wait: true }), 20_000)).not.toBe('pending');
     for (const task of tasks) await expectAsOnServer(task);
+    expect(slow.snapshot.phase).toBe('success');
   });
 
   it('while the events route does not answer at all, the product is polled and the waits end', async () => {
