@@ -226,6 +226,8 @@ export interface ExportServer extends AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void>;
   /** What the event streams have done (open, dropped, the most bytes left unread). @internal */
   readonly streamStats: Readonly<EventStreamStats>;
+  /** Every route the service declared, as `METHOD url` (`GET /vector/v2/products/:product_id`). @internal */
+  readonly routes: readonly string[];
   /** How many connections the server holds open. @internal */
   readonly connectionCount: number;
 }
@@ -438,6 +440,10 @@ class RunningServer implements ExportServer {
 
   get connectionCount(): number {
     return this.#app.connections.size;
+  }
+
+  get routes(): readonly string[] {
+    return this.#app.routes;
   }
 
   close(): Promise<void> {

@@ -12,8 +12,10 @@ import { JSON_TYPES } from './json-types.js';
 import type { ExportService } from './export-service.js';
 import { requestIdOf, type ServiceLogger } from './logging.js';
 import { ServiceMetrics } from './metrics.js';
+import { registerOpenapi } from './openapi.js';
 import { registerOps, type Ops, type OpsOptions } from './ops-routes.js';
 import { registerStorageRoutes } from './storage-routes.js';
+import { AJV_OPTIONS, schemaErrorMessage } from './validation-errors.js';
 import { registerVectorRoutes } from './vector-routes.js';
 
 /** What the HTTP layer needs to know, checked. @internal */
@@ -41,6 +43,8 @@ export interface App {
   readonly ops: Ops;
   /** From now on, every new request is answered 503 (the service is going away). */
   readonly refuseNewRequests: () => void;
+  /** Every route declared, as `METHOD url` (`GET /vector/v2/products/:product_id`), once the app is ready. */
+  readonly routes: readonly string[];
 }
 
 /** The longest path parameter (a product id is at most 128 characters; a storage key 1024, encoded up to thrice as long). */
@@ -75,7 +79,19 @@ export function createApp(engine: ExportService, options: AppOptions): App {
     // What Node's parser refuses before there is a request (headers too large, a malformed
     // request line) is answered here, in the protocol's shape too.
     clientErrorHandler: answerClientError,
+    // The routes' schemas refuse what they do not take, with a message saying where and what
+    // was expected; they never mend a request (no coercion, no member removed).
+    ajv: AJV_OPTIONS,
+    schemaErrorFormatter: schemaErrorMessage,
   });
+  const routes: string[] = [];
+  fastify.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push(`${method} ${route.url}`);
+  });
+  // Response schemas document the answers (the OpenAPI document); the answers are written as
+  // they are built, with JSON.stringify, as without a schema: a schema never drops a member.
+  fastify.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  registerOpenapi(fastify);
 
   // The default JSON parser, with two changes: an empty body is no body (a POST to cancel
   // may come with a Content-Type and nothing else), and a syntax error says where it is.
@@ -148,8 +164,12 @@ export function createApp(engine: ExportService, options: AppOptions): App {
       .send(errorBody(404, `No route ${request.method} ${request.url.split('?')[0]}: see the service's protocol for its routes`)),
   );
 
-  registerVectorRoutes(fastify, engine, streams);
-  registerStorageRoutes(fastify, engine);
+  // Declared once the OpenAPI plugin, registered before, has loaded and watches for routes.
+  void fastify.register((scope, _options, registered) => {
+    registerVectorRoutes(scope, engine, streams);
+    registerStorageRoutes(scope, engine);
+    registered();
+  });
   return {
     fastify,
     streams,
@@ -158,6 +178,7 @@ export function createApp(engine: ExportService, options: AppOptions): App {
     refuseNewRequests: () => {
       refusing = true;
     },
+    routes,
   };
 }
 

@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { EventStreams } from './event-stream.js';
 import type { ServiceMetrics } from './metrics.js';
+import { opsSchemas } from './route-schemas/ops-schemas.js';
 
 /**
  * One thing `/ready` asks: `undefined` when it answers, else what is wrong ("unreachable:
@@ -34,13 +35,15 @@ export interface Ops {
 }
 
 /** Paths of the operations routes, outside `/vector/v2` and `/storage/v1`. @internal */
-export const OPS_PATHS = { health: '/health', ready: '/ready', metrics: '/metrics' } as const;
+export const OPS_PATHS = { health: '/health', ready: '/ready', metrics: '/metrics', openapi: '/openapi.json' } as const;
 
 /**
  * The operations routes and hooks: `GET /health` (the process serves), `GET /ready` (its
- * store and job runner answer), `GET /metrics` (Prometheus text); every answer carries its
+ * store and job runner answer), `GET /metrics` (Prometheus text), `GET /openapi.json` (the
+ * OpenAPI document, from `@fastify/swagger`, registered before); every answer carries its
  * request's id in `X-Request-Id`, and is counted and logged in one line once sent.
- * Register it before the routes and hooks that may answer early (the token check).
+ * Register it before the routes and hooks that may answer early (the token check): its hooks
+ * are the root's, its routes are declared in a plugin, once the OpenAPI plugin is loaded.
  * @internal
  */
 export function registerOps(app: FastifyInstance, streams: EventStreams, options: OpsOptions): Ops {
@@ -74,18 +77,26 @@ export function registerOps(app: FastifyInstance, streams: EventStreams, options
     done();
   });
 
-  app.get(OPS_PATHS.health, async (_request, reply) => reply.header('cache-control', 'no-store').send({ status: 'ok' }));
+  const schemas = opsSchemas(options.metricsPublic);
+  void app.register((routes, _options, registered) => {
+    routes.get(OPS_PATHS.health, { schema: schemas.health }, async (_request, reply) => reply.header('cache-control', 'no-store').send({ status: 'ok' }));
 
-  app.get(OPS_PATHS.ready, async (_request, reply) => {
-    const { status, body } = await readiness(draining ? [] : options.checks, draining);
-    void reply.header('cache-control', 'no-store');
-    if (status !== 200) void reply.header('retry-after', '1');
-    return reply.code(status).send(body);
+    routes.get(OPS_PATHS.ready, { schema: schemas.ready }, async (_request, reply) => {
+      const { status, body } = await readiness(draining ? [] : options.checks, draining);
+      void reply.header('cache-control', 'no-store');
+      if (status !== 200) void reply.header('retry-after', '1');
+      return reply.code(status).send(body);
+    });
+
+    routes.get(OPS_PATHS.metrics, { schema: schemas.metrics }, async (_request, reply) =>
+      reply.header('content-type', metrics.contentType).send(await metrics.text()),
+    );
+
+    routes.get(OPS_PATHS.openapi, { schema: schemas.openapi }, async (_request, reply) => reply.send(routes.swagger()));
+    registered();
   });
 
-  app.get(OPS_PATHS.metrics, async (_request, reply) => reply.header('content-type', metrics.contentType).send(await metrics.text()));
-
-  const publicPaths = new Set<string>([OPS_PATHS.health, OPS_PATHS.ready, ...(options.metricsPublic ? [OPS_PATHS.metrics] : [])]);
+  const publicPaths = new Set<string>([OPS_PATHS.health, OPS_PATHS.ready, OPS_PATHS.openapi, ...(options.metricsPublic ? [OPS_PATHS.metrics] : [])]);
   return {
     drain: () => {
       draining = true;

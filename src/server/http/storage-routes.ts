@@ -3,6 +3,7 @@ import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import type { FastifyInstance } from 'fastify';
 import { NotFoundError } from '../../client/http-errors.js';
 import type { ExportService } from './export-service.js';
+import { STORAGE_SCHEMAS as SCHEMAS } from './route-schemas/storage-schemas.js';
 
 interface KeyParams {
   readonly '*': string;
@@ -24,7 +25,7 @@ interface KeyParams {
  * @internal
  */
 export function registerStorageRoutes(app: FastifyInstance, engine: ExportService): void {
-  app.get<{ Params: KeyParams }>('/storage/v1/data/get/*', async (request, reply) => {
+  app.get<{ Params: KeyParams }>('/storage/v1/data/get/*', { schema: SCHEMAS.getFile }, async (request, reply) => {
     const controller = new AbortController();
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) controller.abort(new Error('The client closed the connection before the file was sent'));
@@ -36,14 +37,14 @@ export function registerStorageRoutes(app: FastifyInstance, engine: ExportServic
       .send(Readable.fromWeb(file.stream as NodeReadableStream<Uint8Array>));
   });
 
-  app.head<{ Params: KeyParams }>('/storage/v1/data/get/*', async (request, reply) => {
+  app.head<{ Params: KeyParams }>('/storage/v1/data/get/*', { schema: SCHEMAS.headFile }, async (request, reply) => {
     const file = await engine.openFile(request.params['*']);
     // Opened to check it is a file inside the area, as GET does; nothing of it is read.
     await file.stream.cancel();
     return reply.header('content-type', 'application/octet-stream').header('content-length', String(file.size)).send();
   });
 
-  app.get<{ Params: KeyParams }>('/storage/v1/logs/get/*', async (request, reply) => {
+  app.get<{ Params: KeyParams }>('/storage/v1/logs/get/*', { schema: SCHEMAS.getLog }, async (request, reply) => {
     const key = request.params['*'];
     const parts = key.split('/');
     if (parts.length !== 2 || parts[0] === '' || parts[1] === '') {
