@@ -628,9 +628,10 @@ function checkLogger(value: unknown): LoggerOptions | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new TypeError(`Expected \`logger\` to be a boolean or { level, destination }, got ${describeValue(value)}`);
   }
-  const { level, destination, ...rest } = value as Record<string, unknown>;
+  const { level, destination, pretty, ...rest } = value as Record<string, unknown>;
   const unknown = Object.keys(rest)[0];
-  if (unknown !== undefined) throw new TypeError(`Unknown option \`logger.${unknown}\`: expected only \`level\` and \`destination\``);
+  if (unknown !== undefined) throw new TypeError(`Unknown option \`logger.${unknown}\`: expected only \`level\`, \`destination\` and \`pretty\``);
+  if (pretty !== undefined && typeof pretty !== 'boolean') throw new TypeError(`Expected \`logger.pretty\` to be a boolean, got ${describeValue(pretty)}`);
   if (level !== undefined && (typeof level !== 'string' || !LEVELS.includes(level))) {
     throw new TypeError(`Expected \`logger.level\` to be one of ${LEVELS.join(', ')}, got ${describeValue(level)}`);
   }

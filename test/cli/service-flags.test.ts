@@ -160,3 +160,67 @@ describe('the variables of serve and worker', () => {
     expect(err()).toContain(message);
   });
 });
+
+describe('--log-pretty', () => {
+  let dataDir: string;
+  let removeDir: () => Promise<void>;
+
+  beforeEach(async () => {
+    ({ dir: dataDir, remove: removeDir } = await makeTempDir());
+  });
+
+  afterEach(async () => {
+    await removeDir();
+  });
+
+  /** `serve` in this process until one request is answered; what it wrote to stdout. */
+  async function serveOnce(env: Record<string, string>, argv: string[] = []): Promise<string> {
+    const { stdout, stderr, out, err } = captureOutput();
+    const controller = new AbortController();
+    const code = runServe(['--port', '0', ...argv], { stdout, stderr, env: { EXPORT_TASK_DATA_DIR: dataDir, ...env }, signal: controller.signal });
+    let url: string | undefined;
+    for (let i = 0; i < 800 && url === undefined; i++) {
+      url = /serving on (http:\/\/\S+)/.exec(out())?.[1];
+      if (url === undefined) await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    expect(url, err()).toBeDefined();
+    expect((await call(url!, 'GET', '/health', { headers: { 'x-request-id': 'pretty-1' } })).status).toBe(200);
+    controller.abort();
+    expect(await code).toBe(0);
+    return out();
+  }
+
+  it.each([
+    ['the flag', {}, ['--log-pretty']],
+    ['the variable', { EXPORT_TASK_LOG_PRETTY: 'yes' }, []],
+  ])('serve writes human-readable lines with %s, and no JSON', async (_how, env, argv) => {
+    const out = await serveOnce(env, argv);
+    // `[12:00:00.000] INFO: GET /health 200 (1.2 ms)`, its other fields indented on the lines below.
+    expect(out).toMatch(/^\[\d{2}:\d{2}:\d{2}\.\d{3}\] INFO: GET \/health 200 \([\d.]+ ms\)$/m);
+    expect(out).toMatch(/^ {4}request_id: "pretty-1"$/m);
+    expect(out).toMatch(/^\[[\d:.]+\] INFO.*: export service stopped$/m);
+    expect(out.split('\n').filter((line) => line.startsWith('{'))).toEqual([]);
+    // Not coloured: the destination is no terminal.
+    expect(out).not.toContain('\u001b[');
+  });
+
+  it('leaves serve on JSON lines by default', async () => {
+    const out = await serveOnce({});
+    const answered = out
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { msg: string; request_id?: string; level: string })
+      .find((line) => line.msg === 'request answered');
+    expect(answered).toMatchObject({ request_id: 'pretty-1', level: 'info' });
+    expect(out).not.toMatch(/^\[[\d:.]+\] INFO/m);
+  });
+
+  it('is refused with exit code 2 for a bad EXPORT_TASK_LOG_PRETTY, by serve and worker', async () => {
+    for (const run of [runServe, runWorker]) {
+      const { stdout, stderr, err } = captureOutput();
+      const env = { EXPORT_TASK_DATA_DIR: dataDir, EXPORT_TASK_REDIS: 'redis://127.0.0.1:1', EXPORT_TASK_LOG_PRETTY: 'colour' };
+      expect(await run([], { stdout, stderr, env, signal: new AbortController().signal })).toBe(2);
+      expect(err()).toContain('expected EXPORT_TASK_LOG_PRETTY to be true or false (or 1 or 0, yes or no), got "colour"');
+    }
+  });
+});

@@ -25,6 +25,7 @@ export const SERVE_FLAGS = serviceFlags({
   token: { flag: 'token', env: 'EXPORT_TASK_TOKEN', value: flagValues.secret('token'), description: 'Require Authorization: Bearer <token> (default none)' },
   redis: { flag: 'redis', env: 'EXPORT_TASK_REDIS', value: flagValues.text('url'), description: 'Keep everything in this Redis, jobs on BullMQ (redis://127.0.0.1:6379)' },
   logLevel: { flag: 'log-level', env: 'EXPORT_TASK_LOG_LEVEL', value: flagValues.oneOf('level', LOG_LEVELS), description: 'JSON log lines on stdout from this level up (default info)' },
+  logPretty: { flag: 'log-pretty', env: 'EXPORT_TASK_LOG_PRETTY', value: flagValues.boolean, description: 'Log human-readable lines for a terminal instead of JSON (needs pino-pretty)' },
   metricsPublic: { flag: 'metrics-public', env: 'EXPORT_TASK_METRICS_PUBLIC', value: flagValues.boolean, description: 'Answer GET /metrics without the token' },
   shutdownDelayMs: { flag: 'shutdown-delay-ms', env: 'EXPORT_TASK_SHUTDOWN_DELAY_MS', value: flagValues.natural('ms'), description: 'On SIGTERM, serve this long with /ready at 503 before stopping (default 0)' },
   jobTimeoutMs: { flag: 'job-timeout-ms', env: 'EXPORT_TASK_JOB_TIMEOUT_MS', value: flagValues.positive('ms'), description: 'Time limit of a job without its own (default 1800000)' },
@@ -65,7 +66,8 @@ export const serveCommand = {
     'keeping products, exports and their event log in <data-dir>/export-task.sqlite and files under <data-dir>.',
     'Started again on the same data directory, it goes on where it stopped: exports that were running end',
     '"failed" with failure_type "internal", queued ones run. GET /health and GET /ready (no token) tell whether',
-    'it serves and whether its store and jobs answer; GET /metrics is for Prometheus. It logs JSON lines on stdout.',
+    'it serves and whether its store and jobs answer; GET /metrics is for Prometheus; GET /openapi.json describes every',
+    'route (OpenAPI 3.1). It logs JSON lines on stdout (--log-pretty: lines for a terminal).',
     'Every flag has the environment variable shown in brackets, read when the flag is absent; prefer',
     'EXPORT_TASK_TOKEN to --token, which other users of the machine can see in the process list.',
     'Ctrl-C or SIGTERM shuts down gracefully: /ready answers 503 first, event streams end with their cursor.',
@@ -109,7 +111,7 @@ async function serve(options: ServeOptions, io: ServeIo): Promise<number> {
     return 2;
   }
   if (io.signal.aborted) return 0;
-  const { port, dataDir, logLevel, corsOrigins, ...rest } = settings;
+  const { port, dataDir, logLevel, logPretty, corsOrigins, ...rest } = settings;
   // Loaded here: the rest of the command line needs neither Fastify nor SQLite.
   const { startServer } = await import('../../server/index.js');
   let server;
@@ -118,7 +120,7 @@ async function serve(options: ServeOptions, io: ServeIo): Promise<number> {
       ...definedOnly(rest),
       port: port ?? DEFAULT_PORT,
       dataDir: resolve(dataDir ?? DEFAULT_DATA_DIR),
-      logger: { level: logLevel ?? 'info', destination: io.stdout },
+      logger: { level: logLevel ?? 'info', destination: io.stdout, pretty: logPretty ?? false },
       ...(corsOrigins === undefined || corsOrigins.length === 0 ? {} : { cors: { origins: corsOrigins } }),
     });
   } catch (error) {

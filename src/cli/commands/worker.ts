@@ -24,6 +24,7 @@ export const WORKER_FLAGS = serviceFlags({
   jobMemoryMb: { flag: 'job-memory-mb', env: 'EXPORT_TASK_JOB_MEMORY_MB', value: flagValues.positive('mb'), description: 'Heap limit of a job without its own (default unlimited)' },
   lockDurationMs: { flag: 'lock-duration-ms', env: 'EXPORT_TASK_LOCK_DURATION_MS', value: flagValues.positive('ms'), description: 'BullMQ lock duration: how soon a dead worker is noticed (default 5000)' },
   logLevel: { flag: 'log-level', env: 'EXPORT_TASK_LOG_LEVEL', value: flagValues.oneOf('level', LOG_LEVELS), description: 'JSON log lines on stdout from this level up (default info)' },
+  logPretty: { flag: 'log-pretty', env: 'EXPORT_TASK_LOG_PRETTY', value: flagValues.boolean, description: 'Log human-readable lines for a terminal instead of JSON (needs pino-pretty)' },
   metricsPort: { flag: 'metrics-port', env: 'EXPORT_TASK_METRICS_PORT', value: flagValues.port, description: 'Serve GET /metrics, /health and /ready on this port, no token (default: none)' },
   metricsHost: { flag: 'metrics-host', env: 'EXPORT_TASK_METRICS_HOST', value: flagValues.text('address'), description: 'Address of --metrics-port (default 127.0.0.1)' },
 });
@@ -49,8 +50,8 @@ export const workerCommand = {
     '--lock-duration-ms (default 5000, so 7.5 s): its export ends "failed" with failure_type "internal" if it had',
     'started, or runs again if not. Smaller notices sooner at more Redis traffic; a worker starved longer than it',
     'loses its jobs as if dead.',
-    'It logs JSON lines on stdout; with --metrics-port it serves its Prometheus metrics. Every flag has the',
-    'environment variable shown in brackets, read when the flag is absent.',
+    'It logs JSON lines on stdout (--log-pretty: lines for a terminal); with --metrics-port it serves its',
+    'Prometheus metrics. Every flag has the environment variable shown in brackets, read when the flag is absent.',
     'Ctrl-C or SIGTERM stops taking jobs and waits for the running ones to end.',
   ].join('\n'),
   options: WORKER_FLAGS.options,
@@ -86,11 +87,17 @@ async function work(options: WorkerCommandOptions, io: WorkerIo): Promise<number
     return 2;
   }
   if (io.signal.aborted) return 0;
-  const { redis, dataDir: givenDir, logLevel, metricsPort, metricsHost, ...limits } = settings;
+  const { redis, dataDir: givenDir, logLevel, logPretty, metricsPort, metricsHost, ...limits } = settings;
   const dataDir = resolve(givenDir ?? DEFAULT_DATA_DIR);
   // Loaded here: the rest of the command line needs neither BullMQ nor ioredis.
   const [{ startWorker }, { createServiceOps }] = await Promise.all([import('../../server/start-worker.js'), import('../../server/http/service-ops.js')]);
-  const ops = createServiceOps({ level: logLevel ?? 'info', destination: io.stdout });
+  let ops;
+  try {
+    ops = createServiceOps({ level: logLevel ?? 'info', destination: io.stdout, pretty: logPretty ?? false });
+  } catch (error) {
+    io.stderr.write(`export-task worker: could not start: ${(error as Error).message}\n`);
+    return 1;
+  }
   ops.metrics.gauge('worker_jobs_running', 'Export jobs this worker runs now.', () => ops.metrics.countActive('running'));
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async (): Promise<void> => {

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { createRequire } from 'node:module';
 import { pino } from 'pino';
-import type { Logger } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
+import type { PrettyOptions } from 'pino-pretty';
 import type { TaskEvent } from '../../core/events.js';
 
 /**
@@ -19,11 +21,13 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /**
- * Where and how much the service logs (JSON lines, one object per line, via pino).
+ * Where and how much the service logs (JSON lines, one object per line, via pino; or lines
+ * for a person at a terminal, with `pretty`).
  *
  * @example
  * ```ts
  * await using server = await startServer({ logger: { level: 'debug', destination: process.stderr } satisfies LoggerOptions });
+ * await using local = await startServer({ logger: { pretty: process.stdout.isTTY } });
  * ```
  */
 export interface LoggerOptions {
@@ -37,6 +41,14 @@ export interface LoggerOptions {
    * @defaultValue `process.stdout`
    */
   readonly destination?: NodeJS.WritableStream | undefined;
+  /**
+   * Human-readable lines (`[12:00:00.000] INFO: request answered`, the fields indented below)
+   * instead of JSON, through `pino-pretty` (an optional peer dependency: `npm install
+   * pino-pretty@13`), coloured when the destination is a terminal. For a person reading a
+   * terminal; keep JSON for anything that collects logs.
+   * @defaultValue `false`
+   */
+  readonly pretty?: boolean | undefined;
 }
 
 /** The service's logger: pino's. Other parts of the service log through children of it. @internal */
@@ -52,12 +64,15 @@ const REDACTED = '[redacted]';
  * @internal
  */
 export function createServiceLogger(options: LoggerOptions = {}): ServiceLogger {
+  const destination = options.destination ?? process.stdout;
+  const pretty = options.pretty === true;
   return pino(
     {
       level: options.level ?? 'info',
       base: { service: 'export-task' },
       timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
+      // pino-pretty reads the level as pino's number; JSON lines say its name.
+      ...(pretty ? {} : { formatters: { level: (label: string) => ({ level: label }) } }),
       redact: {
         paths: [
           'req.headers.authorization',
@@ -74,8 +89,39 @@ export function createServiceLogger(options: LoggerOptions = {}): ServiceLogger 
       },
       serializers: { req: serializeRequest, err: pino.stdSerializers.err },
     },
-    options.destination ?? process.stdout,
+    pretty ? prettyStream(destination) : destination,
   );
+}
+
+/**
+ * pino-pretty writing to `destination`: loaded only when asked for (it is an optional peer
+ * dependency), with a message saying how to install it when it is missing.
+ * @throws Error when pino-pretty is not installed.
+ */
+function prettyStream(destination: NodeJS.WritableStream): DestinationStream {
+  let build: (options: PrettyOptions) => DestinationStream;
+  try {
+    // Synchronous, as the logger is made: createRequire loads it from where this module is.
+    build = createRequire(import.meta.url)('pino-pretty') as typeof build;
+  } catch (error) {
+    throw new Error(`Pretty logs (--log-pretty, logger.pretty) need the optional peer dependency pino-pretty: npm install pino-pretty@13 (${(error as Error).message})`, {
+      cause: error,
+    });
+  }
+  return build({
+    destination,
+    colorize: (destination as { isTTY?: boolean }).isTTY === true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    // A request's line says what was asked and answered in its message: `GET /health 200 (1.2 ms)`.
+    messageFormat: (log, messageKey) => {
+      const req = log['req'] as { method?: unknown; url?: unknown } | undefined;
+      if (log[messageKey] !== 'request answered' || req === undefined) return String(log[messageKey]);
+      return `${String(req.method)} ${String(req.url)} ${String(log['status'])} (${String(log['response_time_ms'])} ms)`;
+    },
+    ignore: 'pid,hostname,service,req',
+    // Lines are written as they are logged, so none is lost when the process exits.
+    sync: true,
+  });
 }
 
 /** A request as its log line shows it: never its headers, and its URL without a token in the query. */

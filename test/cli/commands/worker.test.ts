@@ -68,6 +68,28 @@ describe('export-task worker', () => {
 });
 
 describe('export-task serve --redis', () => {
+  it('logs human-readable lines with --log-pretty, JSON without', async () => {
+    const { dir, remove } = await makeTempDir();
+    try {
+      await (await startServer({ redis: redis.url, dataDir: dir })).close();
+      for (const pretty of [true, false]) {
+        const run = work(['--redis', redis.url, '--data-dir', dir, '--concurrency', '1', ...(pretty ? ['--log-pretty'] : [])]);
+        await expect.poll(run.out, { timeout: 20_000 }).toMatch(/export-task worker ready \(pid/);
+        run.stop();
+        expect(await run.code).toBe(0);
+        if (pretty) {
+          expect(run.out()).toMatch(/^\[\d{2}:\d{2}:\d{2}\.\d{3}\] INFO: export-task worker ready$/m);
+          expect(run.out()).toMatch(/^ {4}event: "worker_ready"$/m);
+          expect(run.out()).not.toMatch(/^\{/m);
+        } else {
+          expect(run.out()).toMatch(/^\{.*"event":"worker_ready".*\}$/m);
+        }
+      }
+    } finally {
+      await remove();
+    }
+  }, 60_000);
+
   it('serves as an API instance on Redis, keeping its products there, and stops cleanly', async () => {
     const { dir, remove } = await makeTempDir();
     const { stdout, stderr, out } = captureOutput();

@@ -241,6 +241,7 @@ describe('startServer() operations options', () => {
     [{ logger: { level: 'loud' } }, 'Expected `logger.level` to be one of fatal, error, warn, info, debug, trace, silent, got "loud"'],
     [{ logger: { colour: true } }, 'Unknown option `logger.colour`'],
     [{ logger: { destination: 'stdout' } }, 'Expected `logger.destination` to be a writable stream'],
+    [{ logger: { pretty: 'yes' } }, 'Expected `logger.pretty` to be a boolean, got "yes"'],
     [{ metricsPublic: 'yes' }, 'Expected `metricsPublic` to be a boolean, got "yes"'],
     [{ shutdownDelayMs: -1 }, 'Expected `shutdownDelayMs` to be a number of milliseconds from 0'],
   ])('refuses %j before opening anything', async (options, message) => {
