@@ -25,7 +25,12 @@ interface RouteRule {
 }
 
 const EXPORTS = '/vector/v2/products/:product_id/search/export';
-const RULES: ReadonlyMap<string, RouteRule> = new Map([
+/**
+ * What a scoped token needs for each route of the Vector and Storage APIs, by `METHOD url`
+ * (a route missing here is refused to scoped tokens: a test checks that every route is here).
+ * @internal
+ */
+export const RULES: ReadonlyMap<string, RouteRule> = new Map([
   ['POST /vector/v2/products', { need: 'write', on: 'product' }],
   ['GET /vector/v2/products/:product_id', { need: 'read', on: 'filtered' }],
   ['POST /vector/v2/products/:product_id/features', { need: 'write', on: 'product' }],

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RULES } from '../../../src/server/http/access.js';
 import { call, gridFeatures, ROOT, startTestServer, type Answer, type TestServer } from './helpers.js';
 
 const TOKEN = 'openapi-test-token';
@@ -75,6 +76,16 @@ describe('GET /openapi.json', () => {
     expect(t.server.routes).toContain('OPTIONS *');
     expect(declared.length).toBeGreaterThan(15);
     expect(documentedOperations().sort()).toEqual([...new Set(declared)].sort());
+  });
+
+  it('has a scoped-token rule for every route that needs a token, and none for another', () => {
+    const secured = documentedOperations().filter((route) => {
+      const [method, path] = route.split(' ') as [string, string];
+      const documented = Object.entries(doc.paths).find(([p]) => fastifyPath(p) === path)![1][method.toLowerCase()]!;
+      // /metrics takes the service's token only: no scoped token opens it.
+      return documented.security?.length !== 0 && path !== '/metrics';
+    });
+    expect([...RULES.keys()].sort()).toEqual(secured.sort());
   });
 
   it('names the bearer scheme, and every route it marks public answers without a token while the others answer 401', async () => {
