@@ -367,6 +367,11 @@ describe('the packed command line', () => {
       expect(exported.stdout).toMatch(/^exports\/even\.ndjson {2}success +100%/m);
       const listed = JSON.parse((await cli(['ls', '--json', 'roads'])).stdout) as { status: string; key: string }[];
       expect(listed).toMatchObject([{ status: 'SUCCESS', key: 'exports/even.ndjson' }]);
+      // The operations routes answer from the installed package too, the OpenAPI document included.
+      expect((await fetch(`${url}/health`)).status).toBe(200);
+      const openapi = (await (await fetch(`${url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
+      expect(openapi.openapi).toBe('3.1.0');
+      expect(Object.keys(openapi.paths)).toContain('/vector/v2/products/{product_id}/search/export');
     } finally {
       server.kill('SIGTERM');
     }

@@ -21,6 +21,13 @@ interface ExportParams extends ProductParams {
   readonly export_id: string;
 }
 
+/** The events route's input, as its schema lets it through. */
+interface EventsRoute {
+  Params: ProductParams;
+  Querystring: { readonly export_id?: string; readonly after?: string; readonly from?: 'now' };
+  Headers: { readonly 'last-event-id'?: string };
+}
+
 /** The wire's export request, as its schema lets it through. */
 interface ExportRequestBody {
   readonly key: string;
@@ -81,10 +88,7 @@ export function registerVectorRoutes(app: FastifyInstance, engine: ExportService
     return reply.send({ data: records.map(exportResource), meta: { continuation_token: page.continuationToken } });
   });
 
-  app.get<{ Params: ProductParams; Querystring: { export_id?: string; after?: string; from?: 'now' }; Headers: { 'last-event-id'?: string } }>(
-    `${EXPORTS}/events`,
-    { schema: SCHEMAS.events },
-    async (request, reply) => {
+  app.get<EventsRoute>(`${EXPORTS}/events`, { schema: SCHEMAS.events }, async (request, reply) => {
     const exportId = request.query.export_id;
     // A reconnecting EventSource sends the newer cursor in the header while its URL keeps the first one.
     const after = request.headers['last-event-id'] ?? request.query.after;
@@ -98,8 +102,7 @@ export function registerVectorRoutes(app: FastifyInstance, engine: ExportService
     reply.hijack();
     // A token limited to some exports reads only their events.
     streams.open(reply.raw, feedFor(request, feed));
-    },
-  );
+  });
 
   // Registered before `:export_id`'s routes are looked up: a static segment wins in Fastify's router.
   // Its schema requires `in_flight=true`.

@@ -1,4 +1,5 @@
 import type { FastifySchema } from 'fastify';
+import { PRODUCT_ID_EXPECTED, PRODUCT_ID_PATTERN } from '../../embedded/check-product-id.js';
 import { MAX_TITLE_LENGTH } from '../../embedded/product-store.js';
 import { errorResponses, ref, type JsonSchema } from './components.js';
 
@@ -22,8 +23,9 @@ const TAGS = { products: ['products'], exports: ['exports'], events: ['events'] 
 const PRODUCT_ID: JsonSchema = {
   type: 'string',
   title: 'the product id',
-  pattern: '^[A-Za-z0-9_:-][A-Za-z0-9._:-]{0,127}$',
-  'x-expected': '1 to 128 characters of letters, digits, ".", "_", ":" and "-", not starting with "."',
+  // The engine's own check, so that the two never disagree.
+  pattern: PRODUCT_ID_PATTERN.source,
+  'x-expected': PRODUCT_ID_EXPECTED,
 };
 
 const PRODUCT_PARAMS: JsonSchema = {
@@ -110,10 +112,10 @@ const GEOJSON_FEATURE: JsonSchema = {
  * @internal
  */
 export const FEATURES_BODY: JsonSchema = jsonBody({
-    oneOf: [
-      { type: 'object', required: ['type', 'features'], properties: { type: { const: 'FeatureCollection' }, features: { type: 'array', items: GEOJSON_FEATURE } } },
-      { type: 'array', items: GEOJSON_FEATURE },
-    ],
+  oneOf: [
+    { type: 'object', required: ['type', 'features'], properties: { type: { const: 'FeatureCollection' }, features: { type: 'array', items: GEOJSON_FEATURE } } },
+    { type: 'array', items: GEOJSON_FEATURE },
+  ],
 });
 
 const FEATURES_DESCRIPTION =
@@ -121,7 +123,7 @@ const FEATURES_DESCRIPTION =
 
 const SNAPSHOTS = { type: 'array', items: ref('SnapshotEvent') };
 
-/** The schema of each Vector route, by `METHOD url`. @internal */
+/** The schema of each Vector route, by what it does. @internal */
 export const VECTOR_SCHEMAS = {
   createProduct: {
     summary: 'Create a product',
