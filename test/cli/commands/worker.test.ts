@@ -65,12 +65,13 @@ describe('export-task worker', () => {
       await remove();
     }
   });
-});
 
-describe('export-task serve --redis', () => {
   it('logs human-readable lines with --log-pretty, JSON without', async () => {
     const { dir, remove } = await makeTempDir();
+    // Another test's API instance marked its own directory as the shared one: this one moves it here.
+    const probe = new Redis(redis.url);
     try {
+      await probe.del('export-task:data-dir-id');
       await (await startServer({ redis: redis.url, dataDir: dir })).close();
       for (const pretty of [true, false]) {
         const run = work(['--redis', redis.url, '--data-dir', dir, '--concurrency', '1', ...(pretty ? ['--log-pretty'] : [])]);
@@ -86,10 +87,13 @@ describe('export-task serve --redis', () => {
         }
       }
     } finally {
+      probe.disconnect();
       await remove();
     }
   }, 60_000);
+});
 
+describe('export-task serve --redis', () => {
   it('serves as an API instance on Redis, keeping its products there, and stops cleanly', async () => {
     const { dir, remove } = await makeTempDir();
     const { stdout, stderr, out } = captureOutput();
