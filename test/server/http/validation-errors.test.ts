@@ -4,7 +4,10 @@
  * naming where (a body member by its path, a parameter, a header), what was expected and what
  * came, before anything is done; nothing coerced, nothing dropped.
  */
+import { Ajv } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BadRequestError } from '../../../src/client/http-errors.js';
+import { AJV_OPTIONS, schemaErrorMessage, type SchemaError } from '../../../src/server/http/validation-errors.js';
 import { call, errorDetail, footprint, startTestServer, type TestServer } from './helpers.js';
 
 const EXPORTS = '/vector/v2/products/v/search/export';
@@ -54,5 +57,47 @@ describe('a request its schema refuses', () => {
       expect(answer.status).toBe(200);
       expect(answer.body.export_id).toMatch(/\S/);
     }
+  });
+});
+
+describe('schemaErrorMessage', () => {
+  // Real errors of an Ajv set up as the service sets up Fastify's.
+  const ajv = new Ajv(AJV_OPTIONS.customOptions);
+  const messageFor = (schema: object, data: unknown, part = 'body'): string => {
+    const validate = ajv.compile(schema);
+    expect(validate(data)).toBe(false);
+    const error = schemaErrorMessage(validate.errors as SchemaError[], part);
+    expect(error).toBeInstanceOf(BadRequestError);
+    expect(error.status).toBe(400);
+    return error.message;
+  };
+
+  it.each<[string, object, unknown, string]>([
+    ['a type, by the path of the value', { type: 'object', properties: { a: { type: 'array', items: { type: 'integer' } } } }, { a: [1, 'x'] }, 'Expected `a[1]` to be an integer, got "x"'],
+    ['a union of types', { type: 'object', properties: { a: { type: ['string', 'null'] } } }, { a: 1 }, 'Expected `a` to be a string or null, got 1'],
+    ['a shortest length', { type: 'object', properties: { a: { type: 'string', minLength: 1 } } }, { a: '' }, 'Expected `a` to be a non-empty string, got ""'],
+    ['a longer shortest length', { type: 'object', properties: { a: { type: 'string', minLength: 3 } } }, { a: 'ab' }, 'Expected `a` to be at least 3 characters, got 2'],
+    ['a longest length', { type: 'object', properties: { a: { type: 'string', maxLength: 3 } } }, { a: 'abcd' }, 'Expected `a` to be at most 3 characters, got 4'],
+    ['a most items', { type: 'object', properties: { a: { type: 'array', maxItems: 1 } } }, { a: [1, 2] }, 'Expected `a` to be an array of at most 1, got 2'],
+    ['a fewest items', { type: 'object', properties: { a: { type: 'array', minItems: 2 } } }, { a: [1] }, 'Expected `a` to be an array of at least 2, got 1'],
+    ['a pattern', { type: 'object', properties: { a: { type: 'string', pattern: '^x+$' } } }, { a: 'y' }, 'Expected `a` to be a string matching ^x+$, got "y"'],
+    ['an enum', { type: 'object', properties: { a: { enum: ['x', 'y'] } } }, { a: 'z' }, 'Expected `a` to be one of "x", "y", got "z"'],
+    ['a const', { type: 'object', properties: { a: { const: 'x' } } }, { a: 'z' }, 'Expected `a` to be "x", got "z"'],
+    ['a bound', { type: 'object', properties: { a: { type: 'number', exclusiveMaximum: 5 } } }, { a: 5 }, 'Expected `a` to be a number < 5, got 5'],
+    ['a required member', { type: 'object', required: ['id'] }, {}, 'Expected the request body to have an `id`'],
+    ['a required member it says the use of', { type: 'object', required: ['key'], properties: { key: { type: 'string', 'x-expected': 'a storage key' } } }, {}, 'Expected the request body to have a `key`: a storage key'],
+    ['an unknown member', { type: 'object', additionalProperties: false, properties: { a: {}, b: {} } }, { c: 1 }, 'Expected the request body to have only `a`, `b`, got an unknown `c`: remove it'],
+    ['a title and its words', { type: 'string', title: 'the thing', 'x-expected': 'a thing', 'x-fix': 'send a thing' }, 5, 'Expected the thing to be a thing, got 5: send a thing'],
+    ['a keyword without words of its own', { type: 'object', properties: { a: { type: 'number', multipleOf: 2 } } }, { a: 3 }, 'Expected `a` to be what its schema\'s `multipleOf` asks ({"multipleOf":2}), got 3'],
+    ['a member whose name holds a slash', { type: 'object', properties: { 'a/b': { type: 'string' } } }, { 'a/b': 1 }, 'Expected `a/b` to be a string, got 1'],
+  ])('words %s', (_what, schema, data, message) => {
+    expect(messageFor(schema, data)).toBe(message);
+  });
+
+  it('names the part that was checked when the value is the whole of it, and an absent body as no body', () => {
+    expect(messageFor({ type: 'object' }, null)).toBe('Expected the request body to be a JSON object, got no body');
+    expect(messageFor({ type: 'object', required: ['in_flight'] }, {}, 'querystring')).toBe('Expected the query string to have an `in_flight`');
+    expect(messageFor({ type: 'object', properties: { after: { type: 'string' } } }, { after: ['1', '2'] }, 'querystring')).toBe('Expected one `after` query parameter, got 2');
+    expect(messageFor({ type: 'object', required: ['x'] }, {}, 'headers')).toBe("Expected the request's headers to have a `x`");
   });
 });
