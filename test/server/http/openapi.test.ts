@@ -11,7 +11,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RULES } from '../../../src/server/http/access.js';
-import { call, gridFeatures, ROOT, startTestServer, type Answer, type TestServer } from './helpers.js';
+import { allFinal, call, gridFeatures, openEvents, ROOT, startTestServer, type Answer, type TestServer } from './helpers.js';
 
 const TOKEN = 'openapi-test-token';
 const ORIGIN = 'http://127.0.0.1:4173';
@@ -205,6 +205,19 @@ describe('the answers of the service', () => {
     await at('GET', '/ready', '/ready');
     await at('GET', '/metrics', '/metrics');
     await at('GET', '/openapi.json', '/openapi.json');
+    // The event stream's messages are ExportEvents, their `event:` the type.
+    const stream = await openEvents(t.url, 'doc', { token: TOKEN });
+    expect(stream.response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    await stream.reader!.until((reader) => allFinal(reader, [started.export_id, failing.export_id]));
+    await stream.close();
+    const validateEvent = ajv.getSchema('openapi#/components/schemas/ExportEvent')!;
+    const messages = stream.reader!.messages;
+    expect(messages.map((m) => m.event)).toEqual(expect.arrayContaining(['queued', 'started', 'succeeded', 'failed']));
+    for (const message of messages) {
+      const event = JSON.parse(message.data) as { type: string };
+      expect(validateEvent(event), `${message.data}: ${JSON.stringify(validateEvent.errors)}`).toBe(true);
+      expect(message.event).toBe(event.type);
+    }
     // The JSON answers were each validated: successes and errors of every kind.
     expect(checked).toEqual(
       expect.arrayContaining([
