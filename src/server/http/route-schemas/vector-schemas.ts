@@ -234,8 +234,10 @@ export const VECTOR_SCHEMAS = {
           'text/event-stream': {
             schema: {
               type: 'string',
-              description: 'Server-Sent Events; each `data:` is an `ExportEvent` (components.schemas), or `{"reason": "..."}` for `event: reset`.',
+              description: 'Server-Sent Events; each `data:` is an `ExportEvent` (`x-event-data`), or `{"reason": "..."}` for `event: reset`.',
             },
+            // OpenAPI 3.1 has no schema for the items of a stream (3.2's itemSchema): an extension says it.
+            'x-event-data': ref('ExportEvent'),
           },
         },
       },
