@@ -19,7 +19,7 @@ const PRODUCTS = '/vector/v2/products';
 
 interface Operation {
   readonly security?: readonly Record<string, unknown>[];
-  readonly responses: Record<string, { readonly content?: Record<string, { readonly schema?: unknown }> }>;
+  readonly responses: Record<string, { readonly content?: Record<string, { readonly schema?: unknown }>; readonly headers?: Record<string, unknown> }>;
 }
 interface Document {
   readonly openapi: string;
@@ -150,6 +150,9 @@ describe('the answers of the service', () => {
       const documented = responses[String(answer.status)] ?? responses['default'];
       expect(documented, `${method} ${path} answered ${answer.status}, which the document does not list`).toBeDefined();
       const status = responses[String(answer.status)] === undefined ? 'default' : String(answer.status);
+      for (const header of Object.keys(documented!.headers ?? {})) {
+        expect(answer.headers.get(header), `${method} ${path} ${answer.status} without its ${header}`).not.toBeNull();
+      }
       const type = answer.headers.get('content-type')?.split(';')[0] ?? '';
       const media = Object.keys(documented!.content ?? {}).find((name) => name.split(';')[0] === type);
       expect(media, `${method} ${path} ${answer.status} answered ${type}`).toBeDefined();
@@ -208,6 +211,9 @@ describe('the answers of the service', () => {
     // The event stream's messages are ExportEvents, their `event:` the type.
     const stream = await openEvents(t.url, 'doc', { token: TOKEN });
     expect(stream.response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const streamHeaders = operation('GET', `${E}/events`).responses['200']?.headers ?? {};
+    expect(Object.keys(streamHeaders)).toEqual(['X-Heartbeat-Interval']);
+    expect(stream.response.headers.get('x-heartbeat-interval')).toMatch(/^\d+$/);
     await stream.reader!.until((reader) => allFinal(reader, [started.export_id, failing.export_id]));
     await stream.close();
     // The schema the events route's answer names for its `data:` lines (`x-event-data`).

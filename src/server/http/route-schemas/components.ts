@@ -184,6 +184,12 @@ const WHY: Readonly<Record<number, string>> = {
   507: 'The service is out of storage: nothing was changed.',
 };
 
+/** The headers some error answers carry. */
+const HEADERS: Readonly<Record<number, JsonSchema>> = {
+  401: { 'WWW-Authenticate': { type: 'string', description: '`Bearer realm="export-task"`.' } },
+  503: { 'Retry-After': { type: 'integer', description: 'Seconds to wait before trying again.' } },
+};
+
 /**
  * The error answers of a route, each with the protocol's error body: the statuses given (a
  * number for the common reason, or `[status, why]`), then 503 and any other error (`default`).
@@ -193,7 +199,8 @@ export function errorResponses(...statuses: readonly (number | readonly [number,
   const responses: Record<string, JsonSchema> = {};
   for (const entry of [...statuses, 503]) {
     const [status, why] = typeof entry === 'number' ? [entry, WHY[entry] ?? 'Error.'] : entry;
-    responses[String(status)] = { description: why, ...ref('ErrorBody') };
+    const headers = HEADERS[status];
+    responses[String(status)] = { description: why, ...(headers === undefined ? {} : { headers }), ...ref('ErrorBody') };
   }
   responses['default'] = { description: 'Any other error (a 500 says nothing of the service\'s insides; its log says why).', ...ref('ErrorBody') };
   return responses;
