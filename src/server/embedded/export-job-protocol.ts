@@ -41,7 +41,13 @@ export type ExportJobMessage =
   | ({ readonly type: 'started' } & JobUsage)
   | ({ readonly type: 'progress'; readonly fraction: number; readonly message: string } & JobUsage)
   | { readonly type: 'log'; readonly line: string }
-  | ({ readonly type: 'written'; readonly sizeBytes: number; readonly sha256: string } & JobUsage)
+  | ({
+      readonly type: 'written';
+      readonly sizeBytes: number;
+      readonly sha256: string;
+      /** Wall time from `started` to the end of the writing, ms: how the job's time limit is judged. */
+      readonly elapsedMs: number;
+    } & JobUsage)
   | ({
       readonly type: 'threw';
       readonly name: string;

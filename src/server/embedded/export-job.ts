@@ -139,6 +139,12 @@ export class ExportJob {
         break;
       case 'written':
         clearTimeout(this.#timer);
+        // Past its limit, a job that wrote everything still ends `timeout`: its end was told
+        // after the limit, when the service's own thread was too busy to stop it in time.
+        if (this.#timeoutMs !== null && message.elapsedMs > this.#timeoutMs) {
+          this.stop('timeout');
+          break;
+        }
         this.#report = { ok: true, sizeBytes: message.sizeBytes, sha256: message.sha256, runtime: message.runtime, peakMemory: message.peakMemory };
         break;
       case 'threw':

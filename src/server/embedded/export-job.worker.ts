@@ -51,7 +51,13 @@ function threadCpuSeconds(): number {
 
 class UsageMeter {
   readonly #cpuAtStart = threadCpuSeconds();
+  readonly #startedAt = performance.now();
   #peakMemory = 0;
+
+  /** Wall time since the job started, ms. */
+  elapsedMs(): number {
+    return performance.now() - this.#startedAt;
+  }
 
   sample(): JobUsage {
     const heap = getHeapStatistics();
@@ -165,7 +171,7 @@ function runExportJob(input: ExportWorkerData, usage: UsageMeter): void {
   const limited = limit !== null && matched >= limit ? ` (query_limit ${limit} reached)` : '';
   post({ type: 'log', line: `scanned ${scanned} features, matched ${matched}${limited}` });
   fsyncSync(output);
-  post({ type: 'written', sizeBytes, sha256: hash.digest('hex'), ...usage.sample() });
+  post({ type: 'written', sizeBytes, sha256: hash.digest('hex'), elapsedMs: usage.elapsedMs(), ...usage.sample() });
 }
 
 function main(): void {

@@ -19,6 +19,8 @@ beforeAll(async () => {
   backend = createEmbeddedBackend({ dataDir, concurrency: 1 });
   await backend.createProduct('big', {});
   await backend.addFeatures('big', gridFeatures(BIG, 1000));
+  await backend.createProduct('medium', {});
+  await backend.addFeatures('medium', gridFeatures(20_000, 1000));
   await backend.createProduct('mixed', {});
   await backend.addFeatures('mixed', [
     { type: 'Feature', id: 'a', geometry: null, properties: { height: 3 } },
@@ -79,6 +81,20 @@ describe('export failures on the embedded backend', () => {
     const final = failed(await eventsUntilFinal(backend, 'big', exportId));
     expect(final).toMatchObject({ failure_type: 'timeout', exception_name: null, stacktrace: null });
     expect((await storageFiles()).filter((f) => f.startsWith('timeout/') && f !== 'timeout')).toEqual([]);
+  });
+
+  it('fails with "timeout" when the job wrote everything but past its limit, while the service thread was too busy to stop it', async () => {
+    const { exportId } = await backend.startExport('medium', { key: 'late/out.ndjson', query: {}, limits: { timeoutMs: 20 } });
+    const started = firstValueFrom(backend.events('medium').pipe(filter(({ event }) => event.export_id === exportId && event.type === 'started')));
+    const events = eventsUntilFinal(backend, 'medium', exportId);
+    await started;
+    // The service's thread is busy for 3 s, long enough for the job's thread to write the
+    // 20,000 features (for more than the 20 ms limit) and tell so before the limit's timer can run.
+    const until = performance.now() + 3_000;
+    while (performance.now() < until);
+    const final = failed(await events);
+    expect(final).toMatchObject({ failure_type: 'timeout', exception_name: null, stacktrace: null });
+    expect((await storageFiles()).filter((f) => f.startsWith('late/') && f !== 'late')).toEqual([]);
   });
 
   it('fails with "oom" when the job needs more heap than limits.memoryMb', async () => {
