@@ -1,0 +1,84 @@
+/**
+ * Diffs two heap snapshots of one process (`npm run bench:soak -- --heap-snapshots` writes them,
+ * or `v8.writeHeapSnapshot()`, or `node --heapsnapshot-signal`): what is in the later one and
+ * was allocated after the earlier one (V8 keeps an object's id across the snapshots of a
+ * process), grouped by type and constructor, with counts and bytes, largest first; then, for the
+ * top groups, the chain of retainers of one of their objects.
+ *
+ * Usage: `node --import tsx bench/soak/diff-heap.ts EARLIER LATER [TOP]`.
+ */
+import { readFileSync } from 'node:fs';
+
+interface Snapshot {
+  readonly snapshot: { readonly meta: { readonly node_fields: string[]; readonly node_types: [string[], ...unknown[]]; readonly edge_fields: string[]; readonly edge_types: [string[], ...unknown[]] } };
+  readonly nodes: number[];
+  readonly edges: number[];
+  readonly strings: string[];
+}
+
+const [earlierPath, laterPath, topArg] = process.argv.slice(2);
+if (earlierPath === undefined || laterPath === undefined) {
+  console.error('Usage: node --import tsx bench/soak/diff-heap.ts EARLIER.heapsnapshot LATER.heapsnapshot [TOP]');
+  process.exit(2);
+}
+const top = Number(topArg ?? 25);
+
+const read = (path: string): Snapshot => JSON.parse(readFileSync(path, 'utf8')) as Snapshot;
+const earlier = read(earlierPath);
+const later = read(laterPath);
+const meta = later.snapshot.meta;
+const width = meta.node_fields.length;
+const at = (field: string): number => meta.node_fields.indexOf(field);
+const [TYPE, NAME, ID, SIZE, EDGES] = [at('type'), at('name'), at('id'), at('self_size'), at('edge_count')];
+const edgeWidth = meta.edge_fields.length;
+const [EDGE_TYPE, EDGE_NAME, EDGE_TO] = [meta.edge_fields.indexOf('type'), meta.edge_fields.indexOf('name_or_index'), meta.edge_fields.indexOf('to_node')];
+
+// The embedder's nodes (Node's native objects, synthetic roots) get ids of their own kind, made anew each snapshot: only V8's objects are compared.
+const embedder = (snapshot: Snapshot, node: number): boolean => ['native', 'synthetic'].includes(snapshot.snapshot.meta.node_types[0][snapshot.nodes[node + TYPE]!]!);
+let maxEarlierId = 0;
+for (let i = 0; i < earlier.nodes.length; i += width) if (!embedder(earlier, i)) maxEarlierId = Math.max(maxEarlierId, earlier.nodes[i + ID]!);
+
+const label = (node: number): string => `${meta.node_types[0][later.nodes[node + TYPE]!]}:${later.strings[later.nodes[node + NAME]!]!.slice(0, 80)}`;
+const groups = new Map<string, { count: number; bytes: number; example: number }>();
+let total = 0;
+for (let i = 0; i < later.nodes.length; i += width) {
+  if (later.nodes[i + ID]! <= maxEarlierId || embedder(later, i)) continue;
+  const key = label(i);
+  const group = groups.get(key) ?? { count: 0, bytes: 0, example: i };
+  group.count++;
+  group.bytes += later.nodes[i + SIZE]!;
+  total += later.nodes[i + SIZE]!;
+  groups.set(key, group);
+}
+
+// Retainers: who points at each node (by node offset), built once.
+const retainers = new Map<number, { from: number; edge: string }>();
+let edge = 0;
+for (let i = 0; i < later.nodes.length; i += width) {
+  for (let e = 0; e < later.nodes[i + EDGES]!; e++, edge += edgeWidth) {
+    const type = meta.edge_types[0][later.edges[edge + EDGE_TYPE]!];
+    if (type === 'weak' || type === 'shortcut') continue;
+    const to = later.edges[edge + EDGE_TO]!;
+    if (retainers.has(to)) continue;
+    const name = type === 'element' || type === 'hidden' ? `[${later.edges[edge + EDGE_NAME]}]` : String(later.strings[later.edges[edge + EDGE_NAME]!]);
+    retainers.set(to, { from: i, edge: name });
+  }
+}
+const chain = (node: number): string => {
+  const steps: string[] = [];
+  for (let at = node, n = 0; n < 12; n++) {
+    const retainer = retainers.get(at);
+    if (retainer === undefined) break;
+    steps.push(`${retainer.edge} <- ${label(retainer.from)}`);
+    at = retainer.from;
+  }
+  return steps.join('\n      ');
+};
+
+const sorted = [...groups.entries()].sort((a, b) => b[1].bytes - a[1].bytes);
+console.log(`allocated after the earlier snapshot and still live: ${(total / 1024).toFixed(1)} KiB in ${sorted.reduce((s, [, g]) => s + g.count, 0)} objects`);
+for (const [key, group] of sorted.slice(0, top)) {
+  console.log(`${String(group.count).padStart(7)} ${(group.bytes / 1024).toFixed(1).padStart(9)} KiB  ${key}`);
+}
+console.log('\nretainers of one object of each of the top 8 groups:');
+for (const [key, group] of sorted.slice(0, 8)) console.log(`  ${key}\n      ${chain(group.example)}`);
