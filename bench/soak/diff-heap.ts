@@ -80,5 +80,25 @@ console.log(`allocated after the earlier snapshot and still live: ${(total / 102
 for (const [key, group] of sorted.slice(0, top)) {
   console.log(`${String(group.count).padStart(7)} ${(group.bytes / 1024).toFixed(1).padStart(9)} KiB  ${key}`);
 }
-console.log('\nretainers of one object of each of the top 8 groups:');
-for (const [key, group] of sorted.slice(0, 8)) console.log(`  ${key}\n      ${chain(group.example)}`);
+// What holds the new objects of each top group: their direct retainers, counted, and the chain above the commonest.
+const topKeys = new Set(sorted.slice(0, 8).map(([key]) => key));
+const heldBy = new Map<string, Map<string, { count: number; example: number }>>();
+for (let i = 0; i < later.nodes.length; i += width) {
+  if (later.nodes[i + ID]! <= maxEarlierId || embedder(later, i)) continue;
+  const key = label(i);
+  if (!topKeys.has(key)) continue;
+  const retainer = retainers.get(i);
+  const by = retainer === undefined ? '(none)' : `${retainer.edge} <- ${label(retainer.from)}`;
+  let counts = heldBy.get(key);
+  if (counts === undefined) heldBy.set(key, (counts = new Map<string, { count: number; example: number }>()));
+  const entry = counts.get(by) ?? { count: 0, example: i };
+  entry.count++;
+  counts.set(by, entry);
+}
+console.log('\nwhat holds the new objects of the top 8 groups (direct retainers, commonest first, and the chain above the commonest):');
+for (const [key] of sorted.slice(0, 8)) {
+  const counts = [...(heldBy.get(key)?.entries() ?? [])].sort((a, b) => b[1].count - a[1].count);
+  console.log(`  ${key}`);
+  for (const [by, { count }] of counts.slice(0, 3)) console.log(`    ${String(count).padStart(6)}  ${by}`);
+  if (counts[0] !== undefined) console.log(`      ${chain(counts[0][1].example)}`);
+}

@@ -5,10 +5,15 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { setImmediate as tick } from 'node:timers/promises';
-import { writeHeapSnapshot } from 'node:v8';
+import { getHeapCodeStatistics, writeHeapSnapshot } from 'node:v8';
 
 export interface ProcessSample {
+  /** V8's heap used, all of it. */
   readonly heapMb: number;
+  /** What of it is compiled code and bytecode with their metadata: it grows as the JIT warms up, whatever the process keeps. */
+  readonly codeMb: number;
+  /** The heap less that code: the objects the program keeps. */
+  readonly dataMb: number;
   readonly rssMb: number;
   readonly externalMb: number;
   readonly fds: number;
@@ -32,10 +37,14 @@ export async function sampleProcess(extra: () => Record<string, number> = () => 
   await tick();
   gc();
   const memory = process.memoryUsage();
+  const code = getHeapCodeStatistics();
+  const codeBytes = code.code_and_metadata_size + code.bytecode_and_metadata_size;
   const cpu = process.cpuUsage();
   const status = readFileSync('/proc/self/status', 'utf8');
   return {
     heapMb: memory.heapUsed / 2 ** 20,
+    codeMb: codeBytes / 2 ** 20,
+    dataMb: (memory.heapUsed - codeBytes) / 2 ** 20,
     rssMb: memory.rss / 2 ** 20,
     externalMb: memory.external / 2 ** 20,
     fds: readdirSync('/proc/self/fd').length,
