@@ -12,13 +12,14 @@
  * (2) each child collects garbage twice and reports its heap, RSS, descriptors, threads, handles
  * and CPU (the client also its store's size). Each metric gets a line per 1,000 exports (the
  * service's against every export it ran, the client's against the exports it does not follow)
- * fitted by least squares over the samples after the first fifth (a warm-up), with r² and a 95%
+ * fitted by least squares over the samples after `--warmup` seconds (a fifth of each mode by
+ * default: the JIT's warm-up), and again over their later half, with r² and a 95%
  * interval widened for autocorrelated samples (bench/soak/fit.ts), and a verdict against a
  * stated bound: `flat` when the whole interval is under it.
  *
  * `--minutes` (2) is the whole run, split between the modes; `--sqlite-only` / `--redis-only`;
- * `--heap-snapshots` writes a heap snapshot of each child at the end of the warm-up and at the
- * end (in the OS's temporary directory), to diff with bench/soak/diff-heap.ts. Results go to
+ * `--heap-snapshots` writes a heap snapshot of each child at the end of the warm-up, at three
+ * fifths and at the end (in the OS's temporary directory), to diff with bench/soak/diff-heap.ts. Results go to
  * `bench/results/soak.json`. The machine may be shared: the load average is printed with the
  * results, and the verdicts rest on the GC'd heap and counts, not on time.
  */
@@ -57,6 +58,15 @@ const INTERVAL_S = flag('interval', 2);
 const SNAPSHOTS = process.argv.includes('--heap-snapshots');
 const MODES = process.argv.includes('--sqlite-only') ? ['sqlite'] : process.argv.includes('--redis-only') ? ['redis'] : ['sqlite', 'redis'];
 const SECONDS = (MINUTES * 60) / MODES.length;
+/** Seconds of each mode left out of the fits: the JIT's warm-up (compiled code, and the feedback and hidden classes it keeps). */
+const WARMUP_S = flag('warmup', SECONDS / 5);
+if (WARMUP_S >= SECONDS * 0.8) {
+  console.error(`Expected --warmup to leave at least a fifth of each mode's ${SECONDS} s to fit, got ${WARMUP_S}`);
+  process.exit(2);
+}
+
+/** The samples fitted: those taken after the warm-up. */
+const fitted = (points: readonly Point[]): Point[] => points.filter((p) => p.at >= WARMUP_S);
 const PRODUCT = 'busy';
 
 /**
@@ -150,6 +160,8 @@ interface Point {
 }
 
 interface Line extends Fit {
+  /** The same fit over the later half of the samples fitted: a warm-up still going shows as a smaller slope here. */
+  readonly late: Fit;
   readonly bound: number | undefined;
   readonly verdict: Verdict | 'reported';
 }
@@ -171,13 +183,15 @@ interface ModeResult {
 }
 
 function lines(points: readonly Point[], side: 'service' | 'client'): Record<string, Line> {
-  const steady = points.slice(Math.floor(points.length / 5));
+  const steady = fitted(points);
+  const late = steady.slice(Math.floor(steady.length / 2));
   const metrics = Object.keys(steady[0]![side]).filter((m) => m in BOUNDS || REPORTED.includes(m));
   return Object.fromEntries(
     metrics.map((m) => {
-      const line = fit(steady.map((p) => [(side === 'service' ? p.exports : p.unfollowed) / 1000, p[side][m]!] as const));
+      const against = (over: readonly Point[]): Fit => fit(over.map((p) => [(side === 'service' ? p.exports : p.unfollowed) / 1000, p[side][m]!] as const));
+      const line = against(steady);
       const bound = BOUNDS[m];
-      return [m, { ...line, bound, verdict: bound === undefined ? 'reported' : verdict(line, bound) }];
+      return [m, { ...line, late: against(late), bound, verdict: bound === undefined ? 'reported' : verdict(line, bound) }];
     }),
   );
 }
@@ -246,14 +260,12 @@ async function soak(mode: string): Promise<ModeResult> {
         snapshots.push((await child.ask({ type: 'snapshot', path })).path as string);
       }
     };
-    let snapped = !SNAPSHOTS;
+    // At the end of the warm-up and at three fifths: diff-heap.ts with these and the last counts what was born between the first two and is still kept.
+    const marks = SNAPSHOTS ? [{ at: WARMUP_S, label: 'warm' }, { at: WARMUP_S + (SECONDS - WARMUP_S) / 2, label: 'mid' }] : [];
     while (Date.now() < end) {
       await sleep(INTERVAL_S * 1000);
       points.push(await take());
-      if (!snapped && Date.now() - started >= (SECONDS * 1000) / 5) {
-        snapped = true;
-        await snapshot('warm');
-      }
+      if (marks[0] !== undefined && Date.now() - started >= marks[0].at * 1000) await snapshot(marks.shift()!.label);
     }
     if (SNAPSHOTS) await snapshot('end');
     running = false;
@@ -287,7 +299,7 @@ async function soak(mode: string): Promise<ModeResult> {
 const fixed = (value: number, digits: number): string => (Number.isFinite(value) ? value.toFixed(digits) : String(value));
 
 function print(result: ModeResult): void {
-  const steady = result.points.slice(Math.floor(result.points.length / 5));
+  const steady = fitted(result.points);
   const first = steady[0]!;
   const last = steady.at(-1)!;
   const { before, after } = result.rest;
@@ -299,13 +311,14 @@ function print(result: ModeResult): void {
   console.log(`${result.points.length} samples under load, ${steady.length} fitted (after the warm-up, from export ${first.exports} on)`);
   for (const side of ['service', 'client'] as const) {
     console.log(`\n  ${side} (slope per 1,000 ${side === 'service' ? 'exports it ran' : 'exports it does not follow'}; at rest: before the load and after it)`);
-    console.log('  metric      at rest  fitted: first     last  at rest      slope   95% interval           r²     noise  bound  verdict');
+    console.log('  metric      at rest  fitted: first     last  at rest      slope   95% interval           r²     noise  bound  verdict    later half: slope, 95% interval');
     for (const [metric, line] of Object.entries(result.lines[side])) {
       const value = (point: Point): string => fixed(point[side][metric]!, 1);
       console.log(
         `  ${metric.padEnd(11)} ${value(before).padStart(7)} ${value(first).padStart(13)} ${value(last).padStart(8)} ${value(after).padStart(8)} ${fixed(line.slope, 3).padStart(10)}   ` +
           `[${fixed(line.low, 3)}, ${fixed(line.high, 3)}]`.padEnd(22) +
-          ` ${fixed(line.r2, 2).padStart(5)} ${fixed(line.noise, 3).padStart(9)} ${String(line.bound ?? '').padStart(6)}  ${line.verdict}`,
+          ` ${fixed(line.r2, 2).padStart(5)} ${fixed(line.noise, 3).padStart(9)} ${String(line.bound ?? '').padStart(6)}  ${line.verdict.padEnd(9)}  ` +
+          `${fixed(line.late.slope, 3)} [${fixed(line.late.low, 3)}, ${fixed(line.late.high, 3)}]`,
       );
     }
   }
@@ -320,5 +333,5 @@ for (const mode of MODES) {
 }
 const out = join(HERE, 'results', 'soak.json');
 mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, `${JSON.stringify({ minutes: MINUTES, lanes: LANES, follow: FOLLOW, clientExports: CLIENT_EXPORTS, interval: INTERVAL_S, bounds: BOUNDS, results }, null, 2)}\n`);
+writeFileSync(out, `${JSON.stringify({ minutes: MINUTES, lanes: LANES, follow: FOLLOW, clientExports: CLIENT_EXPORTS, interval: INTERVAL_S, warmup: WARMUP_S, bounds: BOUNDS, results }, null, 2)}\n`);
 console.log(`\nwritten to bench/results/soak.json`);

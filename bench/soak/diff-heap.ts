@@ -1,11 +1,13 @@
 /**
- * Diffs two heap snapshots of one process (`npm run bench:soak -- --heap-snapshots` writes them,
- * or `v8.writeHeapSnapshot()`, or `node --heapsnapshot-signal`): what is in the later one and
- * was allocated after the earlier one (V8 keeps an object's id across the snapshots of a
- * process), grouped by type and constructor, with counts and bytes, largest first; then, for the
- * top groups, the chain of retainers of one of their objects.
+ * Diffs heap snapshots of one process (`npm run bench:soak -- --heap-snapshots` writes them, or
+ * `v8.writeHeapSnapshot()`, or `node --heapsnapshot-signal`): what is in the last one and was
+ * allocated after the first one (V8 keeps an object's id across the snapshots of a process),
+ * grouped by type and constructor, with counts and bytes, largest first; then, for the top
+ * groups, what holds them. Given three snapshots, only what was allocated between the first two
+ * and is still live in the third counts (the three-snapshot technique): what was in flight at
+ * the second is gone by the third, what stays is kept.
  *
- * Usage: `node --import tsx bench/soak/diff-heap.ts EARLIER LATER [TOP]`.
+ * Usage: `node --import tsx bench/soak/diff-heap.ts FIRST [SECOND] LAST [--top N]`.
  */
 import { readFileSync } from 'node:fs';
 
@@ -16,16 +18,18 @@ interface Snapshot {
   readonly strings: string[];
 }
 
-const [earlierPath, laterPath, topArg] = process.argv.slice(2);
-if (earlierPath === undefined || laterPath === undefined) {
-  console.error('Usage: node --import tsx bench/soak/diff-heap.ts EARLIER.heapsnapshot LATER.heapsnapshot [TOP]');
+const args = process.argv.slice(2);
+const topAt = args.indexOf('--top');
+const top = topAt === -1 ? 25 : Number(args.splice(topAt, 2)[1]);
+if ((args.length !== 2 && args.length !== 3) || !(top > 0)) {
+  console.error('Usage: node --import tsx bench/soak/diff-heap.ts FIRST.heapsnapshot [SECOND.heapsnapshot] LAST.heapsnapshot [--top N]');
   process.exit(2);
 }
-const top = Number(topArg ?? 25);
 
 const read = (path: string): Snapshot => JSON.parse(readFileSync(path, 'utf8')) as Snapshot;
-const earlier = read(earlierPath);
-const later = read(laterPath);
+const earlier = read(args[0]!);
+const middle = args.length === 3 ? read(args[1]!) : undefined;
+const later = read(args.at(-1)!);
 const meta = later.snapshot.meta;
 const width = meta.node_fields.length;
 const at = (field: string): number => meta.node_fields.indexOf(field);
@@ -35,14 +39,24 @@ const [EDGE_TYPE, EDGE_NAME, EDGE_TO] = [meta.edge_fields.indexOf('type'), meta.
 
 // The embedder's nodes (Node's native objects, synthetic roots) get ids of their own kind, made anew each snapshot: only V8's objects are compared.
 const embedder = (snapshot: Snapshot, node: number): boolean => ['native', 'synthetic'].includes(snapshot.snapshot.meta.node_types[0][snapshot.nodes[node + TYPE]!]!);
-let maxEarlierId = 0;
-for (let i = 0; i < earlier.nodes.length; i += width) if (!embedder(earlier, i)) maxEarlierId = Math.max(maxEarlierId, earlier.nodes[i + ID]!);
+const maxId = (snapshot: Snapshot): number => {
+  let max = 0;
+  for (let i = 0; i < snapshot.nodes.length; i += width) if (!embedder(snapshot, i)) max = Math.max(max, snapshot.nodes[i + ID]!);
+  return max;
+};
+const maxEarlierId = maxId(earlier);
+const maxMiddleId = middle === undefined ? Number.POSITIVE_INFINITY : maxId(middle);
+/** Whether a node of the last snapshot was born in the window compared. */
+const counted = (node: number): boolean => {
+  const id = later.nodes[node + ID]!;
+  return id > maxEarlierId && id <= maxMiddleId && !embedder(later, node);
+};
 
 const label = (node: number): string => `${meta.node_types[0][later.nodes[node + TYPE]!]}:${later.strings[later.nodes[node + NAME]!]!.slice(0, 80)}`;
 const groups = new Map<string, { count: number; bytes: number; example: number }>();
 let total = 0;
 for (let i = 0; i < later.nodes.length; i += width) {
-  if (later.nodes[i + ID]! <= maxEarlierId || embedder(later, i)) continue;
+  if (!counted(i)) continue;
   const key = label(i);
   const group = groups.get(key) ?? { count: 0, bytes: 0, example: i };
   group.count++;
@@ -76,7 +90,7 @@ const chain = (node: number): string => {
 };
 
 const sorted = [...groups.entries()].sort((a, b) => b[1].bytes - a[1].bytes);
-console.log(`allocated after the earlier snapshot and still live: ${(total / 1024).toFixed(1)} KiB in ${sorted.reduce((s, [, g]) => s + g.count, 0)} objects`);
+console.log(`allocated ${middle === undefined ? 'after the first snapshot' : 'between the first two snapshots'} and still live in the last: ${(total / 1024).toFixed(1)} KiB in ${sorted.reduce((s, [, g]) => s + g.count, 0)} objects`);
 for (const [key, group] of sorted.slice(0, top)) {
   console.log(`${String(group.count).padStart(7)} ${(group.bytes / 1024).toFixed(1).padStart(9)} KiB  ${key}`);
 }
@@ -84,7 +98,7 @@ for (const [key, group] of sorted.slice(0, top)) {
 const topKeys = new Set(sorted.slice(0, 8).map(([key]) => key));
 const heldBy = new Map<string, Map<string, { count: number; example: number }>>();
 for (let i = 0; i < later.nodes.length; i += width) {
-  if (later.nodes[i + ID]! <= maxEarlierId || embedder(later, i)) continue;
+  if (!counted(i)) continue;
   const key = label(i);
   if (!topKeys.has(key)) continue;
   const retainer = retainers.get(i);

@@ -30,8 +30,9 @@ export type ProbeRequest = { readonly id: number; readonly type: 'sample' } | { 
 const gc = (globalThis as { gc?: () => void }).gc;
 
 /** Collects garbage twice (the second pass takes what the first one's finalizers let go), then reads the figures. */
-export async function sampleProcess(extra: () => Record<string, number> = () => ({})): Promise<ProcessSample> {
+export async function sampleProcess(extra: () => Record<string, number> = () => ({}), prepare: () => void = () => undefined): Promise<ProcessSample> {
   if (gc === undefined) throw new Error('Expected the soak child to run with --expose-gc, so its heap is measured after a collection');
+  prepare();
   gc();
   // FinalizationRegistry callbacks run as tasks after the collection: let them, then collect what they released.
   await tick();
@@ -59,13 +60,20 @@ export async function sampleProcess(extra: () => Record<string, number> = () => 
  * Answers the soak's requests on the IPC channel: `sample`, `snapshot` (a heap snapshot written
  * to the given path, after a collection) and `stop` (runs `stop`, answers, and lets the process end).
  */
-export function answerProbes(options: { readonly extra?: () => Record<string, number>; readonly stop: () => Promise<Record<string, number>> }): void {
+export function answerProbes(options: {
+  /** Figures of the process's own, read after the collections. */
+  readonly extra?: () => Record<string, number>;
+  /** Run before the collections (to drop what the process keeps by design and is not measured). */
+  readonly prepare?: () => void;
+  readonly stop: () => Promise<Record<string, number>>;
+}): void {
   const send = (message: unknown): void => void process.send!(message);
   process.on('message', (request: ProbeRequest) => {
     void (async () => {
       try {
-        if (request.type === 'sample') send({ id: request.id, sample: await sampleProcess(options.extra) });
+        if (request.type === 'sample') send({ id: request.id, sample: await sampleProcess(options.extra, options.prepare) });
         else if (request.type === 'snapshot') {
+          options.prepare?.();
           gc?.();
           send({ id: request.id, path: writeHeapSnapshot(request.path) });
         } else {
