@@ -178,6 +178,8 @@ interface ModeResult {
   readonly snapshots: string[];
   /** Before the load started and after it ended (nothing in flight): not fitted. */
   readonly rest: { readonly before: Point; readonly after: Point };
+  /** The service once every client is closed and nothing is in flight. */
+  readonly idle: ProcessSample;
   readonly points: Point[];
   readonly lines: { readonly service: Record<string, Line>; readonly client: Record<string, Line> };
 }
@@ -209,6 +211,7 @@ async function soak(mode: string): Promise<ModeResult> {
   let clientSummary: Record<string, number> = {};
   let restBefore: Point | undefined;
   let restAfter: Point | undefined;
+  let idle: ProcessSample | undefined;
   try {
     const service = new Child('service', 'service.ts', redis === undefined ? ['sqlite', dataDir] : ['redis', dataDir, redis.url]);
     children.push(service);
@@ -273,6 +276,8 @@ async function soak(mode: string): Promise<ModeResult> {
     load.end = loadavg();
     restAfter = await take();
     clientSummary = await client.stop();
+    // With the long-lived client gone too, nothing is in flight: the service is back where it started, or something stayed.
+    idle = await service.sample();
     await service.stop();
   } finally {
     for (const child of children) child.kill();
@@ -291,6 +296,7 @@ async function soak(mode: string): Promise<ModeResult> {
     load,
     snapshots,
     rest: { before: restBefore, after: restAfter },
+    idle: idle,
     points,
     lines: { service: lines(points, 'service'), client: lines(points, 'client') },
   };
@@ -322,6 +328,8 @@ function print(result: ModeResult): void {
       );
     }
   }
+  const idle = (metric: string): string => `${fixed(before.service[metric]!, 1)} -> ${fixed(result.idle[metric]!, 1)}`;
+  console.log(`\n  service idle (every client closed), against before the load: descriptors ${idle('fds')}, threads ${idle('threads')}, handles ${idle('handles')}, connections ${idle('connections')} (event streams ${idle('streams')}), heap ${idle('heapMb')} MB (code ${idle('codeMb')})`);
   if (result.snapshots.length > 0) console.log(`\n  heap snapshots (diff with bench/soak/diff-heap.ts): ${result.snapshots.join(' ')}`);
 }
 

@@ -14,6 +14,8 @@ if ((mode !== 'sqlite' && mode !== 'redis') || dataDir === undefined || (mode ==
 const server = await startServer(mode === 'sqlite' ? { host: '127.0.0.1', port: 0, dataDir, concurrency: 2 } : { host: '127.0.0.1', port: 0, redis, dataDir });
 const worker = mode === 'redis' ? await startWorker({ redis: redis!, dataDir, concurrency: 2 }) : undefined;
 answerProbes({
+  // Connections open (idle keep-alive ones too: Fastify keeps them 72 s) and event streams open.
+  extra: () => ({ connections: server.connectionCount, streams: server.streamStats.open }),
   stop: async () => {
     await worker?.close();
     await server.close();
