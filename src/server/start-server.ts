@@ -341,6 +341,8 @@ export async function startServer(options: ServerOptions = {}): Promise<ExportSe
     createApp = app.createApp;
     ops = createServiceOps(checked.logger);
     const { metrics } = ops;
+    // This process appends every event of its exports, their ends too: the gauges can follow them.
+    metrics.followPhases();
     let store: EngineStore | undefined;
     engine = await startEngine({
       dataDir: checked.dataDir,

@@ -36,6 +36,13 @@ export class ServiceMetrics {
   readonly #eventsAppended: Counter<'type'>;
   /** The exports this process saw queued or running, for the gauges of the service of one machine. */
   readonly #active = new Map<string, ActivePhase>();
+  /**
+   * Whether {@link ServiceMetrics.onEvent} follows each export's phase in `#active`: only where
+   * this process appends every event of its exports (the service of one machine). An API
+   * instance over Redis appends `queued` but its workers append the ends, so following there
+   * kept every export it ever queued (issue 23's soak: about 100 bytes an export).
+   */
+  #followsPhases = false;
 
   constructor() {
     const registers = [this.registry];
@@ -97,11 +104,11 @@ export class ServiceMetrics {
     switch (event.type) {
       case 'queued':
         this.#exportsStarted.inc();
-        this.#active.set(event.export_id, 'queued');
+        if (this.#followsPhases) this.#active.set(event.export_id, 'queued');
         break;
       case 'started':
         this.#jobsStarted.inc();
-        this.#active.set(event.export_id, 'running');
+        if (this.#followsPhases) this.#active.set(event.export_id, 'running');
         break;
       case 'succeeded':
       case 'failed': {
@@ -117,8 +124,18 @@ export class ServiceMetrics {
     }
   }
 
+  /**
+   * Counts the exports queued and running in this process from their events, for
+   * {@link ServiceMetrics.countActive}: only for a process that appends every event of its
+   * exports, their ends included (a Redis API instance does not: its workers end them).
+   */
+  followPhases(): void {
+    this.#followsPhases = true;
+  }
+
   /** Starts following an export that was queued or running before this process began (a restart). */
   trackActive(exportId: string, phase: ActivePhase): void {
+    this.followPhases();
     this.#active.set(exportId, phase);
   }
 
