@@ -717,6 +717,8 @@ for (const part of PARTS) {
   const load = loadavg()[0]!;
   console.log(`${part}...`);
   const { units, detail } = await RUN[part](results.units);
+  // What this part measured before and no longer measures goes, so that no stale cost stays in the file.
+  for (const [name, value] of Object.entries(results.units)) if (value.part === part) delete results.units[name];
   for (const [name, value] of Object.entries(units)) {
     results.units[name] = { ...value, part };
     console.log(`  ${name}: ${value.value.toPrecision(4)} ${value.unit}`);
