@@ -64,7 +64,7 @@ export const MODEL_UNITS = [
   'appendCpuUs',
   'deliveryCpuUs',
   'heartbeatCpuUs',
-  'sseConnectionRssBytes',
+  'sseConnectionHeapBytes',
   'workerExportsPerCoreSecond',
   'eventsPerExport',
   'typicalFrameBytes',
@@ -114,7 +114,7 @@ export function size(exportsPerDay: number, watchers: number, u: ModelUnits, a: 
   // when a worker appends).
   const cpuFor = (instances: number): number =>
     (instances * peakEventsPerSecond * u.appendCpuUs + peakDeliveriesPerSecond * u.deliveryCpuUs + heartbeatsPerSecond * u.heartbeatCpuUs) / 1e6;
-  const apiMemoryBytes = watchers * u.sseConnectionRssBytes;
+  const apiMemoryBytes = watchers * u.sseConnectionHeapBytes;
   const byMemory = Math.ceil(apiMemoryBytes / (a.apiMemoryBytes * a.utilisation));
   const byConnections = Math.ceil(watchers / (a.apiConnections * a.utilisation));
   // CPU grows with the instances (each reads every event): the smallest count that carries its own reads.
@@ -248,8 +248,8 @@ export function simulationTable(results: CapacityResults): string {
     | undefined;
   if (sim === undefined) return 'The load simulation has not been run: `npm run bench:capacity -- --part sim`.';
   const label: Record<string, [string, (n: number) => string]> = {
-    rssPerConnection: ['RSS per connection', bytes],
-    heapPerConnection: ['heap per connection', bytes],
+    rssPerConnection: ["RSS per connection, against the idle part's RSS (the model uses heap)", bytes],
+    heapPerConnection: ['heap per connection (the model\'s `m_conn`)', bytes],
     idleCpuPerConnectionPerSecond: ['idle CPU per connection per second (1 s heartbeat)', (n) => `${fixed(n, 2)} us`],
     loadedCpuPerConnection: ['CPU per connection over a batch of exports (heartbeats + deliveries)', (n) => `${fixed(n, 1)} us`],
     idleCpuPerConnectionPerSecondSameMinutes: ['idle CPU per connection per second, against the costs measured again in the same minutes', (n) => `${fixed(n, 2)} us`],

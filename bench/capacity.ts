@@ -4,13 +4,15 @@
  *
  * Parts (`--part <name>` runs one; the others keep their values in the results file):
  *
- * - `append`: the service (Fastify + SQLite, its jobs stopped so that exports stay queued) in
- *   this process, the appender and 50 raw SSE readers in a child process. CPU per event appended
- *   (server CPU per event with no reader), CPU per SSE delivery ((CPU per event with 50 readers −
- *   with none) / 50), bytes per event frame, and SQLite events per second (appended, and per
- *   second of the main thread's CPU).
- * - `idle`: the same service with a 1 s heartbeat and 0, then 2,000 idle readers: CPU per
- *   heartbeat (so per idle connection per second at any interval), RSS and heap per connection.
+ * - `append`: the service in this process, each mode in turn (SQLite, its jobs stopped so that
+ *   exports stay queued; then an API instance on a `redis-server`, no worker), the appender in a
+ *   child process and 48 raw SSE readers in 4 others. CPU per event appended (server CPU per
+ *   event with no reader), CPU per SSE delivery ((CPU per event with 48 readers − with none) /
+ *   48), bytes per event frame, and SQLite events per second (appended, and per second of CPU).
+ *   The Redis mode's costs are the model's; the SQLite mode's are named `sqlite...`.
+ * - `idle`: the same services with a 1 s heartbeat and 0, 1,200, then 2,400 idle readers in 4
+ *   processes: CPU per heartbeat (so per idle connection per second at any interval), RSS and
+ *   heap per connection.
  * - `client`: an HTTP client of the package (`createClient`, `followAll`) in a child process
  *   following 2,000 exports through their lives (queued, cancel requested, failed): its CPU and
  *   heap per tracked task.
@@ -154,18 +156,51 @@ async function until(test: () => Promise<boolean>, what: string, timeoutMs = 120
 // ---------------------------------------------------------------------------------------------
 // append: CPU per event appended and per delivery, frame bytes, SQLite events per second
 
+/** The service a part measures: SQLite in this process, or an API instance on a redis-server (no worker: exports stay queued). */
+type Mode = 'sqlite' | 'redis';
+
+async function startMeasured(mode: Mode, dataDir: string, heartbeatMs = 15_000): Promise<{ readonly port: number; readonly openStreams: () => number; readonly close: () => Promise<void> }> {
+  if (mode === 'sqlite') return startService(dataDir, heartbeatMs);
+  const redis = await startRedisServer();
+  const server = await startServer({ redis: redis.url, dataDir, heartbeatMs });
+  return {
+    port: server.port,
+    openStreams: () => server.streamStats.open,
+    close: async () => {
+      await server.close();
+      await redis.stop();
+    },
+  };
+}
+
+/** A unit's name: the Redis mode's is the model's, the SQLite mode's is prefixed (`sqliteHeartbeatCpuUs`). */
+const named = (mode: Mode, name: string): string => (mode === 'redis' ? name : `sqlite${name[0]!.toUpperCase()}${name.slice(1)}`);
+
+const SERVICE_TEXT: Record<Mode, string> = {
+  sqlite: 'SQLite service in the bench process, jobs stopped',
+  redis: 'an API instance on a redis-server in the bench process, no worker (exports stay queued)',
+};
+
 /** The cases of the append part; the simulation's own calibration runs only those of 1 request in flight. */
+/** Readers of the product in the cases with readers, in 4 processes (as in the simulation: on loopback the server's system time includes waking each reader process). */
+const READERS = 48;
 const APPEND_CASES = [
   { readers: 0, concurrency: 8 },
-  { readers: 50, concurrency: 8 },
+  { readers: READERS, concurrency: 8 },
   { readers: 0, concurrency: 1 },
-  { readers: 50, concurrency: 1 },
+  { readers: READERS, concurrency: 1 },
 ];
 
-async function partAppend(options: { readonly calibration?: boolean } = {}): Promise<{ units: Record<string, Unit>; detail: unknown }> {
+async function partAppend(options: { readonly calibration?: boolean; readonly mode: Mode }): Promise<{ units: Record<string, Unit>; detail: unknown }> {
+  const { mode } = options;
   const dataDir = await mkdtemp(join(tmpdir(), 'export-task-capacity-append-'));
-  const service = await startService(dataDir);
-  const peer = new Child('capacity-peer.ts');
+  const service = await startMeasured(mode, dataDir);
+  const peers = Array.from({ length: 4 }, () => new Child('capacity-peer.ts'));
+  const driver = new Child('capacity-peer.ts');
+  const counts = async (): Promise<{ events: number; bytes: number }> => {
+    const all = await Promise.all(peers.map(countsOf));
+    return { events: all.reduce((sum, c) => sum + c.events, 0), bytes: all.reduce((sum, c) => sum + c.bytes, 0) };
+  };
   const exports = quick || options.calibration === true ? 200 : 400;
   const rounds = quick || options.calibration === true ? 1 : 3;
   // 8 requests in flight: events come in bursts and one write per socket carries several;
@@ -179,18 +214,18 @@ async function partAppend(options: { readonly calibration?: boolean } = {}): Pro
       for (const { readers, concurrency } of CASES) {
         const productId = `append-${product++}`;
         await createProduct(`http://127.0.0.1:${service.port}`, productId);
-        if (readers > 0) await peer.ask({ cmd: 'watch', streams: [{ port: service.port, path: streamPath(productId) }], count: readers });
-        const before = await countsOf(peer);
+        if (readers > 0) await Promise.all(peers.map((peer) => peer.ask({ cmd: 'watch', streams: [{ port: service.port, path: streamPath(productId) }], count: readers / peers.length })));
+        const before = await counts();
         gc!();
         const cpu0 = cpuUs();
         const t0 = performance.now();
-        await peer.ask({ cmd: 'append', port: service.port, productId, count: exports, concurrency, cancel: true, wait: false });
+        await driver.ask({ cmd: 'append', port: service.port, productId, count: exports, concurrency, cancel: true, wait: false });
         const events = 3 * exports;
-        await until(async () => (await countsOf(peer)).events - before.events >= events * readers, 'every reader to have every event');
+        await until(async () => (await counts()).events - before.events >= events * readers, 'every reader to have every event');
         const cpu = cpuUs() - cpu0;
         const seconds = (performance.now() - t0) / 1000;
-        const after = await countsOf(peer);
-        await peer.ask({ cmd: 'unwatch' });
+        const after = await counts();
+        await Promise.all(peers.map((peer) => peer.ask({ cmd: 'unwatch' })));
         await until(() => Promise.resolve(service.openStreams() === 0), 'the streams to close');
         if (round === 0) continue;
         const row = { cpuPerEventUs: cpu / events, eventsPerSecond: events / seconds, bytesPerEvent: readers === 0 ? 0 : (after.bytes - before.bytes) / (events * readers) };
@@ -200,23 +235,27 @@ async function partAppend(options: { readonly calibration?: boolean } = {}): Pro
       }
     }
   } finally {
-    await peer.exit();
+    await Promise.all([...peers, driver].map((peer) => peer.exit()));
     await service.close();
     await rm(dataDir, { recursive: true, force: true });
   }
   const get = (readers: number, concurrency: number): { cpuPerEventUs: number; eventsPerSecond: number; bytesPerEvent: number } => best.get(`${readers}/${concurrency}`)!;
-  const delivery = (concurrency: number): number => (get(50, concurrency).cpuPerEventUs - get(0, concurrency).cpuPerEventUs) / 50;
+  const delivery = (concurrency: number): number => (get(READERS, concurrency).cpuPerEventUs - get(0, concurrency).cpuPerEventUs) / READERS;
   if (options.calibration === true) return { units: { deliveryCpuUs: unit(delivery(1), 'us CPU per delivery', 'the append part, 1 request in flight, one round') }, detail: {} };
   const none = get(0, 8);
-  const method = `SQLite service in the bench process, jobs stopped; ${exports} exports started and cancelled (3 events each) by a child process; process.cpuUsage() from the first request until every reader had every event; lowest of ${rounds} round(s) after a warm-up`;
+  const method = `${SERVICE_TEXT[mode]}; ${exports} exports started and cancelled (3 events each) by a child process, the readers in 4 others; process.cpuUsage() from the first request until every reader had every event; lowest of ${rounds} round(s) after a warm-up`;
   return {
     units: {
-      appendCpuUs: unit(none.cpuPerEventUs, 'us CPU per event', `${method}; 8 requests in flight, no reader open (includes the HTTP request that makes the event)`),
-      deliveryCpuUs: unit(delivery(1), 'us CPU per delivery', `${method}; 1 request in flight, so each event is written on its own; (CPU per event with 50 readers of the product - with none) / 50`),
-      deliveryBatchedCpuUs: unit(delivery(8), 'us CPU per delivery', `${method}; 8 requests in flight, so a write carries a burst of events; (CPU per event with 50 readers - with none) / 50`),
-      frameBytes: unit(get(50, 8).bytesPerEvent, 'bytes per event frame', 'bytes the 50 raw readers read per event (id, event and data lines of queued, cancel_requested and failed events)'),
-      sqliteEventsPerSecond: unit(none.eventsPerSecond, 'events per second', `${method}; events appended per second of wall time, no reader (bounded by the 8 requests in flight on this shared machine)`),
-      sqliteEventsPerCoreSecond: unit(1e6 / none.cpuPerEventUs, 'events per CPU second', 'one second of CPU / CPU per event appended: what one SQLite service (one main thread) can append at most'),
+      [named(mode, 'appendCpuUs')]: unit(none.cpuPerEventUs, 'us CPU per event', `${method}; 8 requests in flight, no reader open (includes the HTTP request that makes the event)`),
+      [named(mode, 'deliveryCpuUs')]: unit(delivery(1), 'us CPU per delivery', `${method}; 1 request in flight, so each event is written on its own; (CPU per event with ${READERS} readers of the product in 4 processes - with none) / ${READERS}`),
+      [named(mode, 'deliveryBatchedCpuUs')]: unit(delivery(8), 'us CPU per delivery', `${method}; 8 requests in flight, so a write carries a burst of events; (CPU per event with ${READERS} readers - with none) / ${READERS}`),
+      [named(mode, 'frameBytes')]: unit(get(READERS, 8).bytesPerEvent, 'bytes per event frame', `bytes the ${READERS} raw readers read per event (id, event and data lines of queued, cancel_requested and failed events)`),
+      ...(mode === 'redis'
+        ? {}
+        : {
+            sqliteEventsPerSecond: unit(none.eventsPerSecond, 'events per second', `${method}; events appended per second of wall time, no reader (bounded by the 8 requests in flight on this shared machine)`),
+            sqliteEventsPerCoreSecond: unit(1e6 / none.cpuPerEventUs, 'events per CPU second', 'one second of CPU / CPU per event appended: what one SQLite service (one main thread) can append at most'),
+          }),
     },
     detail: { exports, rounds, rows: CASES.map((c) => ({ ...c, ...get(c.readers, c.concurrency) })) },
   };
@@ -225,47 +264,51 @@ async function partAppend(options: { readonly calibration?: boolean } = {}): Pro
 // ---------------------------------------------------------------------------------------------
 // idle: CPU per heartbeat, memory per connection
 
-async function partIdle(options: { readonly calibration?: boolean } = {}): Promise<{ units: Record<string, Unit>; detail: unknown }> {
+async function partIdle(options: { readonly calibration?: boolean; readonly mode: Mode }): Promise<{ units: Record<string, Unit>; detail: unknown }> {
+  const { mode } = options;
   const dataDir = await mkdtemp(join(tmpdir(), 'export-task-capacity-idle-'));
   const heartbeatMs = 1000;
-  const service = await startService(dataDir, heartbeatMs);
-  const peer = new Child('capacity-peer.ts');
-  const connections = quick ? 1000 : 2000;
+  const service = await startMeasured(mode, dataDir, heartbeatMs);
+  // As many reader processes as the simulation has, and about as many connections as one of its
+  // instances holds: on loopback the sender's system time includes waking each reader process,
+  // and 4 processes cost 1.15 to 1.3x one per heartbeat (15.4 us against 17.6 and 20.4 us in two runs at 2,500).
+  const readerProcesses = 4;
+  const peers = Array.from({ length: readerProcesses }, () => new Child('capacity-peer.ts'));
+  const connections = quick ? 1200 : 2400;
   const windowMs = quick || options.calibration === true ? 4000 : 10_000;
   const rows: { connections: number; rss: number; heap: number; cpuUs: number; heartbeats: number; seconds: number }[] = [];
+  const heartbeats = async (): Promise<number> => (await Promise.all(peers.map(countsOf))).reduce((sum, c) => sum + c.heartbeats, 0);
   try {
     await createProduct(`http://127.0.0.1:${service.port}`, 'idle');
-    // The readers are opened in two halves: memory per connection is the slope between them, so
-    // that what the first connections cost once (a young generation grown to its working size) is not.
+    // The readers are opened in two halves, memory measured after each: RSS grows in steps.
     for (const n of [0, connections / 2, connections]) {
       const open = rows.at(-1)?.connections ?? 0;
-      if (n > open) await peer.ask({ cmd: 'watch', streams: [{ port: service.port, path: streamPath('idle') }], count: n - open });
+      if (n > open) await Promise.all(peers.map((peer) => peer.ask({ cmd: 'watch', streams: [{ port: service.port, path: streamPath('idle') }], count: (n - open) / readerProcesses })));
       await sleep(1500);
       const { rss, heap } = memory();
-      const before = await countsOf(peer);
+      const before = await heartbeats();
       const cpu0 = cpuUs();
       const t0 = performance.now();
       await sleep(windowMs);
       const cpu = cpuUs() - cpu0;
       const seconds = (performance.now() - t0) / 1000;
-      const after = await countsOf(peer);
-      rows.push({ connections: n, rss, heap, cpuUs: cpu, heartbeats: after.heartbeats - before.heartbeats, seconds });
+      rows.push({ connections: n, rss, heap, cpuUs: cpu, heartbeats: (await heartbeats()) - before, seconds });
     }
-    await peer.ask({ cmd: 'unwatch' });
+    await Promise.all(peers.map((peer) => peer.ask({ cmd: 'unwatch' })));
   } finally {
-    await peer.exit();
+    await Promise.all(peers.map((peer) => peer.exit()));
     await service.close();
     await rm(dataDir, { recursive: true, force: true });
   }
   const [zero, half, many] = [rows[0]!, rows[1]!, rows[2]!];
   const perHeartbeat = (many.cpuUs / many.seconds - zero.cpuUs / zero.seconds) / (many.heartbeats / many.seconds);
-  const method = `SQLite service in the bench process, ${heartbeatMs} ms heartbeat; 0, then ${connections} idle raw readers in a child process`;
+  const method = `${SERVICE_TEXT[mode]}, ${heartbeatMs} ms heartbeat; 0, then ${connections} idle raw readers in ${readerProcesses} child processes`;
   return {
     units: {
-      heartbeatCpuUs: unit(perHeartbeat, 'us CPU per heartbeat', `${method}; (CPU per second with them - with none) / heartbeats read per second, over ${windowMs / 1000} s each`),
-      idleConnectionCpuUsPerSecond: unit(perHeartbeat / 15, 'us CPU per idle connection per second', 'CPU per heartbeat / 15 s (the default heartbeat interval): an idle stream costs nothing else'),
-      sseConnectionRssBytes: unit((many.rss - zero.rss) / connections, 'bytes RSS per connection', `${method}; RSS after two GCs with ${connections} - with none, / ${connections}`),
-      sseConnectionHeapBytes: unit((many.heap - zero.heap) / connections, 'bytes heap per connection', `${method}; heap used after two GCs with ${connections} - with none, / ${connections}`),
+      [named(mode, 'heartbeatCpuUs')]: unit(perHeartbeat, 'us CPU per heartbeat', `${method}; (CPU per second with them - with none) / heartbeats read per second, over ${windowMs / 1000} s each`),
+      [named(mode, 'idleConnectionCpuUsPerSecond')]: unit(perHeartbeat / 15, 'us CPU per idle connection per second', 'CPU per heartbeat / 15 s (the default heartbeat interval): an idle stream costs nothing else'),
+      [named(mode, 'sseConnectionRssBytes')]: unit((many.rss - zero.rss) / connections, 'bytes RSS per connection', `${method}; RSS after two GCs with ${connections} - with none, / ${connections}`),
+      [named(mode, 'sseConnectionHeapBytes')]: unit((many.heap - zero.heap) / connections, 'bytes heap per connection', `${method}; heap used after two GCs with ${connections} - with none, / ${connections}`),
     },
     detail: {
       heartbeatMs,
@@ -613,7 +656,7 @@ async function partSim(units: Record<string, Unit>): Promise<{ units: Record<str
     // The machine's load moves from one minute to the next: the CPU costs measured again now, in
     // this process, as the idle and append parts do, give a second prediction from the same minutes.
     console.log('  the CPU unit costs measured again, for a prediction of the same minutes');
-    const calibration = { ...(await partIdle({ calibration: true })).units, ...(await partAppend({ calibration: true })).units };
+    const calibration = { ...(await partIdle({ calibration: true, mode: 'redis' })).units, ...(await partAppend({ calibration: true, mode: 'redis' })).units };
 
     const totalConnections = perInstance.reduce((a, b) => a + b, 0);
     const measuredRss = connected.map((s, i) => (s.rss - idle0[i]!.rss) / perInstance[i]!);
@@ -691,9 +734,14 @@ async function partSim(units: Record<string, Unit>): Promise<{ units: Record<str
 
 // ---------------------------------------------------------------------------------------------
 
+function merge(...runs: { units: Record<string, Unit>; detail: unknown }[]): { units: Record<string, Unit>; detail: unknown } {
+  return { units: Object.assign({}, ...runs.map((r) => r.units)) as Record<string, Unit>, detail: { sqlite: runs[0]!.detail, redis: runs[1]!.detail } };
+}
+
 const RUN: Record<Part, (units: Record<string, Unit>) => Promise<{ units: Record<string, Unit>; detail: unknown }>> = {
-  append: partAppend,
-  idle: partIdle,
+  // Both modes: the SQLite service's costs, then an API instance's on Redis (the model's).
+  append: async () => merge(await partAppend({ mode: 'sqlite' }), await partAppend({ mode: 'redis' })),
+  idle: async () => merge(await partIdle({ mode: 'sqlite' }), await partIdle({ mode: 'redis' })),
   client: partClient,
   redis: partRedis,
   worker: partWorker,

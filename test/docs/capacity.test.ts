@@ -35,7 +35,7 @@ describe('the capacity model', () => {
     appendCpuUs: 100,
     deliveryCpuUs: 2,
     heartbeatCpuUs: 10,
-    sseConnectionRssBytes: 10_000,
+    sseConnectionHeapBytes: 10_000,
     workerExportsPerCoreSecond: 10,
     eventsPerExport: 10,
     typicalFrameBytes: 200,
@@ -84,7 +84,7 @@ describe('the capacity model', () => {
 
   it('adds API instances for CPU when deliveries outgrow one event loop', () => {
     // 300 events/s to 10,000 watchers each (P = 100, W = 1,000,000) is 3 million deliveries a second: 6 cores.
-    const s = size(864_000, 1_000_000, { ...units, sseConnectionRssBytes: 1 }, { ...ASSUMPTIONS, apiConnections: 10_000_000 });
+    const s = size(864_000, 1_000_000, { ...units, sseConnectionHeapBytes: 1 }, { ...ASSUMPTIONS, apiConnections: 10_000_000 });
     expect(s.apiDecidedBy).toBe('CPU');
     // n with (0.03 n + 6 + 0.667) / n <= 0.6: n >= 11.7.
     expect(s.apiInstances).toBe(12);
