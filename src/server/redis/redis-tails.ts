@@ -5,6 +5,12 @@ import { redisKeys } from './redis-keys.js';
 
 /** How long one blocking read waits, ms; between reads the loop sees whether it should stop. */
 const BLOCK_MS = 5_000;
+/**
+ * After a read that brought entries, the tail waits this long before the next, ms: on a busy
+ * product each read (and each write to a stream) then carries the appends of that time instead
+ * of one or two, for at most this much more latency. A read after a quiet time returns at once.
+ */
+export const COALESCE_MS = 10;
 /** Entries one blocking read brings at most. */
 const READ_COUNT = 1000;
 /** Entries a tail keeps read (parsed) for the feeds: a feed further behind reads the stream by its own cursor. */
@@ -84,11 +90,13 @@ export class RedisTails {
   readonly #redis: Redis;
   readonly #tails = new Map<string, Tail>();
   readonly #blockMs: number;
+  readonly #coalesceMs: number;
   #closed = false;
 
-  constructor(redis: Redis, blockMs = BLOCK_MS) {
+  constructor(redis: Redis, options: { readonly blockMs?: number; readonly coalesceMs?: number } = {}) {
     this.#redis = redis;
-    this.#blockMs = blockMs;
+    this.#blockMs = options.blockMs ?? BLOCK_MS;
+    this.#coalesceMs = options.coalesceMs ?? COALESCE_MS;
   }
 
   /**
@@ -205,6 +213,7 @@ export class RedisTails {
             this.#keep(tail, events);
           }
           for (const listener of [...tail.listeners]) listener('append', logId);
+          if (this.#coalesceMs > 0) await new Promise((resolve) => setTimeout(resolve, this.#coalesceMs));
         } catch {
           // Redis went away (restarted) or the tail was stopped: wait a little and read again
           // from the last entry seen; listeners catch up by cursor.
