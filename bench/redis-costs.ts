@@ -226,13 +226,13 @@ async function redisCpuUs(db: Redis): Promise<number> {
  * CPU of this process while the finisher ends `ids` (all waiting), until `follow` has heard
  * every one end: `follow` subscribes (not counted), answers a promise of "all ended" and a stop.
  */
-async function busy(db: Redis, finisher: Finisher, ids: readonly string[], follow: () => Promise<{ ended: Promise<void>; stop: () => Promise<void> }>): Promise<BusySide> {
+async function busy(db: Redis, url: string, finisher: Finisher, ids: readonly string[], follow: () => Promise<{ ended: Promise<void>; stop: () => Promise<void> }>): Promise<BusySide> {
   const { ended, stop } = await follow();
   (globalThis as { gc?: () => void }).gc?.();
   const redis0 = await redisCpuUs(db);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const finished = finisher.ask({ cmd: 'go', count: ids.length }, 'done');
+  const finished = finisher.ask({ cmd: 'go', redis: url, count: ids.length }, 'done');
   await ended;
   const cpu = process.cpuUsage(cpu0);
   const seconds = (performance.now() - t0) / 1000;
@@ -291,7 +291,6 @@ async function measureBusy(pending: number, rounds: number): Promise<TrackerResu
   const db = new Redis(redis.url);
   const finisher = new Finisher();
   try {
-    await finisher.ask({ cmd: 'start', redis: redis.url }, 'ready');
     const server = await startServer({ redis: redis.url, dataDir });
     await post(server.url, '/vector/v2/products', { id: 'bench' });
     const best: { tracker?: BusySide; queueEvents?: BusySide } = {};
@@ -301,9 +300,9 @@ async function measureBusy(pending: number, rounds: number): Promise<TrackerResu
     for (let round = 0; round < rounds; round++) {
       // The API instance only creates the exports; it is idle (no stream open) while a side is measured.
       const forTracker = await startExports(server.url, 'bench', pending, false);
-      keep('tracker', await busy(db, finisher, forTracker, () => followWithTracker(redis.url, forTracker)));
+      keep('tracker', await busy(db, redis.url, finisher, forTracker, () => followWithTracker(redis.url, forTracker)));
       const forListener = await startExports(server.url, 'bench', pending, false);
-      keep('queueEvents', await busy(db, finisher, forListener, () => followWithQueueEvents(redis.port, forListener)));
+      keep('queueEvents', await busy(db, redis.url, finisher, forListener, () => followWithQueueEvents(redis.port, forListener)));
     }
     await server.close();
     return { tracker: best.tracker!, queueEvents: best.queueEvents!, rounds };
