@@ -7,7 +7,8 @@
  *   default retention (every completed job kept). Both exclude BullMQ's event stream, which
  *   BullMQ caps at about 10,000 entries whatever the number of jobs.
  * - tracker: `fromBullmq` following N pending exports, idle (Redis commands per second from
- *   `INFO commandstats`, CPU ms per second, heap per pending task), against a `QueueEvents`
+ *   `INFO commandstats`, CPU ms per second, heap per pending task: what it holds following N,
+ *   less what it holds following none, over N), against a `QueueEvents`
  *   listener that keeps each job's state in a Map, the way a user would track N jobs; and busy:
  *   the CPU each uses while a BullMQ worker in another process (`bench/tracker-finisher.ts`)
  *   ends the N jobs, from its start until the side has heard every one end, per export.
@@ -162,9 +163,11 @@ function heap(): number {
 }
 
 /** Idle cost of following `pending` exports: Redis commands, CPU and heap, against a QueueEvents listener with a Map. */
-async function idle(db: Redis, pending: number, windowMs: number, start: () => Promise<() => Promise<void>>): Promise<TrackerSide> {
+async function idle(db: Redis, ids: readonly string[], windowMs: number, start: (ids: readonly string[]) => Promise<() => Promise<void>>): Promise<TrackerSide> {
+  // What the side holds whatever the number of tasks (its connections, its objects), measured with none, is left out.
+  const fixed = await heapHeld(() => start([]));
   const heapBefore = heap();
-  const stop = await start();
+  const stop = await start(ids);
   await sleep(1_000);
   const heapAfter = heap();
   const calls0 = await commandCalls(db);
@@ -178,7 +181,22 @@ async function idle(db: Redis, pending: number, windowMs: number, start: () => P
   await stop();
   // What it closes asynchronously is gone before the next side measures its heap.
   await sleep(1_500);
-  return { commandsPerSecond: calls / seconds, cpuMsPerSecond: (cpu.user + cpu.system) / 1000 / seconds, heapBytesPerTask: Math.max(0, heapAfter - heapBefore) / pending };
+  return {
+    commandsPerSecond: calls / seconds,
+    cpuMsPerSecond: (cpu.user + cpu.system) / 1000 / seconds,
+    heapBytesPerTask: Math.max(0, heapAfter - heapBefore - fixed) / ids.length,
+  };
+}
+
+/** The heap a side holds once started (`heapUsed` after two `gc()`s, before and after), then stopped. */
+async function heapHeld(start: () => Promise<() => Promise<void>>): Promise<number> {
+  const before = heap();
+  const stop = await start();
+  await sleep(1_000);
+  const after = heap();
+  await stop();
+  await sleep(1_500);
+  return after - before;
 }
 
 /** The BullMQ worker of `bench/tracker-finisher.ts`, in its own process. */
@@ -323,16 +341,16 @@ export async function measureTracker(pending: number, windowMs: number, busyRoun
     const server = await startServer({ redis: redis.url, dataDir });
     await post(server.url, '/vector/v2/products', { id: 'bench' });
     const ids = await startExports(server.url, 'bench', pending, false);
-    const tracker = await idle(db, pending, windowMs, async () => {
+    const tracker = await idle(db, ids, windowMs, async (followed) => {
       // The source alone (what it holds per task), as the listener below is alone: a store beside either would cost the same.
       let seen = 0;
-      const subscription = fromBullmq({ redis: redis.url, productId: 'bench', exportIds: ids }).subscribe(() => seen++);
-      while (seen < pending) await sleep(50);
+      const subscription = fromBullmq({ redis: redis.url, productId: 'bench', exportIds: followed }).subscribe(() => seen++);
+      while (seen < followed.length) await sleep(50);
       return () => Promise.resolve(subscription.unsubscribe());
     });
-    const queueEvents = await idle(db, pending, windowMs, async () => {
+    const queueEvents = await idle(db, ids, windowMs, async (followed) => {
       const events = new QueueEvents('export-task-exports', { connection: { host: '127.0.0.1', port: redis.port } });
-      const states = new Map<string, string>(ids.map((id) => [id, 'waiting']));
+      const states = new Map<string, string>(followed.map((id) => [id, 'waiting']));
       for (const name of ['active', 'completed', 'failed', 'removed'] as const) events.on(name, ({ jobId }: { jobId: string }) => states.set(jobId, name));
       await events.waitUntilReady();
       return async () => {
