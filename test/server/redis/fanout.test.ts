@@ -105,6 +105,29 @@ describe('fan-out on Redis: the caught-up streams of a product share its tail\'s
     }
   }, 60_000);
 
+  it('resets every member of the shared feed when the product is created again, and stops the feed', async () => {
+    const server = await startServer({ redis: redis.url, dataDir, heartbeatMs: 2_000 });
+    try {
+      expect((await post(server, '/vector/v2/products', { id: 'again' })).status).toBe(201);
+      await startAndCancel(server, 'again', 2, 'first');
+      const streams = await Promise.all(Array.from({ length: 3 }, () => openEvents(server.url, 'again')));
+      await waitFor(() => server.streamStats.joins === 3 && server.streamStats.sharedFeeds === 1, 10_000, 'the streams to join the product feed');
+      // What a failover to another data set looks like to an instance that stays connected.
+      await db.flushall();
+      expect((await post(server, '/vector/v2/products', { id: 'again' })).status).toBe(201);
+      for (const { reader } of streams) {
+        await reader!.done;
+        expect(reader!.messages.at(-1)).toMatchObject({ event: 'reset' });
+        expect(JSON.parse(reader!.messages.at(-1)!.data)).toEqual({ reason: 'the product "again" was created again: its log is not the one this stream read' });
+        // Every event before the reset was had.
+        expect(reader!.messages.filter((m) => m.event !== 'reset')).toHaveLength(6);
+      }
+      await waitFor(() => server.streamStats.open === 0 && server.streamStats.sharedFeeds === 0, 5_000, 'the streams and their product feed to close');
+    } finally {
+      await server.close();
+    }
+  }, 30_000);
+
   it('lets a stream whose socket fills fall back to its own reads by cursor and join again, losing nothing', async () => {
     // Half of 1 KiB is less than a cancel's two events: a member leaves the shared feed on every cancel and joins again.
     const server = await startServer({ redis: redis.url, dataDir, heartbeatMs: 300, sseBufferLimit: 1024 });
