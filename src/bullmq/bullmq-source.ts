@@ -70,6 +70,8 @@ const SWEEP_BATCH = 100;
  * fewer checks), for at most this much more latency. A read after a quiet time returns at once.
  */
 const COALESCE_MS = 10;
+/** Exports whose state is read (or checked) per pipelined round trip. */
+const STATE_BATCH = 500;
 /** BullMQ's events looked at per script call, at most. */
 const QUEUE_BATCH = 1000;
 /** After BullMQ's events were looked at, the source waits this long before it looks again, ms: what it looks for is rare. */
@@ -343,10 +345,18 @@ class Follower {
    */
   async #resync(since?: string): Promise<void> {
     const { productId } = this.#options;
-    const records =
-      this.#options.exportIds === undefined && since !== undefined
-        ? await this.#log.changedSince(productId, Number(since.slice(0, since.indexOf('-'))))
-        : (await this.#log.getMany(productId, this.#pendingIds())).filter((record): record is ExportRecord => record !== undefined);
+    if (this.#options.exportIds === undefined && since !== undefined) {
+      this.#deliverState(await this.#log.changedSince(productId, Number(since.slice(0, since.indexOf('-')))));
+      return;
+    }
+    const pending = this.#pendingIds();
+    // A batch at a time: the client's command queue and the records read stay small whatever the number followed.
+    for (let i = 0; i < pending.length && !this.#stopped; i += STATE_BATCH) {
+      this.#deliverState((await this.#log.getMany(productId, pending.slice(i, i + STATE_BATCH))).filter((record): record is ExportRecord => record !== undefined));
+    }
+  }
+
+  #deliverState(records: readonly ExportRecord[]): void {
     for (const record of records) {
       if (this.#stopped) return;
       const snapshot: SnapshotEvent = record.snapshot();
@@ -401,8 +411,12 @@ class Follower {
     await this.#check(batch);
   }
 
-  /** Settles those of `exportIds` that are not final while their job is gone, or whose record is gone: one pipelined round trip. */
+  /** Settles those of `exportIds` that are not final while their job is gone, or whose record is gone: one pipelined round trip per 500. */
   async #check(exportIds: readonly string[]): Promise<void> {
+    for (let i = 0; i < exportIds.length && !this.#stopped; i += STATE_BATCH) await this.#checkBatch(exportIds.slice(i, i + STATE_BATCH));
+  }
+
+  async #checkBatch(exportIds: readonly string[]): Promise<void> {
     if (exportIds.length === 0) return;
     const { productId } = this.#options;
     const pipeline = this.#redis.pipeline();
