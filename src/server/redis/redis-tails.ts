@@ -91,12 +91,15 @@ export class RedisTails {
   readonly #tails = new Map<string, Tail>();
   readonly #blockMs: number;
   readonly #coalesceMs: number;
+  readonly #window: number;
   #closed = false;
 
-  constructor(redis: Redis, options: { readonly blockMs?: number; readonly coalesceMs?: number } = {}) {
+  /** @param options - `blockMs`, `coalesceMs` and `window`: {@link BLOCK_MS}, {@link COALESCE_MS} and {@link WINDOW} by default (shorter in tests). */
+  constructor(redis: Redis, options: { readonly blockMs?: number; readonly coalesceMs?: number; readonly window?: number } = {}) {
     this.#redis = redis;
     this.#blockMs = options.blockMs ?? BLOCK_MS;
     this.#coalesceMs = options.coalesceMs ?? COALESCE_MS;
+    this.#window = options.window ?? WINDOW;
   }
 
   /**
@@ -234,8 +237,8 @@ export class RedisTails {
   /** Adds what a read brought to the window; past 2 x {@link WINDOW} entries, its oldest go, down to {@link WINDOW}. */
   #keep(tail: Tail, events: readonly BackendEvent[]): void {
     for (const event of events) tail.window.push(event);
-    if (tail.window.length <= 2 * WINDOW) return;
-    const cut = tail.window.length - WINDOW;
+    if (tail.window.length <= 2 * this.#window) return;
+    const cut = tail.window.length - this.#window;
     // The window now starts after the last entry it dropped.
     tail.base = tail.window[cut - 1]!.cursor;
     tail.window = tail.window.slice(cut);
