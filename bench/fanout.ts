@@ -142,17 +142,17 @@ function startBare(perTurn: boolean): Promise<{ readonly port: number; readonly 
   });
 }
 
-interface Service {
+export interface Service {
   readonly port: number;
   readonly openStreams: () => number;
   readonly close: () => Promise<void>;
 }
 
-/** The reference service in this process, its jobs stopped so that exports stay queued. */
-async function startService(dataDir: string): Promise<Service> {
+/** The reference service in this process, its jobs stopped so that exports stay queued (also used by `bench/capacity.ts`). */
+export async function startService(dataDir: string, heartbeatMs = 15_000): Promise<Service> {
   const engine = await startEngine({ dataDir, jobTimeoutMs: null, jobMemoryMb: null, concurrency: 1, pageSize: 1000, openStore: openSqliteStore });
   await engine.stopJobs();
-  return serve(engine);
+  return serve(engine, heartbeatMs);
 }
 
 /** An API instance of the service on Redis in this process; no worker runs, so exports stay queued. */
@@ -161,8 +161,8 @@ async function startRedisService(dataDir: string, redis: string): Promise<Servic
   return serve(engine);
 }
 
-async function serve(engine: ExportService): Promise<Service> {
-  const app = createApp(engine, { token: undefined, signingKey: undefined, corsOrigins: [], bodyLimit: 1024 * 1024, heartbeatMs: 15_000, sseBufferLimit: 1024 * 1024, logger: false });
+async function serve(engine: ExportService, heartbeatMs = 15_000): Promise<Service> {
+  const app = createApp(engine, { token: undefined, signingKey: undefined, corsOrigins: [], bodyLimit: 1024 * 1024, heartbeatMs, sseBufferLimit: 1024 * 1024, logger: false });
   await app.fastify.listen({ port: 0, host: '127.0.0.1' });
   return {
     port: (app.fastify.server.address() as AddressInfo).port,
