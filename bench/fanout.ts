@@ -1,6 +1,7 @@
 /**
  * The fan-out case of `npm run bench:http`: one product's events to 1, 10 and 50 subscribers,
- * the service (Fastify + SQLite, its SSE route) beside two bare `node:http` SSE servers, in the
+ * the service (Fastify + SQLite, its SSE route; `service-redis`: an API instance on a real
+ * `redis-server`, its stream read by the product's tail) beside two bare `node:http` SSE servers, in the
  * same run: `bare` writes each appended event's frame to every subscriber at once, `bare-turn`
  * joins the frames of one event-loop turn and writes them once per subscriber (fewer writes, as
  * the service's shared feed does). The goal's ratio is against the cheaper of the two.
@@ -17,7 +18,9 @@
  * per event with none) / N, so what an append itself costs (the request, the SQLite
  * transaction) is left out for both servers. After a round that warms both up, each case runs
  * 3 times (1 with `--quick`), alternating the servers; the lowest CPU per event of a case is kept
- * (the machine's other load only adds).
+ * (the machine's other load only adds). For `service-redis`, the `XREAD` and `XRANGE` calls
+ * Redis counted in each case (INFO commandstats) are given per appended event: one read of the
+ * product's stream per append at most, whatever the number of subscribers, is the point.
  */
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -25,9 +28,13 @@ import { createServer } from 'node:http';
 import type { ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import { startEngine } from '../src/server/embedded/engine.js';
 import { createApp } from '../src/server/http/create-app.js';
+import type { ExportService } from '../src/server/http/export-service.js';
+import { RedisEngine } from '../src/server/redis/redis-engine.js';
 import { openSqliteStore } from '../src/server/sqlite/open-sqlite-store.js';
+import { startRedisServer } from '../test/support/redis-server.js';
 import type { FanoutRun } from './fanout-subscribers.js';
 
 /** The goal: at 50 subscribers, the service's CPU per delivery at most this many times the bare server's. */
@@ -45,6 +52,15 @@ export interface FanoutRow {
   readonly cpuPerDeliveryUs: number | undefined;
 }
 
+/** The Redis commands the API instance sent to read the product's stream in a case of `service-redis` (INFO commandstats). */
+export interface RedisReads {
+  readonly subscribers: number;
+  /** `XREAD` calls (the product's tail) per appended event. */
+  readonly xreadPerEvent: number;
+  /** `XRANGE` calls (streams reading by their own cursor) per appended event. */
+  readonly xrangePerEvent: number;
+}
+
 export interface FanoutResult {
   readonly method: string;
   readonly rounds: number;
@@ -55,12 +71,14 @@ export interface FanoutResult {
   readonly baseline: Target;
   readonly goal: number;
   readonly pass: boolean;
+  /** The same for the service on Redis (`service-redis`), against the same bare server. */
+  readonly redis: { readonly ratioAt50: number; readonly pass: boolean; readonly reads: RedisReads[] };
 }
 
 const SUBSCRIBERS = [0, 1, 10, 50];
 
-type Target = 'service' | 'bare' | 'bare-turn';
-const TARGETS: readonly Target[] = ['service', 'bare', 'bare-turn'];
+type Target = 'service' | 'service-redis' | 'bare' | 'bare-turn';
+const TARGETS: readonly Target[] = ['service', 'service-redis', 'bare', 'bare-turn'];
 
 /**
  * A bare SSE server: each POST /append makes one frame (an event like the service's) and writes
@@ -124,10 +142,26 @@ function startBare(perTurn: boolean): Promise<{ readonly port: number; readonly 
   });
 }
 
+export interface Service {
+  readonly port: number;
+  readonly openStreams: () => number;
+  readonly close: () => Promise<void>;
+}
+
 /** The reference service in this process, its jobs stopped so that exports stay queued (also used by `bench/capacity.ts`). */
-export async function startService(dataDir: string, heartbeatMs = 15_000): Promise<{ readonly port: number; readonly openStreams: () => number; readonly close: () => Promise<void> }> {
+export async function startService(dataDir: string, heartbeatMs = 15_000): Promise<Service> {
   const engine = await startEngine({ dataDir, jobTimeoutMs: null, jobMemoryMb: null, concurrency: 1, pageSize: 1000, openStore: openSqliteStore });
   await engine.stopJobs();
+  return serve(engine, heartbeatMs);
+}
+
+/** An API instance of the service on Redis in this process; no worker runs, so exports stay queued. */
+async function startRedisService(dataDir: string, redis: string): Promise<Service> {
+  const engine = await RedisEngine.start({ redis, dataDir, pageSize: 1000, redisTimeoutMs: 10_000, retryAfterSeconds: 10, log: () => undefined });
+  return serve(engine);
+}
+
+async function serve(engine: ExportService, heartbeatMs = 15_000): Promise<Service> {
   const app = createApp(engine, { token: undefined, signingKey: undefined, corsOrigins: [], bodyLimit: 1024 * 1024, heartbeatMs, sseBufferLimit: 1024 * 1024, logger: false });
   await app.fastify.listen({ port: 0, host: '127.0.0.1' });
   return {
@@ -180,10 +214,19 @@ async function waitUntil(test: () => boolean): Promise<void> {
   while (!test()) await new Promise((resolve) => setTimeout(resolve, 10));
 }
 
+/** Calls of each command so far, from INFO commandstats. */
+async function commandCalls(db: Redis): Promise<Map<string, number>> {
+  return new Map([...(await db.info('commandstats')).matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)].map((m) => [m[1]!, Number(m[2])]));
+}
+
 export async function runFanout(options: { readonly dataDir: string; readonly quick: boolean }): Promise<FanoutResult> {
   const rounds = options.quick ? 1 : 3;
   const exports = options.quick ? 300 : 800;
   const service = await startService(options.dataDir);
+  const redisServer = await startRedisServer();
+  const db = new Redis(redisServer.url);
+  const redisService = await startRedisService(`${options.dataDir}-redis`, redisServer.url);
+  const reads = new Map<number, RedisReads>();
   const bare = await startBare(false);
   const bareTurn = await startBare(true);
   const peer = new Peer();
@@ -195,31 +238,38 @@ export async function runFanout(options: { readonly dataDir: string; readonly qu
       for (const subscribers of SUBSCRIBERS) {
         for (const target of TARGETS) {
           let run: FanoutRun;
-          if (target === 'service') {
+          const served = target === 'service' ? service : redisService;
+          if (target === 'service' || target === 'service-redis') {
             const productId = `fanout-${product++}`;
-            const created = await fetch(`http://127.0.0.1:${service.port}/vector/v2/products`, {
+            const created = await fetch(`http://127.0.0.1:${served.port}/vector/v2/products`, {
               method: 'POST',
               headers: { 'content-type': 'application/json' },
               body: JSON.stringify({ id: productId }),
             });
             if (created.status !== 201) throw new Error(`Creating the product ${productId}: ${created.status} ${await created.text()}`);
             const streamPath = `/vector/v2/products/${productId}/search/export/events`;
-            run = { cmd: 'open', host: '127.0.0.1', port: service.port, streamPath, subscribers, target, productId, count: exports, concurrency: 8 };
+            run = { cmd: 'open', host: '127.0.0.1', port: served.port, streamPath, subscribers, target: 'service', productId, count: exports, concurrency: 8 };
           } else {
             const port = target === 'bare' ? bare.port : bareTurn.port;
             run = { cmd: 'open', host: '127.0.0.1', port, streamPath: '/events', subscribers, target, productId: '', count: 3 * exports, concurrency: 8 };
           }
           await peer.ask({ ...run }, 'ready');
           global.gc?.();
+          const calls0 = target === 'service-redis' ? await commandCalls(db) : undefined;
           const cpu = process.cpuUsage();
           const start = process.hrtime.bigint();
           const done = await peer.ask({ cmd: 'go' }, 'done');
           const seconds = Number(process.hrtime.bigint() - start) / 1e9;
           const used = process.cpuUsage(cpu);
+          const events = 3 * exports;
+          if (calls0 !== undefined) {
+            const calls1 = await commandCalls(db);
+            const delta = (name: string): number => (calls1.get(name) ?? 0) - (calls0.get(name) ?? 0);
+            if (round > 0) reads.set(subscribers, { subscribers, xreadPerEvent: delta('xread') / events, xrangePerEvent: delta('xrange') / events });
+          }
           if (done['received'] !== done['expected']) throw new Error(`The subscribers received ${String(done['received'])} events of ${String(done['expected'])}`);
           await peer.ask({ cmd: 'close' }, 'closed');
-          if (target === 'service') await waitUntil(() => service.openStreams() === 0);
-          const events = 3 * exports;
+          if (target === 'service' || target === 'service-redis') await waitUntil(() => served.openStreams() === 0);
           const row = { events, cpuPerEventUs: (used.user + used.system) / events, appendsPerSecond: events / seconds };
           if (round === 0) continue;
           const key = `${target}/${subscribers}`;
@@ -237,6 +287,9 @@ export async function runFanout(options: { readonly dataDir: string; readonly qu
     await bare.close();
     await bareTurn.close();
     await service.close();
+    await redisService.close();
+    db.disconnect();
+    await redisServer.stop();
   }
   const rows: FanoutRow[] = [];
   for (const target of TARGETS) {
@@ -256,6 +309,7 @@ export async function runFanout(options: { readonly dataDir: string; readonly qu
   const at50 = (target: Target): number => rows.find((r) => r.target === target && r.subscribers === 50)!.cpuPerDeliveryUs!;
   const baseline: Target = at50('bare') <= at50('bare-turn') ? 'bare' : 'bare-turn';
   const ratioAt50 = at50('service') / at50(baseline);
+  const redisRatioAt50 = at50('service-redis') / at50(baseline);
   return {
     method:
       'both servers in one process, subscribers (raw TCP) and appender in a child process; server CPU = process.cpuUsage() from the first append until every subscriber had every event; ' +
@@ -266,6 +320,7 @@ export async function runFanout(options: { readonly dataDir: string; readonly qu
     baseline,
     goal: FANOUT_GOAL,
     pass: ratioAt50 <= FANOUT_GOAL,
+    redis: { ratioAt50: redisRatioAt50, pass: redisRatioAt50 <= FANOUT_GOAL, reads: [...reads.values()].sort((a, b) => a.subscribers - b.subscribers) },
   };
 }
 
@@ -283,4 +338,9 @@ export function printFanout(result: FanoutResult): void {
   console.log(
     `  service / ${result.baseline} CPU per delivery at 50 subscribers: ${result.ratioAt50.toFixed(2)}x (goal <= ${result.goal}x): ${result.pass ? 'pass' : 'FAIL'}`,
   );
+  console.log(
+    `  service-redis / ${result.baseline} CPU per delivery at 50 subscribers: ${result.redis.ratioAt50.toFixed(2)}x (goal <= ${result.goal}x): ${result.redis.pass ? 'pass' : 'FAIL'}`,
+  );
+  console.log('  service-redis, the product stream read per appended event (INFO commandstats, last round):');
+  for (const r of result.redis.reads) console.log(`    ${String(r.subscribers).padStart(2)} subscribers: XREAD ${r.xreadPerEvent.toFixed(3)}, XRANGE ${r.xrangePerEvent.toFixed(3)}`);
 }

@@ -16,7 +16,9 @@
  *    against BullMQ's own bytes per completed job in the same run (goal <= 2x).
  * 4. Tracker (`--part=tracker`): `fromBullmq` following 1,000 and 10,000 pending exports, idle:
  *    Redis commands per second (`INFO commandstats`, goal <= 20 flat in task count), CPU ms per
- *    second (goal <= 2) and heap per task (goal <= 1.5x), against a `QueueEvents` listener.
+ *    second (goal <= 2) and heap per task (goal <= 1.5x), against a `QueueEvents` listener; busy:
+ *    CPU per export while a BullMQ worker in another process ends them all (goal <= 1.2x the
+ *    listener's), lowest of 2 rounds (1 with `--quick`).
  *
  * Writes `bench/results/redis.json` (1 and 2) and `bench/results/redis-costs.json` (3 and 4).
  * `--part=throughput|memory|tracker` runs one part; without it, all.
@@ -159,7 +161,7 @@ if (runs('memory') || runs('tracker')) {
   if (runs('tracker')) {
     const tracker = [];
     for (const pending of [1_000, 10_000]) {
-      const result = await measureTracker(pending, quick ? 5_000 : 10_000);
+      const result = await measureTracker(pending, quick ? 5_000 : 10_000, quick ? 1 : 2);
       console.log(`tracker at ${pending} pending exports`, JSON.stringify(result, null, 2));
       tracker.push(result);
     }

@@ -1,4 +1,4 @@
-import { QueueEvents } from 'bullmq';
+import { QueueKeys } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Observable } from 'rxjs';
 import { describeValue } from '../core/errors.js';
@@ -64,6 +64,46 @@ export const SOURCE_CONNECTION_NAME = 'export-task-bullmq-source';
 const BLOCK_MS = 2_000;
 /** Exports the safety-net sweep checks at most per round: its cost per round does not grow with the number followed. */
 const SWEEP_BATCH = 100;
+/**
+ * After a read that brought entries, the source waits this long before the next, ms: on a busy
+ * product each read carries that time's events instead of one or two (fewer round trips and
+ * fewer checks), for at most this much more latency. A read after a quiet time returns at once.
+ */
+const COALESCE_MS = 10;
+/** Exports whose state is read (or checked) per pipelined round trip. */
+const STATE_BATCH = 500;
+/** BullMQ's events looked at per script call, at most. */
+const QUEUE_BATCH = 1000;
+/** After BullMQ's events were looked at, the source waits this long before it looks again, ms: what it looks for is rare. */
+const QUEUE_COALESCE_MS = 100;
+/**
+ * Picks out of BullMQ's event stream (KEYS[1]) what can leave an export unended, after the
+ * entry ARGV[1], ARGV[2] entries at most: answers {the last entry looked at, how many were
+ * looked at, the job ids of the `removed`, `failed` and `stalled` events}. Every other event
+ * (added, waiting, active, progress, completed, drained, ...) stays in Redis: the source
+ * learns of those from the export's own log.
+ */
+const QUEUE_EVENTS_SCRIPT = `
+local entries = redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', tonumber(ARGV[2]))
+local jobs = {}
+local last = ARGV[1]
+for _, entry in ipairs(entries) do
+  last = entry[1]
+  local fields = entry[2]
+  local event = fields[2]
+  if fields[1] == 'event' and (event == 'removed' or event == 'failed' or event == 'stalled') then
+    for i = 3, #fields - 1, 2 do
+      if fields[i] == 'jobId' then
+        jobs[#jobs + 1] = fields[i + 1]
+        break
+      end
+    end
+  end
+end
+return {last, #entries, jobs}
+`;
+/** In {@link Follower}'s map of exports, a followed export that is final: it is neither pending nor followed again. */
+const FINAL = -1;
 const OPTION_KEYS = ['redis', 'productId', 'exportIds', 'checkIntervalMs', 'hooks'];
 
 /**
@@ -128,18 +168,25 @@ class Follower {
   readonly #emit: (event: TaskEvent) => void;
   readonly #redis: Redis;
   readonly #blocking: Redis;
-  readonly #eventsConnection: Redis;
+  readonly #queueBlocking: Redis;
   readonly #log: RedisExportLog;
-  readonly #events: QueueEvents;
   readonly #stream: string;
-  readonly #jobPrefix: string;
-  /** The highest `seq` delivered of each followed export not final yet: a final one leaves it (the store holds it). */
-  readonly #pending = new Map<string, number>();
-  /** The followed exports, when given: one that is final is neither pending nor followed again. */
-  readonly #followed: ReadonlySet<string> | undefined;
+  /** BullMQ's event stream of the export queue. */
+  readonly #queueEvents: string;
+  readonly #queueKeys = new QueueKeys();
+  /**
+   * The exports followed: of each not final yet, the highest `seq` delivered; {@link FINAL} for
+   * a followed export that is final (the store holds it). Following the whole product, a final
+   * export leaves it instead. One map, the only per-export state the source keeps.
+   */
+  readonly #exports = new Map<string, number>();
   #cursor = '0-0';
+  /** The last entry of BullMQ's event stream looked at. */
+  #queueCursor = '0-0';
   #stopped = false;
   #timer: NodeJS.Timeout | undefined;
+  /** Wakes the loops' pauses at once when the source stops. */
+  readonly #sleepers = new Set<() => void>();
   /** Where the sweep goes on from, in the pending exports' order. */
   #sweepFrom: string | undefined;
 
@@ -150,29 +197,32 @@ class Follower {
     const connect = (): Redis => new Redis(options.redis, { maxRetriesPerRequest: null, connectionName: SOURCE_CONNECTION_NAME });
     this.#redis = connect();
     this.#blocking = connect();
-    this.#eventsConnection = connect();
-    for (const connection of [this.#redis, this.#blocking, this.#eventsConnection]) connection.on('error', () => undefined);
+    this.#queueBlocking = connect();
+    for (const connection of [this.#redis, this.#blocking, this.#queueBlocking]) connection.on('error', () => undefined);
     this.#log = new RedisExportLog(this.#redis);
-    this.#events = new QueueEvents(EXPORT_QUEUE, { connection: this.#eventsConnection, autorun: false });
-    this.#events.on('error', () => undefined);
-    const check = ({ jobId }: { jobId: string }): void => {
-      if (this.#pending.has(jobId)) void this.#check([jobId]).catch(() => undefined);
-    };
-    this.#events.on('removed', check);
-    this.#events.on('failed', check);
-    this.#events.on('stalled', check);
     this.#stream = redisKeys.events(options.productId);
-    this.#jobPrefix = `bull:${EXPORT_QUEUE}:`;
-    if (options.exportIds !== undefined) {
-      this.#followed = new Set(options.exportIds);
-      for (const exportId of this.#followed) this.#pending.set(exportId, 0);
-    }
+    this.#queueEvents = this.#queueKeys.toKey(EXPORT_QUEUE, 'events');
+    if (options.exportIds !== undefined) for (const exportId of options.exportIds) this.#exports.set(exportId, 0);
+  }
+
+  /** Whether the export is followed and not final yet. */
+  #pending(exportId: string): boolean {
+    return (this.#exports.get(exportId) ?? FINAL) !== FINAL;
+  }
+
+  /** The followed exports not final yet. */
+  #pendingIds(): string[] {
+    const ids: string[] = [];
+    for (const [exportId, seq] of this.#exports) if (seq !== FINAL) ids.push(exportId);
+    return ids;
   }
 
   async run(): Promise<void> {
     const { exportIds, hooks } = this.#options;
     // BullMQ's events from now on: a removal after this point is heard.
-    void this.#events.run().catch(() => undefined);
+    const [queueEnd] = await this.#redis.xrevrange(this.#queueEvents, '+', '-', 'COUNT', 1);
+    this.#queueCursor = queueEnd?.[0] ?? '0-0';
+    void this.#watchQueue();
     if (exportIds !== undefined) {
       // 1. Listen: from here on, every entry of the stream will be delivered.
       this.#cursor = await this.#end();
@@ -181,17 +231,16 @@ class Follower {
       await this.#resync();
       await hooks?.afterStateRead?.();
       // A job removed before the subscription was heard by no one: look once.
-      await this.#check([...this.#pending.keys()]);
+      await this.#check(this.#pendingIds());
     }
     this.#schedule();
     while (!this.#stopped) {
       try {
-        await this.#readMore();
-      } catch (error) {
+        if (await this.#readMore()) await this.#sleep(COALESCE_MS);
+      } catch {
         if (this.#stopped) return;
         // Redis is away: the clients reconnect; look again shortly.
-        void error;
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await this.#sleep(100);
       }
     }
   }
@@ -199,11 +248,51 @@ class Follower {
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    for (const wake of [...this.#sleepers]) wake();
     this.#blocking.disconnect();
-    void this.#events.close().finally(() => {
-      this.#eventsConnection.disconnect();
-      this.#redis.disconnect();
+    this.#queueBlocking.disconnect();
+    this.#redis.disconnect();
+  }
+
+  /** Resolves after `ms`, or at once when the source stops. */
+  #sleep(ms: number): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.#sleepers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.#sleepers.add(wake);
     });
+  }
+
+  /**
+   * BullMQ's word on the queue, for what the export's log cannot say (a job removed, failed by
+   * BullMQ, or stalled): a blocking read wakes on any new event, then a script in Redis picks out
+   * the few that matter, so the many others are not sent here.
+   */
+  async #watchQueue(): Promise<void> {
+    while (!this.#stopped) {
+      try {
+        const woke = await this.#queueBlocking.xread('COUNT', 1, 'BLOCK', BLOCK_MS, 'STREAMS', this.#queueEvents, this.#queueCursor);
+        if (this.#stopped) return;
+        if (woke === null) continue;
+        let looked: number;
+        do {
+          const [last, count, jobIds] = (await this.#redis.eval(QUEUE_EVENTS_SCRIPT, 1, this.#queueEvents, this.#queueCursor, QUEUE_BATCH)) as [string, number, string[]];
+          this.#queueCursor = last;
+          looked = count;
+          const ours = jobIds.filter((jobId) => this.#pending(jobId));
+          if (ours.length > 0) await this.#check(ours);
+        } while (looked === QUEUE_BATCH && !this.#stopped);
+        await this.#sleep(QUEUE_COALESCE_MS);
+      } catch {
+        if (this.#stopped) return;
+        await this.#sleep(100);
+      }
+    }
   }
 
   /** The id of the stream's last entry, `"0-0"` when there is none. */
@@ -211,18 +300,19 @@ class Follower {
     return this.#log.lastCursor(this.#options.productId);
   }
 
-  async #readMore(): Promise<void> {
+  /** Reads and delivers the next entries of the product's stream. @returns Whether there were any. */
+  async #readMore(): Promise<boolean> {
     const answer = await this.#blocking.xread('COUNT', 500, 'BLOCK', BLOCK_MS, 'STREAMS', this.#stream, this.#cursor);
     const entries = answer?.[0]?.[1] ?? [];
-    if (this.#stopped) return;
+    if (this.#stopped) return false;
     if (entries.length === 0) {
       await this.#checkStream();
-      return;
+      return false;
     }
     // Entries right after the cursor were trimmed away: what they said is lost, resync.
     if (this.#cursor !== '0-0' && (await this.#trimmedAfterCursor())) await this.#resync(this.#cursor);
     for (const [id, fields] of entries) {
-      if (this.#stopped) return;
+      if (this.#stopped) return false;
       this.#cursor = id;
       const json = fields[fields.indexOf('e') + 1];
       if (json === undefined) continue;
@@ -231,6 +321,7 @@ class Follower {
       this.#note(event.export_id, event.seq, event.type === 'succeeded' || event.type === 'failed');
       this.#emit(event);
     }
+    return true;
   }
 
   /** Whether the cursor's own entry is gone from the stream (trimmed or deleted) while it was there. */
@@ -254,10 +345,18 @@ class Follower {
    */
   async #resync(since?: string): Promise<void> {
     const { productId } = this.#options;
-    const records =
-      this.#followed === undefined && since !== undefined
-        ? await this.#log.changedSince(productId, Number(since.slice(0, since.indexOf('-'))))
-        : (await this.#log.getMany(productId, [...this.#pending.keys()])).filter((record): record is ExportRecord => record !== undefined);
+    if (this.#options.exportIds === undefined && since !== undefined) {
+      this.#deliverState(await this.#log.changedSince(productId, Number(since.slice(0, since.indexOf('-')))));
+      return;
+    }
+    const pending = this.#pendingIds();
+    // A batch at a time: the client's command queue and the records read stay small whatever the number followed.
+    for (let i = 0; i < pending.length && !this.#stopped; i += STATE_BATCH) {
+      this.#deliverState((await this.#log.getMany(productId, pending.slice(i, i + STATE_BATCH))).filter((record): record is ExportRecord => record !== undefined));
+    }
+  }
+
+  #deliverState(records: readonly ExportRecord[]): void {
     for (const record of records) {
       if (this.#stopped) return;
       const snapshot: SnapshotEvent = record.snapshot();
@@ -268,18 +367,21 @@ class Follower {
   }
 
   #follows(exportId: string): boolean {
-    if (this.#followed === undefined) {
-      if (!this.#pending.has(exportId)) this.#pending.set(exportId, 0);
+    if (this.#options.exportIds === undefined) {
+      if (!this.#exports.has(exportId)) this.#exports.set(exportId, 0);
       return true;
     }
-    return this.#followed.has(exportId);
+    return this.#exports.has(exportId);
   }
 
   #note(exportId: string, seq: number, final: boolean): void {
-    const known = this.#pending.get(exportId);
-    if (known === undefined) return;
-    if (final) this.#pending.delete(exportId);
-    else if (seq > known) this.#pending.set(exportId, seq);
+    const known = this.#exports.get(exportId);
+    if (known === undefined || known === FINAL) return;
+    if (final) {
+      // Following the whole product, a final export is forgotten; a followed one stays, as final.
+      if (this.#options.exportIds === undefined) this.#exports.delete(exportId);
+      else this.#exports.set(exportId, FINAL);
+    } else if (seq > known) this.#exports.set(exportId, seq);
   }
 
   #schedule(): void {
@@ -296,11 +398,12 @@ class Follower {
   async #sweep(): Promise<void> {
     const batch: string[] = [];
     let started = this.#sweepFrom === undefined;
-    for (const exportId of this.#pending.keys()) {
+    for (const [exportId, seq] of this.#exports) {
       if (!started) {
         started = exportId === this.#sweepFrom;
         continue;
       }
+      if (seq === FINAL) continue;
       batch.push(exportId);
       if (batch.length === SWEEP_BATCH) break;
     }
@@ -308,25 +411,29 @@ class Follower {
     await this.#check(batch);
   }
 
-  /** Settles those of `exportIds` that are not final while their job is gone, or whose record is gone: one pipelined round trip. */
+  /** Settles those of `exportIds` that are not final while their job is gone, or whose record is gone: one pipelined round trip per 500. */
   async #check(exportIds: readonly string[]): Promise<void> {
+    for (let i = 0; i < exportIds.length && !this.#stopped; i += STATE_BATCH) await this.#checkBatch(exportIds.slice(i, i + STATE_BATCH));
+  }
+
+  async #checkBatch(exportIds: readonly string[]): Promise<void> {
     if (exportIds.length === 0) return;
     const { productId } = this.#options;
     const pipeline = this.#redis.pipeline();
     const outcomes = redisKeys.outcomes(productId);
     for (const exportId of exportIds) {
-      pipeline.hget(redisKeys.export(productId, exportId), 'state').hexists(outcomes, exportId).exists(`${this.#jobPrefix}${exportId}`);
+      pipeline.hget(redisKeys.export(productId, exportId), 'state').hexists(outcomes, exportId).exists(this.#queueKeys.toKey(EXPORT_QUEUE, exportId));
     }
     const answers = (await pipeline.exec()) ?? [];
     exportIds.forEach((exportId, i) => {
       const [state, outcome, job] = answers.slice(3 * i, 3 * i + 3).map(([error, value]) => (error === null ? value : undefined));
-      if (this.#stopped || !this.#pending.has(exportId) || outcome === 1) return;
+      if (this.#stopped || !this.#pending(exportId) || outcome === 1) return;
       const record = typeof state === 'string' ? ExportRecord.fromState(JSON.parse(state) as ExportRecordState) : undefined;
       if (record?.final === true) return;
       // The job of a record not final is gone (removed, or failed and removed), or the record is gone.
       // A command that failed (Redis away) says nothing: the next check will.
       if (state === undefined || outcome === undefined || job === undefined) return;
-      if (record === undefined || job === 0) this.#settleRemoved(exportId, Math.max(this.#pending.get(exportId) ?? 0, record?.seq ?? 0), record === undefined);
+      if (record === undefined || job === 0) this.#settleRemoved(exportId, Math.max(this.#exports.get(exportId) ?? 0, record?.seq ?? 0), record === undefined);
     });
   }
 

@@ -207,7 +207,8 @@ class EventStream implements FeedMember {
     this.#product = undefined;
     product.leave(this);
     this.#feed = this.#feed.shared!.from(this.#sharedCursor);
-    if (!this.#ending) this.#unsubscribe = this.#feed.onAppend(() => this.#pump());
+    // Subscribed even when ending: the stop that follows closes it (a Redis feed listens to its product's tail).
+    this.#unsubscribe = this.#feed.onAppend(() => this.#pump());
   }
 
   /** Writes what its product's feed read (from index `from`); leaves the feed when the socket is half full. */
@@ -227,6 +228,13 @@ class EventStream implements FeedMember {
         return;
       }
     }
+  }
+
+  /** Its product's feed cannot go on (the log vanished or was replaced): `event: reset`, and the stream ends. */
+  reset(reason: string): void {
+    if (this.#done || this.#ending) return;
+    this.#product = undefined;
+    this.#reset(reason);
   }
 
   /**

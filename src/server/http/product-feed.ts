@@ -53,6 +53,11 @@ export interface FeedMember {
    * again from its own cursor later.
    */
   deliver(batch: FeedBatch, from: number): void;
+  /**
+   * The feed cannot go on: its product's log vanished or was replaced (`reason` says how). The
+   * member is no longer one; it sends `event: reset` and ends.
+   */
+  reset(reason: string): void;
 }
 
 /** What the shared feeds have done, for tests and diagnostics. @internal */
@@ -170,8 +175,19 @@ export class ProductFeed {
       const events = this.#feed.take(READ_BATCH);
       if (events.length > 0) this.#deliver(batchOf(events, this.#feed.cursor));
       // The last member may have left meanwhile: the feed stopped.
-      if (events.length < READ_BATCH || this.#stopped) return;
+      if (this.#stopped) return;
+      if (events.length < READ_BATCH) break;
     }
+    const lost = this.#feed.lost;
+    if (lost !== undefined) this.#lose(lost);
+  }
+
+  /** Its log is gone or replaced: every member is reset, and the feed stops. */
+  #lose(reason: string): void {
+    const members = [...this.#members.keys()];
+    this.#members.clear();
+    this.#stopIfEmpty();
+    for (const member of members) member.reset(reason);
   }
 
   #deliver(batch: FeedBatch): void {

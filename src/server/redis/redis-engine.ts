@@ -20,7 +20,8 @@ import { connectRedis } from './connect-redis.js';
 import { markDataDir } from './data-dir-marker.js';
 import { RedisAvailability } from './redis-availability.js';
 import type { ServiceLog } from './redis-availability.js';
-import { RedisEventFeed } from './redis-event-feed.js';
+import { RedisFeedSource } from './redis-event-feed.js';
+import type { RedisEventFeed } from './redis-event-feed.js';
 import { compareEntryIds, DEFAULT_OUTCOME_RETENTION_MS, DEFAULT_RETENTION_MS, RedisExportLog } from './redis-export-log.js';
 import { EXPORT_QUEUE, redisKeys } from './redis-keys.js';
 import type { ExportJobData } from './redis-keys.js';
@@ -247,8 +248,8 @@ export class RedisEngine implements ExportService {
         }
         return undefined;
       };
-      const feed: RedisEventFeed = new RedisEventFeed(this.#log, this.#tails, productId, after, options.exportId, logId, check, () => this.#feeds.delete(feed));
-      this.#feeds.add(feed);
+      const source = new RedisFeedSource({ log: this.#log, tails: this.#tails, productId, logId, check, open: this.#feeds });
+      const feed = source.feed(after, options.exportId);
       try {
         await feed.open();
       } catch (error) {

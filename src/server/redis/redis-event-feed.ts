@@ -1,7 +1,8 @@
 import type { BackendEvent } from '../../client/backend.js';
-import type { EventFeed } from '../embedded/engine.js';
+import type { EventFeed, SharedFeedSource } from '../embedded/engine.js';
+import { compareEntryIds } from './redis-export-log.js';
 import type { RedisExportLog } from './redis-export-log.js';
-import type { RedisTails } from './redis-tails.js';
+import type { RedisTails, TailHandle } from './redis-tails.js';
 
 /**
  * Whether the product's log is still the one the feed reads: the reason it is not, in words,
@@ -14,60 +15,92 @@ const READ_BATCH = 256;
 /** How soon a read that failed (Redis away) is tried again, ms. */
 const RETRY_MS = 200;
 
+/** What the feeds of one product's log, as one API instance read it, have in common. @internal */
+export interface RedisFeedContext {
+  readonly log: RedisExportLog;
+  readonly tails: RedisTails;
+  readonly productId: string;
+  /** The product's log id when the feeds were asked for: a log with another is not theirs. */
+  readonly logId: string | undefined;
+  readonly check: LogCheck;
+  /** The feeds open: each adds itself as it is made and leaves as it closes (the engine closes those left). */
+  readonly open: Set<RedisEventFeed>;
+}
+
 /**
- * A product's events after a cursor, from its Redis Stream, for one event stream of the HTTP
- * server. The server's streams pull synchronously ({@link EventFeed.take}); this feed reads a
- * batch ahead (`XRANGE` after the last entry read, never more than one batch held), and
- * reads the next batch when the one held is taken or the product's tail says something was
- * appended; then it tells its listener. Cursors are the entries' ids, so a client resumes at
- * any API instance.
+ * The feeds of one product's log, and how the caught-up event streams of the product share
+ * them ({@link SharedFeedSource}): one product feed per product and log id, fed by the
+ * product's tail, whose one `XREAD` brings each entry to all of them. Cursors are stream entry
+ * ids, ordered by their ms and sequence parts. @internal
+ */
+export class RedisFeedSource implements SharedFeedSource {
+  readonly key: string;
+  readonly #context: RedisFeedContext;
+
+  constructor(context: RedisFeedContext) {
+    this.#context = context;
+    this.key = `${context.productId}\n${context.logId ?? ''}`;
+  }
+
+  /** A feed after `after` (a client's cursor, checked), of one export's events when `exportId` is given; {@link RedisEventFeed.open} it. */
+  feed(after: string, exportId: string | undefined): RedisEventFeed {
+    return new RedisEventFeed(this.#context, after, exportId, exportId === undefined ? this : undefined);
+  }
+
+  /** A feed of the whole product after `after`, a cursor one of these feeds gave; it opens in the background, and tells its listener once it has events. */
+  from(after: number | string): RedisEventFeed {
+    const feed = this.feed(String(after), undefined);
+    feed.start();
+    return feed;
+  }
+
+  compare(a: number | string, b: number | string): number {
+    return compareEntryIds(String(a), String(b));
+  }
+}
+
+/**
+ * A product's events after a cursor, for one event stream of the HTTP server (or for the
+ * product feed its caught-up streams share). The server's streams pull synchronously
+ * ({@link EventFeed.take}). Near the stream's end, the feed takes entries from the product's
+ * tail, which read them once for every feed of this instance ({@link RedisTails}); further
+ * behind, it reads a batch ahead by its own cursor (`XRANGE` after the last entry read, never
+ * more than one batch held) until it reaches what the tail holds. It tells its listener when
+ * it has events to take. Cursors are the entries' ids, so a client resumes at any API instance.
  * @internal
  */
 export class RedisEventFeed implements EventFeed {
-  readonly #log: RedisExportLog;
-  readonly #tails: RedisTails;
-  readonly #productId: string;
+  readonly #context: RedisFeedContext;
   readonly #exportId: string | undefined;
+  readonly #source: RedisFeedSource | undefined;
   /** The last entry read from the stream (a batch may hold none of the feed's when it is narrowed to one export). */
   #scanned: string;
   /** The last entry taken. */
   #taken: string;
   #ahead: BackendEvent[] = [];
-  /** The stream may hold entries after {@link RedisEventFeed.#scanned}. */
+  /** The stream may hold entries after {@link RedisEventFeed.#scanned} that the tail does not. */
   #more = true;
   /** Counts the tail's notices: one that comes while a read is under way may be of an entry the read did not see. */
   #notices = 0;
   #reading = false;
+  /** The cursor was located (and trimmed snapshots made): the feed may read. */
+  #opened = false;
   #listener: (() => void) | undefined;
-  #stopTail: (() => void) | undefined;
+  #tail: TailHandle | undefined;
+  #retry: NodeJS.Timeout | undefined;
   #closed = false;
   #checking = false;
   /** The product's log id seen by the tail is not the feed's: read nothing until checked. */
   #suspect = false;
   #lost: string | undefined;
-  readonly #logId: string | undefined;
-  readonly #check: LogCheck;
-  readonly #onClose: () => void;
 
-  constructor(
-    log: RedisExportLog,
-    tails: RedisTails,
-    productId: string,
-    after: string,
-    exportId: string | undefined,
-    logId: string | undefined,
-    check: LogCheck,
-    onClose: () => void,
-  ) {
-    this.#logId = logId;
-    this.#onClose = onClose;
-    this.#check = check;
-    this.#log = log;
-    this.#tails = tails;
-    this.#productId = productId;
+  constructor(context: RedisFeedContext, after: string, exportId: string | undefined, source: RedisFeedSource | undefined) {
+    this.#context = context;
     this.#exportId = exportId;
+    this.#source = source;
     this.#scanned = after;
     this.#taken = after;
+    context.open.add(this);
   }
 
   /**
@@ -75,28 +108,49 @@ export class RedisEventFeed implements EventFeed {
    * after the read is told by the tail, so nothing falls between the two.
    */
   async open(): Promise<void> {
-    this.#stopTail = await this.#tails.listen(this.#productId, (what, logId) => {
-      if (what === 'check' || logId !== this.#logId) {
+    const tail = this.#listen();
+    await tail.ready;
+    if (this.#closed || this.#opened) return;
+    const { log, productId, logId } = this.#context;
+    // A cursor the tail holds is of this log; another is looked for in the stream.
+    if (this.#scanned !== '0-0' && !tail.holds(this.#scanned, logId)) {
+      const where = await log.locate(productId, this.#scanned);
+      if (where === 'unknown') {
+        this.#lost =
+          `the cursor ${this.#scanned} is not in the log of product ${JSON.stringify(productId)}: the log was replaced (Redis lost its data, ` +
+          'or a failover to a replica without it) or the cursor is of another service';
+        this.#opened = true;
+        return;
+      }
+      if (where === 'trimmed') await this.#snapshots();
+    }
+    this.#opened = true;
+    if (this.#ahead.length === 0 && !this.#fromTail()) await this.#readBatch();
+  }
+
+  /** Opens in the background (again shortly while Redis is away), then tells the listener. */
+  start(): void {
+    this.open().then(
+      () => this.#wake(),
+      () => {
+        if (!this.#closed) this.#retry = setTimeout(() => this.start(), RETRY_MS).unref();
+      },
+    );
+  }
+
+  #listen(): TailHandle {
+    this.#tail ??= this.#context.tails.listen(this.#context.productId, (what, logId) => {
+      if (what === 'check' || logId !== this.#context.logId) {
         // Read nothing more until the check says the log is still the one read.
-        if (logId !== this.#logId) this.#suspect = true;
+        if (logId !== this.#context.logId) this.#suspect = true;
         this.#verify();
         if (what === 'check') return;
       }
       this.#notices++;
       this.#more = true;
-      this.#read();
+      this.#wake();
     });
-    if (this.#scanned !== '0-0') {
-      const where = await this.#log.locate(this.#productId, this.#scanned);
-      if (where === 'unknown') {
-        this.#lost =
-          `the cursor ${this.#scanned} is not in the log of product ${JSON.stringify(this.#productId)}: the log was replaced (Redis lost its data, ` +
-          'or a failover to a replica without it) or the cursor is of another service';
-        return;
-      }
-      if (where === 'trimmed') await this.#snapshots();
-    }
-    await this.#readBatch();
+    return this.#tail;
   }
 
   /**
@@ -107,9 +161,10 @@ export class RedisEventFeed implements EventFeed {
    * snapshots resumes from the trimmed cursor again, and gets them all.
    */
   async #snapshots(): Promise<void> {
+    const { log, productId } = this.#context;
     const trimmed = this.#scanned;
-    const end = await this.#log.lastCursor(this.#productId);
-    const records = await this.#log.changedSince(this.#productId, Number(trimmed.split('-')[0]));
+    const end = await log.lastCursor(productId);
+    const records = await log.changedSince(productId, Number(trimmed.split('-')[0]));
     const snapshots = records.filter((record) => this.#exportId === undefined || record.exportId === this.#exportId).map((record) => record.snapshot());
     this.#ahead = snapshots.map((event, i) => ({ cursor: i === snapshots.length - 1 ? end : trimmed, event }));
     this.#scanned = end;
@@ -127,10 +182,16 @@ export class RedisEventFeed implements EventFeed {
     return this.#ahead.length === 0 ? this.#scanned : this.#taken;
   }
 
+  /** How the streams of the whole product share reads; a feed of one export's events has none. */
+  get shared(): SharedFeedSource | undefined {
+    return this.#source;
+  }
+
   take(limit: number): BackendEvent[] {
+    if (this.#ahead.length === 0) this.#fromTail();
     const taken = this.#ahead.splice(0, limit);
     if (taken.length > 0) this.#taken = taken.at(-1)!.cursor;
-    if (this.#ahead.length === 0) this.#read();
+    if (this.#ahead.length === 0 && !this.#readsTail()) this.#read();
     return taken;
   }
 
@@ -143,22 +204,48 @@ export class RedisEventFeed implements EventFeed {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#onClose();
+    this.#context.open.delete(this);
     this.#listener = undefined;
-    this.#stopTail?.();
-    this.#stopTail = undefined;
+    clearTimeout(this.#retry);
+    this.#tail?.stop();
+    this.#tail = undefined;
+  }
+
+  /** Whether the feed may take from the tail: open, not in doubt, and its cursor within the tail's window. */
+  #readsTail(): boolean {
+    if (!this.#opened || this.#closed || this.#suspect || this.#lost !== undefined || this.#reading || this.#tail === undefined) return false;
+    return this.#tail.read(this.#scanned, 0, this.#context.logId) !== undefined;
+  }
+
+  /** Takes what the tail read after the cursor into the batch held, when it can. @returns Whether it could. */
+  #fromTail(): boolean {
+    if (!this.#readsTail()) return false;
+    const exportId = this.#exportId;
+    for (;;) {
+      const read = this.#tail!.read(this.#scanned, READ_BATCH, this.#context.logId)!;
+      this.#scanned = read.cursor;
+      for (const event of read.events) if (exportId === undefined || event.event.export_id === exportId) this.#ahead.push(event);
+      if (this.#ahead.length > 0 || read.events.length < READ_BATCH) return true;
+    }
+  }
+
+  /** Something may have come: tells the listener when the feed has it (or the tail does), else reads it. */
+  #wake(): void {
+    if (this.#closed || !this.#opened || this.#reading) return;
+    if (this.#ahead.length > 0 || this.#lost !== undefined || this.#readsTail()) this.#listener?.();
+    else this.#read();
   }
 
   /** Checks the product's log is still the one read; tells the listener when it is not. */
   #verify(): void {
     if (this.#checking || this.#closed || this.#lost !== undefined) return;
     this.#checking = true;
-    this.#check(this.#scanned).then(
+    this.#context.check(this.#scanned).then(
       (reason) => {
         this.#checking = false;
         if (reason === undefined) {
           this.#suspect = false;
-          this.#read();
+          this.#wake();
           return;
         }
         if (this.#closed) return;
@@ -173,18 +260,15 @@ export class RedisEventFeed implements EventFeed {
     );
   }
 
-  /** Reads the next batch in the background when none is held, then tells the listener. */
+  /** Reads the next batch by cursor in the background when none is held, then tells the listener. */
   #read(): void {
-    if (this.#reading || !this.#more || this.#closed || this.#ahead.length > 0 || this.#lost !== undefined || this.#suspect) return;
+    if (this.#reading || !this.#more || this.#closed || !this.#opened || this.#ahead.length > 0 || this.#lost !== undefined || this.#suspect) return;
     this.#readBatch().then(
-      () => {
-        if (this.#ahead.length > 0) this.#listener?.();
-        else this.#read();
-      },
+      () => this.#wake(),
       () => {
         // Redis is away (restarting): try again shortly; the clients reconnect by themselves.
         this.#more = true;
-        if (!this.#closed) setTimeout(() => this.#read(), RETRY_MS).unref();
+        if (!this.#closed) this.#retry = setTimeout(() => this.#read(), RETRY_MS).unref();
       },
     );
   }
@@ -193,14 +277,14 @@ export class RedisEventFeed implements EventFeed {
     this.#reading = true;
     const notices = this.#notices;
     try {
-      const batch = await this.#log.read(this.#productId, this.#scanned, READ_BATCH);
+      const batch = await this.#context.log.read(this.#context.productId, this.#scanned, READ_BATCH);
       // A full batch, or a notice during the read (its entry may have come after the read's
       // snapshot of the stream): there may be more.
       this.#more = batch.length === READ_BATCH || this.#notices !== notices;
       if (batch.length === 0 || this.#closed) return;
       this.#scanned = batch.at(-1)!.cursor;
       const exportId = this.#exportId;
-      this.#ahead.push(...(exportId === undefined ? batch : batch.filter((e) => e.event.export_id === exportId)));
+      for (const event of batch) if (exportId === undefined || event.event.export_id === exportId) this.#ahead.push(event);
     } finally {
       this.#reading = false;
     }

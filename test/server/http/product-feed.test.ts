@@ -10,6 +10,10 @@ const REQUEST = { key: 'k.ndjson', query: {}, timeoutMs: null, memoryMb: null };
 /** A member that keeps what it is given, and checks that the shared pieces hold exactly the frames of the events. */
 class Recorder implements FeedMember {
   readonly got: BackendEvent[] = [];
+  readonly resets: string[] = [];
+  reset(reason: string): void {
+    this.resets.push(reason);
+  }
   deliver(batch: FeedBatch, from: number): void {
     expect(Buffer.concat(batch.pieces).toString('utf8')).toBe(batch.events.map(frameOf).join(''));
     this.got.push(...batch.events.slice(from));
