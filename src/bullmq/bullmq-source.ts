@@ -1,10 +1,13 @@
 import { QueueEvents } from 'bullmq';
-import { Redis } from 'ioredis';
 import { Observable } from 'rxjs';
 import { describeValue } from '../core/errors.js';
 import { checkOptionBag } from '../internal/options.js';
 import type { FailedEvent, SnapshotEvent, TaskEvent } from '../core/events.js';
-import { EXPORT_QUEUE, redisKeys } from '../server/redis/redis-keys.js';
+import { checkRedisTarget } from '../server/redis/check-redis-target.js';
+import type { RedisTarget } from '../server/redis/check-redis-target.js';
+import { EXPORT_QUEUE, exportJobId, exportJobKey, fromExportJobId, QUEUE_OPTIONS, redisKeys } from '../server/redis/redis-keys.js';
+import { createConnection } from '../server/redis/redis-target.js';
+import type { RedisConnection } from '../server/redis/redis-target.js';
 import { compareEntryIds, RedisExportLog } from '../server/redis/redis-export-log.js';
 import { ExportRecord } from '../server/embedded/export-record.js';
 import type { ExportRecordState } from '../server/embedded/export-record.js';
@@ -19,8 +22,13 @@ import type { ExportRecordState } from '../server/embedded/export-record.js';
  * ```
  */
 export interface BullmqSourceOptions {
-  /** The Redis of the service, e.g. `redis://127.0.0.1:6379`. */
-  readonly redis: string;
+  /** The Redis of the service, e.g. `redis://127.0.0.1:6379`; or give {@link BullmqSourceOptions.redisCluster}. */
+  readonly redis?: string | undefined;
+  /**
+   * Instead of `redis`: the Redis Cluster of the service, by some of its nodes (`host:port` or
+   * `redis://host:port` each), e.g. `['127.0.0.1:7000']`.
+   */
+  readonly redisCluster?: readonly string[] | string | undefined;
   /** The product whose exports to follow. */
   readonly productId: string;
   /**
@@ -64,7 +72,7 @@ export const SOURCE_CONNECTION_NAME = 'export-task-bullmq-source';
 const BLOCK_MS = 2_000;
 /** Exports the safety-net sweep checks at most per round: its cost per round does not grow with the number followed. */
 const SWEEP_BATCH = 100;
-const OPTION_KEYS = ['redis', 'productId', 'exportIds', 'checkIntervalMs', 'hooks'];
+const OPTION_KEYS = ['redis', 'redisCluster', 'productId', 'exportIds', 'checkIntervalMs', 'hooks'];
 
 /**
  * A source of a product's export events straight from the service's Redis, for Node clients
@@ -116,7 +124,7 @@ export function fromBullmq(options: BullmqSourceOptions): Observable<TaskEvent> 
 }
 
 interface CheckedOptions {
-  readonly redis: string;
+  readonly redis: RedisTarget;
   readonly productId: string;
   readonly exportIds: readonly string[] | undefined;
   readonly checkIntervalMs: number;
@@ -126,13 +134,12 @@ interface CheckedOptions {
 class Follower {
   readonly #options: CheckedOptions;
   readonly #emit: (event: TaskEvent) => void;
-  readonly #redis: Redis;
-  readonly #blocking: Redis;
-  readonly #eventsConnection: Redis;
+  readonly #redis: RedisConnection;
+  readonly #blocking: RedisConnection;
+  readonly #eventsConnection: RedisConnection;
   readonly #log: RedisExportLog;
   readonly #events: QueueEvents;
   readonly #stream: string;
-  readonly #jobPrefix: string;
   /** The highest `seq` delivered of each followed export not final yet: a final one leaves it (the store holds it). */
   readonly #pending = new Map<string, number>();
   /** The followed exports, when given: one that is final is neither pending nor followed again. */
@@ -147,22 +154,22 @@ class Follower {
     this.#options = options;
     this.#emit = emit;
     // Named, so that `CLIENT LIST` tells what holds a connection.
-    const connect = (): Redis => new Redis(options.redis, { maxRetriesPerRequest: null, connectionName: SOURCE_CONNECTION_NAME });
+    const connect = (): RedisConnection => createConnection(options.redis, { connectionName: SOURCE_CONNECTION_NAME });
     this.#redis = connect();
     this.#blocking = connect();
     this.#eventsConnection = connect();
     for (const connection of [this.#redis, this.#blocking, this.#eventsConnection]) connection.on('error', () => undefined);
     this.#log = new RedisExportLog(this.#redis);
-    this.#events = new QueueEvents(EXPORT_QUEUE, { connection: this.#eventsConnection, autorun: false });
+    this.#events = new QueueEvents(EXPORT_QUEUE, { ...QUEUE_OPTIONS, connection: this.#eventsConnection, autorun: false });
     this.#events.on('error', () => undefined);
     const check = ({ jobId }: { jobId: string }): void => {
-      if (this.#pending.has(jobId)) void this.#check([jobId]).catch(() => undefined);
+      const job = fromExportJobId(jobId);
+      if (job?.productId === options.productId && this.#pending.has(job.exportId)) void this.#check([job.exportId]).catch(() => undefined);
     };
     this.#events.on('removed', check);
     this.#events.on('failed', check);
     this.#events.on('stalled', check);
     this.#stream = redisKeys.events(options.productId);
-    this.#jobPrefix = `bull:${EXPORT_QUEUE}:`;
     if (options.exportIds !== undefined) {
       this.#followed = new Set(options.exportIds);
       for (const exportId of this.#followed) this.#pending.set(exportId, 0);
@@ -308,18 +315,25 @@ class Follower {
     await this.#check(batch);
   }
 
-  /** Settles those of `exportIds` that are not final while their job is gone, or whose record is gone: one pipelined round trip. */
+  /**
+   * Settles those of `exportIds` that are not final while their job is gone, or whose record
+   * is gone: two pipelined round trips at once, one in the product's slot and one in the
+   * queue's (on a cluster, a pipeline goes to one master).
+   */
   async #check(exportIds: readonly string[]): Promise<void> {
     if (exportIds.length === 0) return;
     const { productId } = this.#options;
-    const pipeline = this.#redis.pipeline();
+    const records = this.#redis.pipeline();
+    const jobs = this.#redis.pipeline();
     const outcomes = redisKeys.outcomes(productId);
     for (const exportId of exportIds) {
-      pipeline.hget(redisKeys.export(productId, exportId), 'state').hexists(outcomes, exportId).exists(`${this.#jobPrefix}${exportId}`);
+      records.hget(redisKeys.export(productId, exportId), 'state').hexists(outcomes, exportId);
+      jobs.exists(exportJobKey(exportJobId(productId, exportId)));
     }
-    const answers = (await pipeline.exec()) ?? [];
+    const [recordAnswers, jobAnswers] = await Promise.all([records.exec(), jobs.exec()]);
+    const value = (answer: [Error | null, unknown] | undefined): unknown => (answer === undefined || answer[0] !== null ? undefined : answer[1]);
     exportIds.forEach((exportId, i) => {
-      const [state, outcome, job] = answers.slice(3 * i, 3 * i + 3).map(([error, value]) => (error === null ? value : undefined));
+      const [state, outcome, job] = [value(recordAnswers?.[2 * i]), value(recordAnswers?.[2 * i + 1]), value(jobAnswers?.[i])];
       if (this.#stopped || !this.#pending.has(exportId) || outcome === 1) return;
       const record = typeof state === 'string' ? ExportRecord.fromState(JSON.parse(state) as ExportRecordState) : undefined;
       if (record?.final === true) return;
@@ -353,9 +367,9 @@ class Follower {
 function checkOptions(options: unknown): CheckedOptions {
   checkOptionBag('fromBullmq()', options, OPTION_KEYS, true);
   const o = options as Record<string, unknown>;
-  const redis = o['redis'];
-  if (typeof redis !== 'string' || !/^rediss?:\/\/[^/]/.test(redis)) {
-    throw new TypeError(`Expected \`redis\` to be a Redis URL such as "redis://127.0.0.1:6379", got ${describeValue(typeof redis === 'string' ? '(a string that is not one)' : redis)}`);
+  const redis = checkRedisTarget(o['redis'], o['redisCluster']);
+  if (redis === undefined) {
+    throw new TypeError('Expected `redis` (the URL of the service\'s Redis, e.g. "redis://127.0.0.1:6379") or `redisCluster` (some nodes of its Redis Cluster), got neither');
   }
   const productId = o['productId'];
   if (typeof productId !== 'string' || !/^[A-Za-z0-9_:-][A-Za-z0-9._:-]{0,127}$/.test(productId)) {

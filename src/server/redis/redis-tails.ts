@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import { duplicateConnection } from './redis-target.js';
+import type { RedisConnection } from './redis-target.js';
 import { redisKeys } from './redis-keys.js';
 
 /** How long one blocking read waits, ms; between reads the loop sees whether it should stop. */
@@ -7,7 +8,7 @@ const BLOCK_MS = 5_000;
 /** One product's tail: a loop of `XREAD BLOCK` on its own connection, telling listeners of each new entry. */
 interface Tail {
   readonly listeners: Set<TailListener>;
-  readonly connection: Redis;
+  readonly connection: RedisConnection;
   /** Resolves once the tail knows where the stream ended when it started: later entries are told. */
   readonly ready: Promise<void>;
   stopped: boolean;
@@ -31,11 +32,11 @@ export type TailListener = (what: 'append' | 'check', logId: string | null | und
  * @internal
  */
 export class RedisTails {
-  readonly #redis: Redis;
+  readonly #redis: RedisConnection;
   readonly #tails = new Map<string, Tail>();
   readonly #blockMs: number;
 
-  constructor(redis: Redis, blockMs = BLOCK_MS) {
+  constructor(redis: RedisConnection, blockMs = BLOCK_MS) {
     this.#redis = redis;
     this.#blockMs = blockMs;
   }
@@ -66,8 +67,10 @@ export class RedisTails {
   }
 
   #start(productId: string): Tail {
-    const connection = this.#redis.duplicate({ lazyConnect: false, commandTimeout: undefined });
-    // A blocking read waits longer than the API's command timeout: that option is not carried over.
+    // A blocking read waits longer than the API's command timeout: that option is not carried
+    // over. On a cluster the copy is a Cluster too, which connects only to the master of the
+    // product's slot (its nodes connect lazily) and follows the slot if it moves.
+    const connection = duplicateConnection(this.#redis, { commandTimeout: false });
     connection.on('error', () => undefined);
     const key = redisKeys.events(productId);
     let markReady!: () => void;
