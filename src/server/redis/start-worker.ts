@@ -1,5 +1,5 @@
 import { rename, rm } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { QueueEvents, Worker } from 'bullmq';
 import type { Job } from 'bullmq';
@@ -200,6 +200,8 @@ class RedisWorker implements ExportWorker {
     await events.waitUntilReady();
     const worker = new Worker<ExportJobData>(EXPORT_QUEUE, (job) => self.#process(job), {
       ...QUEUE_OPTIONS,
+      // BullMQ writes it into each job it takes (field `pb`): which process runs an export.
+      name: `export-task-worker:${hostname()}:${process.pid}`,
       connection: self.#connection(),
       concurrency: options.concurrency,
       lockDuration: options.lockDurationMs,
