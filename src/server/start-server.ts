@@ -374,24 +374,26 @@ export async function startServer(options: ServerOptions = {}): Promise<ExportSe
     const [app, { RedisEngine }, { createServiceOps }, { startRedisMonitor }] = await loadRedisPeers();
     createApp = app.createApp;
     ops = createServiceOps(checked.logger);
-    const monitor = await startRedisMonitor(checked.redis, ops);
-    release = () => monitor.close();
+    // The engine first: it refuses a Redis it must not write to (the old key layout) before
+    // the monitor's queue handle writes the queue's meta there.
+    engine = await RedisEngine.start({
+      redis: checked.redis,
+      dataDir: checked.dataDir!,
+      pageSize: checked.pageSize,
+      onEvent: ops.onEvent,
+      redisTimeoutMs: checked.redisTimeoutMs,
+      retryAfterSeconds: Math.max(1, Math.ceil(checked.redisTimeoutMs / 1000)),
+      // The app (and its logger) comes next: lines before it are not lost, there are none.
+      log: (level, message) => served?.fastify.log[level](message),
+      retentionMs: checked.retentionMs,
+      outcomeRetentionMs: checked.outcomeRetentionMs,
+      idempotencyTtlMs: checked.idempotencyTtlMs,
+    });
     try {
-      engine = await RedisEngine.start({
-        redis: checked.redis,
-        dataDir: checked.dataDir!,
-        pageSize: checked.pageSize,
-        onEvent: ops.onEvent,
-        redisTimeoutMs: checked.redisTimeoutMs,
-        retryAfterSeconds: Math.max(1, Math.ceil(checked.redisTimeoutMs / 1000)),
-        // The app (and its logger) comes next: lines before it are not lost, there are none.
-        log: (level, message) => served?.fastify.log[level](message),
-        retentionMs: checked.retentionMs,
-        outcomeRetentionMs: checked.outcomeRetentionMs,
-        idempotencyTtlMs: checked.idempotencyTtlMs,
-      });
+      const monitor = await startRedisMonitor(checked.redis, ops);
+      release = () => monitor.close();
     } catch (error) {
-      await release();
+      await engine.close();
       throw error;
     }
   }

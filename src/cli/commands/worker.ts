@@ -109,8 +109,13 @@ async function work(options: WorkerCommandOptions, io: WorkerIo): Promise<number
   const closeAll = async (): Promise<void> => {
     for (const close of closers.reverse()) await close();
   };
-  let worker;
+  let worker: Awaited<ReturnType<typeof startWorker>>;
   try {
+    // The worker first: it refuses a Redis it must not write to (the old key layout) before the
+    // monitor's queue handle writes the queue's meta there.
+    worker = await startWorker({ ...definedOnly({ ...limits, redis, redisCluster }), dataDir, onEvent: ops.onEvent });
+    const started = worker;
+    closers.push(() => started.close());
     if (metricsPort !== undefined) {
       const [{ startRedisMonitor }, { startMetricsServer }] = await Promise.all([import('../../server/http/redis-monitor.js'), import('../../server/http/metrics-server.js')]);
       const monitor = await startRedisMonitor(target, ops, { workers: false });
@@ -119,7 +124,6 @@ async function work(options: WorkerCommandOptions, io: WorkerIo): Promise<number
       closers.push(() => metrics.close());
       io.stdout.write(`export-task worker: metrics on ${metrics.url}/metrics\n`);
     }
-    worker = await startWorker({ ...definedOnly({ ...limits, redis, redisCluster }), dataDir, onEvent: ops.onEvent });
   } catch (error) {
     await closeAll();
     io.stderr.write(`export-task worker: could not start: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -62,7 +62,10 @@ export async function connectRedis(target: RedisTarget, options: ConnectOptions 
 
 /** Why a first connection to a cluster failed, with what to check. */
 function clusterStartUpMessage(target: Extract<RedisTarget, { kind: 'cluster' }>, error: unknown): string {
-  const reason = error instanceof Error && error.message !== '' ? error.message : String(error);
+  // ioredis says "Failed to refresh slots cache." and keeps what the node answered apart.
+  const nodeError = (error as { lastNodeError?: unknown }).lastNodeError;
+  const cause = nodeError instanceof Error ? nodeError : error;
+  const reason = cause instanceof Error && cause.message !== '' ? cause.message : String(cause);
   const [first] = target.nodes;
   let check: string;
   if (/cluster support disabled/i.test(reason)) {

@@ -19,7 +19,7 @@ export async function refuseLegacyLayout(redis: RedisConnection, target: RedisTa
   throw new Error(
     `${describeTarget(target)} holds data of an older export-task (its keys without hash tags: ${found.join(', ')}), which this version does not read. ` +
       'Drain it first: stop its API instances, let its workers finish the exports in flight, stop them, then remove its keys ' +
-      "(redis-cli --scan --pattern 'export-task:*/*' and --pattern 'bull:export-task-exports:*', piped to redis-cli unlink, and redis-cli del export-task:data-dir-id) " +
+      "(redis-cli --scan --pattern 'export-task:[a-z]*/*' and --pattern 'bull:export-task-exports:*', piped to redis-cli unlink, then redis-cli unlink export-task:data-dir-id export-task:product-of export-task:retention) " +
       'and start this version: the exported files stay in the data directory, the products and their exports\' history are to be made again. Or give this version another Redis (docs/server.md, "Migrating from the layout without hash tags")',
   );
 }
