@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Cluster } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, ServerError, type ExportClient, type Feature } from '../../../src/index.node.js';
-import type { ExportServer } from '../../../src/server/index.js';
+import { createClient, ServerError, TaskStore, type ExportClient, type Feature } from '../../../src/index.node.js';
+import { fromBullmq } from '../../../src/bullmq/index.js';
+import { startServer, startWorker, type ExportServer } from '../../../src/server/index.js';
 import { EXPORT_QUEUE, exportJobId, exportJobKey, QUEUE_PREFIX, redisKeys } from '../../../src/server/redis/redis-keys.js';
 import { WORKER_LOST_STACKTRACE } from '../../../src/server/redis/start-worker.js';
 import { readEventStream } from '../../support/event-stream.js';
@@ -129,6 +130,46 @@ describe('the service on a 3-master Redis Cluster, 2 API instances, 2 workers', 
     expect(answer.status).toBe(202);
     await task.getResult({ wait: true, timeout: 10_000 });
     await expect(task.failureType).resolves.toBe('cancelled');
+  });
+
+  it('feeds a TaskStore from the cluster with fromBullmq, and leaves no connection on any master once everything it started is closed', async () => {
+    // Connections on each master, less this listing's own and ioredis's short-lived slot refreshers (every 5 s per Cluster client).
+    const clients = async (): Promise<number[]> =>
+      Promise.all(
+        cluster.nodes.map(async ({ port }) => {
+          const { stdout } = await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'CLIENT', 'LIST']);
+          return stdout.trim().split('\n').filter((line) => !/cmd=client\|list|name=\S*refresher/.test(line)).length;
+        }),
+      );
+    // What the tests before closed may still be going: count once it holds still.
+    let before = await clients();
+    for (let same = 0; same < 3; ) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const now = await clients();
+      same = now.join() === before.join() ? same + 1 : 0;
+      before = now;
+    }
+    const server = await startServer({ redisCluster: cluster.seeds, dataDir, heartbeatMs: 200 });
+    const worker = await startWorker({ redisCluster: [cluster.nodes[0]!.address], dataDir, concurrency: 1, lockDurationMs: LOCK_MS });
+    try {
+      const answer = await post(server.url, `/vector/v2/products/${products.far}/search/export`, { key: `${products.far}/bullmq.ndjson`, query: { query_limit: 2 } });
+      const { export_id: exportId } = (await answer.json()) as { export_id: string };
+      const store = new TaskStore();
+      const subscription = store.connect(fromBullmq({ redisCluster: cluster.seeds, productId: products.far, exportIds: [exportId] }));
+      try {
+        const settled = await store.settled(exportId, { timeout: 20_000 });
+        expect(settled.phase).toBe('success');
+        // An event stream of the product at the new instance, so that it has a tail to close.
+        const { status } = await readEventStream(`${server.url}/vector/v2/products/${products.far}/search/export/events`, { withinMs: 300 });
+        expect(status).toBe(200);
+      } finally {
+        subscription.unsubscribe();
+      }
+    } finally {
+      await worker.close();
+      await server.close();
+    }
+    await expect.poll(clients, { timeout: 5_000, interval: 100 }).toEqual(before);
   });
 
   it(`ends the running export of a worker killed with SIGKILL internal within 1.5 lock durations, and the other worker goes on`, async () => {
