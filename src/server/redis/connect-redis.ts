@@ -10,6 +10,8 @@ export interface ConnectOptions {
   readonly connectTimeoutMs?: number | undefined;
   /** ioredis's `commandTimeout`: a command without an answer within it fails, ms. None: commands wait while Redis is away. */
   readonly commandTimeoutMs?: number | undefined;
+  /** The name `CLIENT LIST` shows for the connection and its copies (`CLIENT SETNAME`). */
+  readonly connectionName?: string | undefined;
 }
 
 /**
@@ -24,8 +26,8 @@ export interface ConnectOptions {
  * @internal
  */
 export async function connectRedis(target: RedisTarget, options: ConnectOptions = {}): Promise<RedisConnection> {
-  const { connectTimeoutMs = 10_000, commandTimeoutMs } = options;
-  const redis = createConnection(target, { lazyConnect: true, commandTimeoutMs });
+  const { connectTimeoutMs = 10_000, commandTimeoutMs, connectionName } = options;
+  const redis = createConnection(target, { lazyConnect: true, commandTimeoutMs, connectionName });
   // Errors are retried by the client (it reconnects); without a listener Node would print each one.
   let lastError: Error | undefined;
   const noteError = (error: Error): void => {

@@ -18,8 +18,17 @@ export class RedisUnavailableError extends ServerError {
   }
 }
 
-/** Errors of ioredis that say Redis could not be reached or did not answer, not that a command was wrong. */
-const UNREACHABLE = /Command timed out|Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|max retries per request/i;
+/**
+ * Errors of ioredis that say Redis could not be reached or did not answer, not that a command
+ * was wrong. On a cluster also: a dead master's slots answering `MOVED` back to it until ioredis
+ * gives up ("Too many Cluster redirections"), a cluster without all its slots (`CLUSTERDOWN`), no
+ * node answering the slots query.
+ */
+const UNREACHABLE =
+  /Command timed out|Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|max retries per request|Too many Cluster redirections|CLUSTERDOWN|Failed to refresh slots cache/i;
+
+/** On a cluster, the products whose outage is logged at once, at most: past them, outages still answer 503 but go unlogged. */
+const MAX_LOGGED_PRODUCTS = 1_000;
 
 /** How often a Redis that stopped answering on an open connection is asked again, ms. */
 const PROBE_MS = 1_000;
@@ -100,7 +109,8 @@ export class RedisAvailability {
   /** A master of the cluster did not answer for the product: its 503, the others go on. */
   #productDown(productId: string | undefined, reason: string): RedisUnavailableError {
     const which = productId === undefined ? 'one of its masters' : `the master holding product ${JSON.stringify(productId)}`;
-    if (productId !== undefined && !this.#downProducts.has(productId)) {
+    // Bounded: requests may name any product id, existing or not, while its master is down.
+    if (productId !== undefined && !this.#downProducts.has(productId) && this.#downProducts.size < MAX_LOGGED_PRODUCTS) {
       this.#downProducts.set(productId, Date.now());
       this.#log('warn', `${this.#url}: ${which} is unreachable (${reason}): its requests are answered 503 until it is back, other products are served`);
     }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Queue } from 'bullmq';
 import type { ExportRequest, ProductInfo } from '../../client/backend.js';
@@ -109,7 +110,8 @@ export class RedisEngine implements ExportService {
     const dataDir = resolve(options.dataDir);
     await mkdir(join(dataDir, 'storage'), { recursive: true });
     await mkdir(join(dataDir, 'products'), { recursive: true });
-    const redis = await connectRedis(options.redis, { commandTimeoutMs: options.redisTimeoutMs });
+    // Named, so that `CLIENT LIST` on each master tells which process holds a connection.
+    const redis = await connectRedis(options.redis, { commandTimeoutMs: options.redisTimeoutMs, connectionName: `export-task-api:${hostname()}:${process.pid}` });
     try {
       await refuseLegacyLayout(redis, options.redis);
       await markDataDir(redis, options.redis, dataDir);

@@ -137,7 +137,8 @@ const OPTION_KEYS = ['redis', 'redisCluster', 'dataDir', 'concurrency', 'jobTime
  */
 export async function startWorker(options: WorkerOptions): Promise<ExportWorker> {
   const checked = checkWorkerOptions(options);
-  const redis = await connectRedis(checked.redis);
+  // Named as its jobs' `pb` names it, so that `CLIENT LIST` on each master tells which process holds a connection.
+  const redis = await connectRedis(checked.redis, { connectionName: workerName() });
   try {
     await refuseLegacyLayout(redis, checked.redis);
     await checkDataDir(redis, checked.redis, checked.dataDir);
@@ -201,7 +202,7 @@ class RedisWorker implements ExportWorker {
     const worker = new Worker<ExportJobData>(EXPORT_QUEUE, (job) => self.#process(job), {
       ...QUEUE_OPTIONS,
       // BullMQ writes it into each job it takes (field `pb`): which process runs an export.
-      name: `export-task-worker:${hostname()}:${process.pid}`,
+      name: workerName(),
       connection: self.#connection(),
       concurrency: options.concurrency,
       lockDuration: options.lockDurationMs,
@@ -352,6 +353,11 @@ class RedisWorker implements ExportWorker {
       sha256: outcome.sha256,
     }));
   }
+}
+
+/** What names this process's worker: in its jobs (`pb`) and its Redis connections. */
+function workerName(): string {
+  return `export-task-worker:${hostname()}:${process.pid}`;
 }
 
 function checkWorkerOptions(options: unknown): CheckedWorkerOptions {

@@ -133,12 +133,13 @@ describe('the service on a 3-master Redis Cluster, 2 API instances, 2 workers', 
   });
 
   it('feeds a TaskStore from the cluster with fromBullmq, and leaves no connection on any master once everything it started is closed', async () => {
-    // Connections on each master, less this listing's own and ioredis's short-lived slot refreshers (every 5 s per Cluster client).
+    // This process's connections on each master (the service names its connections with its pid; the
+    // worker processes may open one lazily meanwhile), less ioredis's short-lived slot refreshers.
     const clients = async (): Promise<number[]> =>
       Promise.all(
         cluster.nodes.map(async ({ port }) => {
           const { stdout } = await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'CLIENT', 'LIST']);
-          return stdout.trim().split('\n').filter((line) => !/cmd=client\|list|name=\S*refresher/.test(line)).length;
+          return stdout.split('\n').filter((line) => new RegExp(`name=\\S*:${process.pid}\\b`).test(line) && !/refresher/.test(line)).length;
         }),
       );
     // What the tests before closed may still be going: count once it holds still.
@@ -159,6 +160,9 @@ describe('the service on a 3-master Redis Cluster, 2 API instances, 2 workers', 
       try {
         const settled = await store.settled(exportId, { timeout: 20_000 });
         expect(settled.phase).toBe('success');
+        // What is counted is what they opened: their connections carry this process's pid.
+        const sum = (counts: number[]): number => counts.reduce((a, b) => a + b, 0);
+        expect(sum(await clients())).toBeGreaterThan(sum(before));
         // An event stream of the product at the new instance, so that it has a tail to close.
         const { status } = await readEventStream(`${server.url}/vector/v2/products/${products.far}/search/export/events`, { withinMs: 300 });
         expect(status).toBe(200);
