@@ -106,6 +106,14 @@ describe('the service on a 3-master Redis Cluster, 2 API instances, 2 workers', 
     expect(new Set(Object.values(masters).map((node) => node.port)).size).toBe(3);
   });
 
+  it('refuses --redis naming a node of the cluster, saying to give --redis-cluster', async () => {
+    const node = cluster.nodes[0]!;
+    await expect(startServer({ redis: `redis://${node.address}`, dataDir })).rejects.toThrow(
+      new RegExp(`redis://${node.address.replace(/\./g, '\\.')}/? is a node of a Redis Cluster: give its nodes with --redis-cluster host:port,\\.\\.\\. .* instead of --redis`),
+    );
+    await expect(startWorker({ redis: `redis://${node.address}`, dataDir })).rejects.toThrow(/is a node of a Redis Cluster: give its nodes with --redis-cluster/);
+  });
+
   it('resumes an event stream at the other instance from a cursor of the first, with no repeat, on each master', async () => {
     for (const product of Object.values(products)) {
       await post(servers[0]!.url, `/vector/v2/products/${product}/search/export`, { key: `${product}/resume.ndjson`, query: { query_limit: 1 } });
