@@ -39,6 +39,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { createClient, type Feature } from '../src/index.node.js';
 import { startServer, startWorker } from '../src/server/index.js';
+import { EXPORT_QUEUE, QUEUE_PREFIX } from '../src/server/redis/redis-keys.js';
 import { startRedisServer } from '../test/support/redis-server.js';
 import { readEventStream } from '../test/support/event-stream.js';
 import { startService } from './fanout.js';
@@ -377,7 +378,7 @@ async function partClient(): Promise<{ units: Record<string, Unit>; detail: unkn
 async function usedMemory(db: Redis): Promise<number> {
   const used = Number(/^used_memory:(\d+)/m.exec(await db.info('memory'))![1]);
   let bull = 0;
-  for (const key of await db.keys('bull:*:events')) bull += (await db.memory('USAGE', key)) ?? 0;
+  for (const key of [...(await db.keys('bull:*:events')), `${QUEUE_PREFIX}:${EXPORT_QUEUE}:events`]) bull += (await db.memory('USAGE', key)) ?? 0;
   return used - bull;
 }
 
@@ -399,7 +400,7 @@ async function eventStreams(db: Redis): Promise<string[]> {
   do {
     const [next, found] = await db.scan(cursor, 'COUNT', 1000, 'TYPE', 'stream');
     cursor = next;
-    keys.push(...found.filter((k) => !k.startsWith('bull:')));
+    keys.push(...found.filter((k) => !k.startsWith('bull:') && !k.startsWith(`${QUEUE_PREFIX}:`)));
   } while (cursor !== '0');
   return keys;
 }

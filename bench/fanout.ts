@@ -157,7 +157,7 @@ export async function startService(dataDir: string, heartbeatMs = 15_000): Promi
 
 /** An API instance of the service on Redis in this process; no worker runs, so exports stay queued. */
 async function startRedisService(dataDir: string, redis: string): Promise<Service> {
-  const engine = await RedisEngine.start({ redis, dataDir, pageSize: 1000, redisTimeoutMs: 10_000, retryAfterSeconds: 10, log: () => undefined });
+  const engine = await RedisEngine.start({ redis: { kind: 'server', url: redis }, dataDir, pageSize: 1000, redisTimeoutMs: 10_000, retryAfterSeconds: 10, log: () => undefined });
   return serve(engine);
 }
 

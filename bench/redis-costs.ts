@@ -25,6 +25,7 @@ import { Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { fromBullmq } from '../src/bullmq/index.js';
 import { startServer } from '../src/server/index.js';
+import { EXPORT_QUEUE, exportJobId, QUEUE_OPTIONS, QUEUE_PREFIX } from '../src/server/redis/redis-keys.js';
 import { startRedisServer, type RedisServer } from '../test/support/redis-server.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -37,7 +38,8 @@ async function post(url: string, path: string, body?: unknown): Promise<Response
 async function usedMemory(db: Redis): Promise<number> {
   const used = Number(/^used_memory:(\d+)/m.exec(await db.info('memory'))![1]);
   let streams = 0;
-  for (const key of await db.keys('bull:*:events')) streams += (await db.memory('USAGE', key)) ?? 0;
+  // BullMQ's event streams: the bench's own queue (default prefix) and the service's (hash-tagged prefix).
+  for (const key of [...(await db.keys('bull:*:events')), `${QUEUE_PREFIX}:${EXPORT_QUEUE}:events`]) streams += (await db.memory('USAGE', key)) ?? 0;
   return used - streams;
 }
 
@@ -285,8 +287,8 @@ async function followWithTracker(url: string, ids: readonly string[]): Promise<{
 
 /** Follows `ids` with a QueueEvents listener keeping each job's state in a Map, until each completed (or failed, or was removed). */
 async function followWithQueueEvents(port: number, ids: readonly string[]): Promise<{ ended: Promise<void>; stop: () => Promise<void> }> {
-  const events = new QueueEvents('export-task-exports', { connection: { host: '127.0.0.1', port } });
-  const states = new Map<string, string>(ids.map((id) => [id, 'waiting']));
+  const events = new QueueEvents(EXPORT_QUEUE, { ...QUEUE_OPTIONS, connection: { host: '127.0.0.1', port } });
+  const states = new Map<string, string>(ids.map((id) => [exportJobId('bench', id), 'waiting']));
   let left = ids.length;
   let allEnded!: () => void;
   const ended = new Promise<void>((resolve) => (allEnded = resolve));
@@ -356,8 +358,8 @@ export async function measureTracker(pending: number, windowMs: number, busyRoun
       return () => Promise.resolve(subscription.unsubscribe());
     });
     const queueEvents = await idle(db, ids, windowMs, async (followed) => {
-      const events = new QueueEvents('export-task-exports', { connection: { host: '127.0.0.1', port: redis.port } });
-      const states = new Map<string, string>(followed.map((id) => [id, 'waiting']));
+      const events = new QueueEvents(EXPORT_QUEUE, { ...QUEUE_OPTIONS, connection: { host: '127.0.0.1', port: redis.port } });
+      const states = new Map<string, string>(followed.map((id) => [exportJobId('bench', id), 'waiting']));
       for (const name of ['active', 'completed', 'failed', 'removed'] as const) events.on(name, ({ jobId }: { jobId: string }) => states.set(jobId, name));
       await events.waitUntilReady();
       return async () => {

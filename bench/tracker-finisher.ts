@@ -13,7 +13,7 @@
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { RedisExportLog } from '../src/server/redis/redis-export-log.js';
-import { EXPORT_QUEUE } from '../src/server/redis/redis-keys.js';
+import { EXPORT_QUEUE, QUEUE_OPTIONS } from '../src/server/redis/redis-keys.js';
 import type { ExportJobData } from '../src/server/redis/redis-keys.js';
 
 async function finish(url: string, count: number): Promise<number> {
@@ -38,7 +38,7 @@ async function finish(url: string, count: number): Promise<number> {
         sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
       }));
     },
-    { connection, concurrency: 20 },
+    { ...QUEUE_OPTIONS, connection, concurrency: 20 },
   );
   worker.on('completed', () => {
     if (++completed === count) allDone();

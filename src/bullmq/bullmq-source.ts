@@ -1,10 +1,13 @@
 import { QueueKeys } from 'bullmq';
-import { Redis } from 'ioredis';
 import { Observable } from 'rxjs';
 import { describeValue } from '../core/errors.js';
 import { checkOptionBag } from '../internal/options.js';
 import type { FailedEvent, SnapshotEvent, TaskEvent } from '../core/events.js';
-import { EXPORT_QUEUE, redisKeys } from '../server/redis/redis-keys.js';
+import { checkRedisTarget } from '../server/redis/check-redis-target.js';
+import type { RedisTarget } from '../server/redis/check-redis-target.js';
+import { EXPORT_QUEUE, exportJobId, fromExportJobId, QUEUE_OPTIONS, redisKeys } from '../server/redis/redis-keys.js';
+import { createConnection } from '../server/redis/redis-target.js';
+import type { RedisConnection } from '../server/redis/redis-target.js';
 import { compareEntryIds, RedisExportLog } from '../server/redis/redis-export-log.js';
 import { ExportRecord } from '../server/embedded/export-record.js';
 import type { ExportRecordState } from '../server/embedded/export-record.js';
@@ -19,8 +22,13 @@ import type { ExportRecordState } from '../server/embedded/export-record.js';
  * ```
  */
 export interface BullmqSourceOptions {
-  /** The Redis of the service, e.g. `redis://127.0.0.1:6379`. */
-  readonly redis: string;
+  /** The Redis of the service, e.g. `redis://127.0.0.1:6379`; or give {@link BullmqSourceOptions.redisCluster}. */
+  readonly redis?: string | undefined;
+  /**
+   * Instead of `redis`: the Redis Cluster of the service, by some of its nodes (`host:port` or
+   * `redis://host:port` each), e.g. `['127.0.0.1:7000']`.
+   */
+  readonly redisCluster?: readonly string[] | string | undefined;
   /** The product whose exports to follow. */
   readonly productId: string;
   /**
@@ -104,7 +112,7 @@ return {last, #entries, jobs}
 `;
 /** In {@link Follower}'s map of exports, a followed export that is final: it is neither pending nor followed again. */
 const FINAL = -1;
-const OPTION_KEYS = ['redis', 'productId', 'exportIds', 'checkIntervalMs', 'hooks'];
+const OPTION_KEYS = ['redis', 'redisCluster', 'productId', 'exportIds', 'checkIntervalMs', 'hooks'];
 
 /**
  * A source of a product's export events straight from the service's Redis, for Node clients
@@ -156,7 +164,7 @@ export function fromBullmq(options: BullmqSourceOptions): Observable<TaskEvent> 
 }
 
 interface CheckedOptions {
-  readonly redis: string;
+  readonly redis: RedisTarget;
   readonly productId: string;
   readonly exportIds: readonly string[] | undefined;
   readonly checkIntervalMs: number;
@@ -166,14 +174,14 @@ interface CheckedOptions {
 class Follower {
   readonly #options: CheckedOptions;
   readonly #emit: (event: TaskEvent) => void;
-  readonly #redis: Redis;
-  readonly #blocking: Redis;
-  readonly #queueBlocking: Redis;
+  readonly #redis: RedisConnection;
+  readonly #blocking: RedisConnection;
+  readonly #queueBlocking: RedisConnection;
   readonly #log: RedisExportLog;
   readonly #stream: string;
   /** BullMQ's event stream of the export queue. */
   readonly #queueEvents: string;
-  readonly #queueKeys = new QueueKeys();
+  readonly #queueKeys = new QueueKeys(QUEUE_OPTIONS.prefix);
   /**
    * The exports followed: of each not final yet, the highest `seq` delivered; {@link FINAL} for
    * a followed export that is final (the store holds it). Following the whole product, a final
@@ -194,7 +202,7 @@ class Follower {
     this.#options = options;
     this.#emit = emit;
     // Named, so that `CLIENT LIST` tells what holds a connection.
-    const connect = (): Redis => new Redis(options.redis, { maxRetriesPerRequest: null, connectionName: SOURCE_CONNECTION_NAME });
+    const connect = (): RedisConnection => createConnection(options.redis, { connectionName: SOURCE_CONNECTION_NAME });
     this.#redis = connect();
     this.#blocking = connect();
     this.#queueBlocking = connect();
@@ -284,7 +292,11 @@ class Follower {
           const [last, count, jobIds] = (await this.#redis.eval(QUEUE_EVENTS_SCRIPT, 1, this.#queueEvents, this.#queueCursor, QUEUE_BATCH)) as [string, number, string[]];
           this.#queueCursor = last;
           looked = count;
-          const ours = jobIds.filter((jobId) => this.#pending(jobId));
+          const ours: string[] = [];
+          for (const jobId of jobIds) {
+            const job = fromExportJobId(jobId);
+            if (job?.productId === this.#options.productId && this.#pending(job.exportId)) ours.push(job.exportId);
+          }
           if (ours.length > 0) await this.#check(ours);
         } while (looked === QUEUE_BATCH && !this.#stopped);
         await this.#sleep(QUEUE_COALESCE_MS);
@@ -416,17 +428,21 @@ class Follower {
     for (let i = 0; i < exportIds.length && !this.#stopped; i += STATE_BATCH) await this.#checkBatch(exportIds.slice(i, i + STATE_BATCH));
   }
 
+  /** Two pipelined round trips at once, one in the product's slot and one in the queue's (on a cluster, a pipeline goes to one master). */
   async #checkBatch(exportIds: readonly string[]): Promise<void> {
     if (exportIds.length === 0) return;
     const { productId } = this.#options;
-    const pipeline = this.#redis.pipeline();
+    const records = this.#redis.pipeline();
+    const jobs = this.#redis.pipeline();
     const outcomes = redisKeys.outcomes(productId);
     for (const exportId of exportIds) {
-      pipeline.hget(redisKeys.export(productId, exportId), 'state').hexists(outcomes, exportId).exists(this.#queueKeys.toKey(EXPORT_QUEUE, exportId));
+      records.hget(redisKeys.export(productId, exportId), 'state').hexists(outcomes, exportId);
+      jobs.exists(this.#queueKeys.toKey(EXPORT_QUEUE, exportJobId(productId, exportId)));
     }
-    const answers = (await pipeline.exec()) ?? [];
+    const [recordAnswers, jobAnswers] = await Promise.all([records.exec(), jobs.exec()]);
+    const value = (answer: [Error | null, unknown] | undefined): unknown => (answer === undefined || answer[0] !== null ? undefined : answer[1]);
     exportIds.forEach((exportId, i) => {
-      const [state, outcome, job] = answers.slice(3 * i, 3 * i + 3).map(([error, value]) => (error === null ? value : undefined));
+      const [state, outcome, job] = [value(recordAnswers?.[2 * i]), value(recordAnswers?.[2 * i + 1]), value(jobAnswers?.[i])];
       if (this.#stopped || !this.#pending(exportId) || outcome === 1) return;
       const record = typeof state === 'string' ? ExportRecord.fromState(JSON.parse(state) as ExportRecordState) : undefined;
       if (record?.final === true) return;
@@ -460,9 +476,9 @@ class Follower {
 function checkOptions(options: unknown): CheckedOptions {
   checkOptionBag('fromBullmq()', options, OPTION_KEYS, true);
   const o = options as Record<string, unknown>;
-  const redis = o['redis'];
-  if (typeof redis !== 'string' || !/^rediss?:\/\/[^/]/.test(redis)) {
-    throw new TypeError(`Expected \`redis\` to be a Redis URL such as "redis://127.0.0.1:6379", got ${describeValue(typeof redis === 'string' ? '(a string that is not one)' : redis)}`);
+  const redis = checkRedisTarget(o['redis'], o['redisCluster']);
+  if (redis === undefined) {
+    throw new TypeError('Expected `redis` (the URL of the service\'s Redis, e.g. "redis://127.0.0.1:6379") or `redisCluster` (some nodes of its Redis Cluster), got neither');
   }
   const productId = o['productId'];
   if (typeof productId !== 'string' || !/^[A-Za-z0-9_:-][A-Za-z0-9._:-]{0,127}$/.test(productId)) {

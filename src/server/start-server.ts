@@ -1,7 +1,8 @@
 import { describeValue } from '../core/errors.js';
 import { signingKeyBytes } from './access-tokens.js';
 import { checkOptionBag, checkCount } from '../internal/options.js';
-import { checkRedisUrl } from './redis/check-redis-url.js';
+import { checkRedisTarget } from './redis/check-redis-target.js';
+import type { RedisTarget } from './redis/check-redis-target.js';
 import { checkMemoryMb, checkTimeoutMs, MAX_TIMEOUT_MS } from './embedded/check-limits.js';
 import { startEngine } from './embedded/engine.js';
 import type { EngineStore } from './embedded/engine.js';
@@ -165,6 +166,16 @@ export interface ServerOptions {
    */
   readonly redis?: string | undefined;
   /**
+   * Instead of `redis`: runs this process as one API instance of the service on a Redis
+   * Cluster, given by some of its nodes (`host:port` or `redis://[user:password@]host:port`
+   * each; an array, or one comma-separated string), e.g. `['127.0.0.1:7000', '127.0.0.1:7001']`.
+   * Every key of a product is in one hash slot (`export-task:{<product>}:...`), so the cluster
+   * shards by product; the same options apply as with `redis`. Give the workers the same nodes
+   * (`startWorker({ redisCluster })`). See the server docs, "Redis Cluster".
+   * @defaultValue none
+   */
+  readonly redisCluster?: readonly string[] | string | undefined;
+  /**
    * With `redis`: how long a request waits for Redis before it is answered `503` with
    * `Retry-After` (while Redis is unreachable, requests are answered 503 at once), ms. The
    * outage is logged once when it starts and once when it ends (Fastify's logger).
@@ -253,7 +264,7 @@ interface CheckedServerOptions {
   readonly logger: LoggerOptions | undefined;
   readonly metricsPublic: boolean;
   readonly shutdownDelayMs: number;
-  readonly redis: string | undefined;
+  readonly redis: RedisTarget | undefined;
   readonly redisTimeoutMs: number;
   readonly retentionMs: number | undefined;
   readonly outcomeRetentionMs: number | undefined;
@@ -294,6 +305,7 @@ const OPTION_KEYS = [
   'metricsPublic',
   'shutdownDelayMs',
   'redis',
+  'redisCluster',
   'redisTimeoutMs',
   'retentionMs',
   'outcomeRetentionMs',
@@ -366,24 +378,26 @@ export async function startServer(options: ServerOptions = {}): Promise<ExportSe
     const [app, { RedisEngine }, { createServiceOps }, { startRedisMonitor }] = await loadRedisPeers();
     createApp = app.createApp;
     ops = createServiceOps(checked.logger);
-    const monitor = await startRedisMonitor(checked.redis, ops);
-    release = () => monitor.close();
+    // The engine first: it refuses a Redis it must not write to (the old key layout) before
+    // the monitor's queue handle writes the queue's meta there.
+    engine = await RedisEngine.start({
+      redis: checked.redis,
+      dataDir: checked.dataDir!,
+      pageSize: checked.pageSize,
+      onEvent: ops.onEvent,
+      redisTimeoutMs: checked.redisTimeoutMs,
+      retryAfterSeconds: Math.max(1, Math.ceil(checked.redisTimeoutMs / 1000)),
+      // The app (and its logger) comes next: lines before it are not lost, there are none.
+      log: (level, message) => served?.fastify.log[level](message),
+      retentionMs: checked.retentionMs,
+      outcomeRetentionMs: checked.outcomeRetentionMs,
+      idempotencyTtlMs: checked.idempotencyTtlMs,
+    });
     try {
-      engine = await RedisEngine.start({
-        redis: checked.redis,
-        dataDir: checked.dataDir!,
-        pageSize: checked.pageSize,
-        onEvent: ops.onEvent,
-        redisTimeoutMs: checked.redisTimeoutMs,
-        retryAfterSeconds: Math.max(1, Math.ceil(checked.redisTimeoutMs / 1000)),
-        // The app (and its logger) comes next: lines before it are not lost, there are none.
-        log: (level, message) => served?.fastify.log[level](message),
-        retentionMs: checked.retentionMs,
-        outcomeRetentionMs: checked.outcomeRetentionMs,
-        idempotencyTtlMs: checked.idempotencyTtlMs,
-      });
+      const monitor = await startRedisMonitor(checked.redis, ops);
+      release = () => monitor.close();
     } catch (error) {
-      await release();
+      await engine.close();
       throw error;
     }
   }
@@ -566,9 +580,9 @@ function checkServerOptions(options: unknown): CheckedServerOptions {
   if (typeof shutdownDelayMs !== 'number' || !(shutdownDelayMs >= 0) || shutdownDelayMs > MAX_TIMEOUT_MS) {
     throw new TypeError(`Expected \`shutdownDelayMs\` to be a number of milliseconds from 0 to ${MAX_TIMEOUT_MS}, got ${describeValue(shutdownDelayMs)}`);
   }
-  const redis = o['redis'] === undefined ? undefined : checkRedisUrl(o['redis'], 'redis');
+  const redis = checkRedisTarget(o['redis'], o['redisCluster']);
   for (const key of ['redisTimeoutMs', 'retentionMs', 'outcomeRetentionMs', 'idempotencyTtlMs']) {
-    if (redis === undefined && o[key] !== undefined) throw new TypeError(`Unexpected \`${key}\` without \`redis\`: it is an option of the service on Redis`);
+    if (redis === undefined && o[key] !== undefined) throw new TypeError(`Unexpected \`${key}\` without \`redis\` (or \`redisCluster\`): it is an option of the service on Redis`);
   }
   if (redis !== undefined) {
     if (dataDir === undefined) {

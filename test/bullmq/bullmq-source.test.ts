@@ -9,6 +9,7 @@ import { SOURCE_CONNECTION_NAME } from '../../src/bullmq/bullmq-source.js';
 import { createClient, replay, TaskStore, type ExportClient, type ExportTaskSnapshot, type TaskEvent } from '../../src/index.node.js';
 import { startServer, startWorker, type ExportServer, type ExportWorker } from '../../src/server/index.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { EXPORT_QUEUE, exportJobId, QUEUE_OPTIONS, redisKeys } from '../../src/server/redis/redis-keys.js';
 
 let redis: RedisServer;
 let db: Redis;
@@ -17,7 +18,7 @@ let server: ExportServer;
 let client: ExportClient;
 let worker: ExportWorker | undefined;
 
-const STREAM = 'export-task:events/roads';
+const STREAM = redisKeys.events('roads');
 
 async function serverLog(exportId: string): Promise<TaskEvent[]> {
   const entries = await db.xrange(STREAM, '-', '+');
@@ -131,7 +132,7 @@ describe('fromBullmq', () => {
       },
     });
     expect(settled.phase).toBe('success');
-    const state = JSON.parse((await db.hget(`export-task:export/roads/${exportId}`, 'state'))!) as { seq: number };
+    const state = JSON.parse((await db.hget(redisKeys.export('roads', exportId), 'state'))!) as { seq: number };
     expect(settled.seq).toBe(state.seq);
   });
 
@@ -152,9 +153,9 @@ describe('fromBullmq', () => {
 
   it('settles an export whose job was removed from the queue as a failure instead of waiting forever', async () => {
     const exportId = await pendingExport('removed.ndjson');
-    const queue = new Queue('export-task-exports', { connection: { host: '127.0.0.1', port: redis.port } });
+    const queue = new Queue(EXPORT_QUEUE, { ...QUEUE_OPTIONS, connection: { host: '127.0.0.1', port: redis.port } });
     try {
-      expect(await queue.remove(exportId)).toBe(1);
+      expect(await queue.remove(exportJobId('roads', exportId))).toBe(1);
     } finally {
       await queue.close();
     }
@@ -172,8 +173,8 @@ describe('fromBullmq', () => {
       hooks: {
         afterStateRead: () => {
           // After the source checked its pending exports once: the removal comes later.
-          const queue = new Queue('export-task-exports', { connection: { host: '127.0.0.1', port: redis.port } });
-          setTimeout(() => void queue.remove(exportId).finally(() => queue.close()), 200);
+          const queue = new Queue(EXPORT_QUEUE, { ...QUEUE_OPTIONS, connection: { host: '127.0.0.1', port: redis.port } });
+          setTimeout(() => void queue.remove(exportJobId('roads', exportId)).finally(() => queue.close()), 200);
           return Promise.resolve();
         },
       },

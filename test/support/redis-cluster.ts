@@ -1,7 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { startServer, type ExportServer } from '../../src/server/index.js';
+import type { RedisCluster } from './redis-cluster-nodes.js';
 import type { RedisServer } from './redis-server.js';
+
+/** What the service runs on: one `redis-server`, or a Redis Cluster of them. */
+export type RedisUnderTest = RedisServer | RedisCluster;
+
+/** The flags that name it on the command line. */
+function redisFlags(redis: RedisUnderTest): string[] {
+  return 'seeds' in redis ? ['--redis-cluster', redis.seeds] : ['--redis', redis.url];
+}
 
 /** A worker process (`export-task worker`), run from source. */
 export interface WorkerProcess {
@@ -25,7 +34,7 @@ process.once('exit', () => {
 
 /** Starts `export-task worker` as a child process and resolves once it says it is ready. */
 export async function startWorkerProcess(
-  redis: RedisServer,
+  redis: RedisUnderTest,
   dataDir: string,
   options: { concurrency?: number; lockDurationMs?: number | null } = {},
 ): Promise<WorkerProcess> {
@@ -34,8 +43,7 @@ export async function startWorkerProcess(
     [
       ...CLI,
       'worker',
-      '--redis',
-      redis.url,
+      ...redisFlags(redis),
       '--data-dir',
       dataDir,
       '--concurrency',
@@ -74,9 +82,10 @@ export async function startWorkerProcess(
   return { pid: child.pid!, kill: () => signal('SIGKILL'), stop: () => signal('SIGTERM') };
 }
 
-/** API instances on one Redis and one shared directory, in this process. */
-export async function startApiInstances(redis: RedisServer, dataDir: string, count: number): Promise<ExportServer[]> {
+/** API instances on one Redis (or one cluster) and one shared directory, in this process. */
+export async function startApiInstances(redis: RedisUnderTest, dataDir: string, count: number, options: { readonly redisTimeoutMs?: number } = {}): Promise<ExportServer[]> {
   const servers: ExportServer[] = [];
-  for (let i = 0; i < count; i++) servers.push(await startServer({ redis: redis.url, dataDir, heartbeatMs: 1_000 }));
+  const where = 'seeds' in redis ? { redisCluster: redis.seeds } : { redis: redis.url };
+  for (let i = 0; i < count; i++) servers.push(await startServer({ ...where, dataDir, heartbeatMs: 1_000, ...options }));
   return servers;
 }

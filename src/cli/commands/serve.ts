@@ -24,6 +24,12 @@ export const SERVE_FLAGS = serviceFlags({
   dataDir: { flag: 'data-dir', env: 'EXPORT_TASK_DATA_DIR', value: flagValues.text('dir'), description: `Data directory (default ./${DEFAULT_DATA_DIR})` },
   token: { flag: 'token', env: 'EXPORT_TASK_TOKEN', value: flagValues.secret('token'), description: 'Require Authorization: Bearer <token> (default none)' },
   redis: { flag: 'redis', env: 'EXPORT_TASK_REDIS', value: flagValues.text('url'), description: 'Keep everything in this Redis, jobs on BullMQ (redis://127.0.0.1:6379)' },
+  redisCluster: {
+    flag: 'redis-cluster',
+    env: 'EXPORT_TASK_REDIS_CLUSTER',
+    value: flagValues.text('host:port,...'),
+    description: 'Instead of --redis: keep everything in this Redis Cluster (some of its nodes, comma-separated), sharded by product',
+  },
   logLevel: { flag: 'log-level', env: 'EXPORT_TASK_LOG_LEVEL', value: flagValues.oneOf('level', LOG_LEVELS), description: 'JSON log lines on stdout from this level up (default info)' },
   logPretty: { flag: 'log-pretty', env: 'EXPORT_TASK_LOG_PRETTY', value: flagValues.boolean, description: 'Log human-readable lines for a terminal instead of JSON (needs pino-pretty)' },
   metricsPublic: { flag: 'metrics-public', env: 'EXPORT_TASK_METRICS_PUBLIC', value: flagValues.boolean, description: 'Answer GET /metrics without the token' },
@@ -73,7 +79,8 @@ export const serveCommand = {
     'Ctrl-C or SIGTERM shuts down gracefully: /ready answers 503 first, event streams end with their cursor.',
     'With --redis URL it is one API instance of the service on Redis: products, exports and the event log in',
     'Redis, exports queued for `export-task worker` processes, features and files in --data-dir, which every',
-    'instance and worker must share. Run as many instances as you like on one Redis.',
+    'instance and worker must share. Run as many instances as you like on one Redis. With --redis-cluster',
+    'host:port,... the same on a Redis Cluster: each product\'s keys in one hash slot, so the cluster shards by product.',
   ].join('\n'),
   options: SERVE_FLAGS.options,
   parse(values: Readonly<Record<string, string | boolean | (string | boolean)[] | undefined>>): ServeOptions {
@@ -127,7 +134,7 @@ async function serve(options: ServeOptions, io: ServeIo): Promise<number> {
     io.stderr.write(`export-task serve: could not start: ${error instanceof Error ? error.message : String(error)}\n`);
     return error instanceof TypeError ? 2 : 1;
   }
-  const where = settings.redis === undefined ? '' : ', exports on Redis';
+  const where = settings.redis !== undefined ? ', exports on Redis' : settings.redisCluster !== undefined ? ', exports on a Redis Cluster' : '';
   const stopped = stopRequested(io.signal);
   const access = settings.token === undefined && settings.signingKey === undefined ? ', no token' : ', token required';
   const scoped = settings.signingKey === undefined ? '' : ', scoped tokens accepted';

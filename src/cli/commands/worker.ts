@@ -5,6 +5,7 @@
  */
 import { resolve } from 'node:path';
 import { runService, stopRequested, type ServiceIo } from '../service-command.js';
+import { checkRedisTarget } from '../../server/redis/check-redis-target.js';
 import { definedOnly, flagValues, serviceFlags, type FlagValues } from '../service-flags.js';
 
 /** The data directory when neither `--data-dir` nor `EXPORT_TASK_DATA_DIR` says: the same as `serve`'s. */
@@ -17,7 +18,13 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
  * `startWorker()` option the value goes to; adding a flag for one is a line here.
  */
 export const WORKER_FLAGS = serviceFlags({
-  redis: { flag: 'redis', env: 'EXPORT_TASK_REDIS', value: flagValues.text('url'), description: 'The Redis of the API instances (required), e.g. redis://127.0.0.1:6379' },
+  redis: { flag: 'redis', env: 'EXPORT_TASK_REDIS', value: flagValues.text('url'), description: 'The Redis of the API instances (this or --redis-cluster), e.g. redis://127.0.0.1:6379' },
+  redisCluster: {
+    flag: 'redis-cluster',
+    env: 'EXPORT_TASK_REDIS_CLUSTER',
+    value: flagValues.text('host:port,...'),
+    description: 'Instead of --redis: nodes of the Redis Cluster of the API instances, comma-separated',
+  },
   dataDir: { flag: 'data-dir', env: 'EXPORT_TASK_DATA_DIR', value: flagValues.text('dir'), description: `The directory shared with the API instances (default ./${DEFAULT_DATA_DIR})` },
   concurrency: { flag: 'concurrency', env: 'EXPORT_TASK_CONCURRENCY', value: flagValues.positive('n'), description: 'Jobs run at once (default: the number of CPUs)' },
   jobTimeoutMs: { flag: 'job-timeout-ms', env: 'EXPORT_TASK_JOB_TIMEOUT_MS', value: flagValues.positive('ms'), description: 'Time limit of a job without its own (default unlimited)' },
@@ -79,15 +86,21 @@ export function runWorker(argv: readonly string[], io?: Partial<WorkerIo>): Prom
 
 async function work(options: WorkerCommandOptions, io: WorkerIo): Promise<number> {
   let settings: WorkerCommandOptions;
+  let target;
   try {
     settings = WORKER_FLAGS.withEnv(options, io.env);
-    if (settings.redis === undefined) throw new TypeError('expected --redis <url> (or EXPORT_TASK_REDIS), the Redis of the API instances (redis://127.0.0.1:6379, say)');
+    if (settings.redis === undefined && settings.redisCluster === undefined) {
+      throw new TypeError(
+        'expected --redis <url> (or EXPORT_TASK_REDIS), the Redis of the API instances (redis://127.0.0.1:6379, say), or --redis-cluster <host:port,...> (or EXPORT_TASK_REDIS_CLUSTER), nodes of their Redis Cluster',
+      );
+    }
+    target = checkRedisTarget(settings.redis, settings.redisCluster)!;
   } catch (error) {
     io.stderr.write(`export-task worker: ${(error as Error).message}\n`);
     return 2;
   }
   if (io.signal.aborted) return 0;
-  const { redis, dataDir: givenDir, logLevel, logPretty, metricsPort, metricsHost, ...limits } = settings;
+  const { redis, redisCluster, dataDir: givenDir, logLevel, logPretty, metricsPort, metricsHost, ...limits } = settings;
   const dataDir = resolve(givenDir ?? DEFAULT_DATA_DIR);
   // Loaded here: the rest of the command line needs neither BullMQ nor ioredis.
   const [{ startWorker }, { createServiceOps }] = await Promise.all([import('../../server/start-worker.js'), import('../../server/http/service-ops.js')]);
@@ -103,17 +116,21 @@ async function work(options: WorkerCommandOptions, io: WorkerIo): Promise<number
   const closeAll = async (): Promise<void> => {
     for (const close of closers.reverse()) await close();
   };
-  let worker;
+  let worker: Awaited<ReturnType<typeof startWorker>>;
   try {
+    // The worker first: it refuses a Redis it must not write to (the old key layout) before the
+    // monitor's queue handle writes the queue's meta there.
+    worker = await startWorker({ ...definedOnly({ ...limits, redis, redisCluster }), dataDir, onEvent: ops.onEvent });
+    const started = worker;
+    closers.push(() => started.close());
     if (metricsPort !== undefined) {
       const [{ startRedisMonitor }, { startMetricsServer }] = await Promise.all([import('../../server/http/redis-monitor.js'), import('../../server/http/metrics-server.js')]);
-      const monitor = await startRedisMonitor(redis, ops, { workers: false });
+      const monitor = await startRedisMonitor(target, ops, { workers: false });
       closers.push(() => monitor.close());
       const metrics = await startMetricsServer(ops, metricsPort, metricsHost ?? '127.0.0.1');
       closers.push(() => metrics.close());
       io.stdout.write(`export-task worker: metrics on ${metrics.url}/metrics\n`);
     }
-    worker = await startWorker({ ...definedOnly(limits), redis, dataDir, onEvent: ops.onEvent });
   } catch (error) {
     await closeAll();
     io.stderr.write(`export-task worker: could not start: ${error instanceof Error ? error.message : String(error)}\n`);

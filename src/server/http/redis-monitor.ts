@@ -1,7 +1,8 @@
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { redactUrl } from '../redis/check-redis-url.js';
-import { EXPORT_QUEUE } from '../redis/redis-keys.js';
+import { EXPORT_QUEUE, QUEUE_OPTIONS } from '../redis/redis-keys.js';
+import { describeTarget } from '../redis/check-redis-target.js';
+import type { RedisTarget } from '../redis/check-redis-target.js';
+import { createConnection } from '../redis/redis-target.js';
 import type { ServiceOps } from './service-ops.js';
 
 /** How long one question to Redis for `/ready` or `/metrics` may take, ms. */
@@ -20,9 +21,9 @@ export interface RedisMonitor {
  * the queue's waiting and active jobs; the logger hears Redis go away and come back.
  * @internal
  */
-export async function startRedisMonitor(url: string, ops: ServiceOps, options: { readonly workers?: boolean } = {}): Promise<RedisMonitor> {
-  const redis = new Redis(url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectionName: 'export-task-monitor' });
-  const where = redactUrl(url);
+export async function startRedisMonitor(target: RedisTarget, ops: ServiceOps, options: { readonly workers?: boolean } = {}): Promise<RedisMonitor> {
+  const redis = createConnection(target, { lazyConnect: true, offlineQueue: false, maxRetriesPerRequest: 0, connectionName: 'export-task-monitor' });
+  const where = describeTarget(target);
   const logger = ops.logger?.child({ component: 'redis', redis: where });
   let lost = false;
   redis.on('error', (error: Error) => {
@@ -39,7 +40,7 @@ export async function startRedisMonitor(url: string, ops: ServiceOps, options: {
   });
   // Failing at start is the service's own connection's job to report: this one keeps trying.
   await redis.connect().catch(() => undefined);
-  const queue = new Queue(EXPORT_QUEUE, { connection: redis });
+  const queue = new Queue(EXPORT_QUEUE, { ...QUEUE_OPTIONS, connection: redis });
   queue.on('error', () => undefined);
 
   const up = (): boolean => redis.status === 'ready';

@@ -1,5 +1,8 @@
-import { Redis } from 'ioredis';
 import { redactUrl } from './check-redis-url.js';
+import { describeTarget } from './check-redis-target.js';
+import type { RedisTarget } from './check-redis-target.js';
+import { createConnection } from './redis-target.js';
+import type { RedisConnection } from './redis-target.js';
 
 /** What {@link connectRedis} connects with. @internal */
 export interface ConnectOptions {
@@ -7,24 +10,24 @@ export interface ConnectOptions {
   readonly connectTimeoutMs?: number | undefined;
   /** ioredis's `commandTimeout`: a command without an answer within it fails, ms. None: commands wait while Redis is away. */
   readonly commandTimeoutMs?: number | undefined;
+  /** The name `CLIENT LIST` shows for the connection and its copies (`CLIENT SETNAME`). */
+  readonly connectionName?: string | undefined;
 }
 
 /**
- * A connection to the Redis at `url` (`redis://host:port[/db]`). The client reconnects on its
- * own. Without `commandTimeoutMs`, commands wait while Redis is away (`maxRetriesPerRequest:
+ * A connection to the target: the Redis at a URL (`redis://host:port[/db]`), or a Redis
+ * Cluster by its seed nodes (an ioredis `Cluster`, which finds every master and follows the
+ * slots as they move). The client reconnects on its own. Without `commandTimeoutMs`, commands wait while Redis is away (`maxRetriesPerRequest:
  * null`: a restarted Redis loses nothing of what was asked, as BullMQ's workers require); with
  * it, a command without an answer in time fails (an API instance's requests, which answer 503
- * then). Resolves once connected.
- * @throws Error naming the URL, why it failed and what to check, when Redis cannot be reached within `connectTimeoutMs`.
+ * then). Resolves once connected, after checking that the target is what it was said to be
+ * (a node of a cluster given as one Redis would answer `MOVED` to most keys).
+ * @throws Error naming the target, why it failed and what to check, when Redis cannot be reached within `connectTimeoutMs`, or is a cluster given as one Redis (or the reverse).
  * @internal
  */
-export async function connectRedis(url: string, options: ConnectOptions = {}): Promise<Redis> {
-  const { connectTimeoutMs = 10_000, commandTimeoutMs } = options;
-  const redis = new Redis(url, {
-    maxRetriesPerRequest: null,
-    lazyConnect: true,
-    ...(commandTimeoutMs === undefined ? {} : { commandTimeout: commandTimeoutMs }),
-  });
+export async function connectRedis(target: RedisTarget, options: ConnectOptions = {}): Promise<RedisConnection> {
+  const { connectTimeoutMs = 10_000, commandTimeoutMs, connectionName } = options;
+  const redis = createConnection(target, { lazyConnect: true, commandTimeoutMs, connectionName });
   // Errors are retried by the client (it reconnects); without a listener Node would print each one.
   let lastError: Error | undefined;
   const noteError = (error: Error): void => {
@@ -41,13 +44,40 @@ export async function connectRedis(url: string, options: ConnectOptions = {}): P
     ]);
   } catch (error) {
     redis.disconnect();
-    throw new Error(startUpMessage(url, lastError ?? error), { cause: lastError ?? error });
+    throw new Error(target.kind === 'server' ? startUpMessage(target.url, lastError ?? error) : clusterStartUpMessage(target, lastError ?? error), { cause: lastError ?? error });
   } finally {
     clearTimeout(timer);
     redis.off('error', noteError);
   }
   redis.on('error', () => undefined);
+  if (target.kind === 'server') {
+    const info = await redis.info('cluster').catch(() => '');
+    if (/^cluster_enabled:1/m.test(info)) {
+      redis.disconnect();
+      throw new Error(
+        `${describeTarget(target)} is a node of a Redis Cluster: give its nodes with --redis-cluster host:port,... (startServer({ redisCluster }), startWorker({ redisCluster })) instead of --redis, so that every product's keys are read on the master that holds them`,
+      );
+    }
+  }
   return redis;
+}
+
+/** Why a first connection to a cluster failed, with what to check. */
+function clusterStartUpMessage(target: Extract<RedisTarget, { kind: 'cluster' }>, error: unknown): string {
+  // ioredis says "Failed to refresh slots cache." and keeps what the node answered apart.
+  const nodeError = (error as { lastNodeError?: unknown }).lastNodeError;
+  const cause = nodeError instanceof Error ? nodeError : error;
+  const reason = cause instanceof Error && cause.message !== '' ? cause.message : String(cause);
+  const [first] = target.nodes;
+  let check: string;
+  if (/cluster support disabled/i.test(reason)) {
+    check = 'these Redis servers are not a cluster (cluster-enabled no): give one Redis with --redis redis://host:port instead, or start them with --cluster-enabled yes and join them (redis-cli --cluster create)';
+  } else if (/NOAUTH|WRONGPASS|invalid password|AUTH/i.test(reason)) {
+    check = 'the nodes refused the credentials: give a seed as redis://user:password@host:port';
+  } else {
+    check = `check that the nodes run and that the cluster is up (redis-cli -h ${first?.host ?? '127.0.0.1'} -p ${first?.port ?? 7000} cluster info says cluster_state:ok)`;
+  }
+  return `could not connect to ${describeTarget(target)} (${reason}): ${check}; the nodes must be the cluster every API instance and worker shares`;
 }
 
 /** Why a first connection failed, in words, with what to check. */

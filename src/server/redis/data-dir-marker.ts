@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
-import { redactUrl } from './check-redis-url.js';
 import { redisKeys } from './redis-keys.js';
+import { describeTarget } from './check-redis-target.js';
+import type { RedisTarget } from './check-redis-target.js';
+import type { RedisConnection } from './redis-target.js';
 
 /** The marker's file name in the data directory. @internal */
 export const MARKER_FILE = '.export-task-data-dir';
@@ -33,7 +34,7 @@ async function readMarker(dataDir: string): Promise<string | undefined> {
  * @throws Error saying which directory and what to fix.
  * @internal
  */
-export async function markDataDir(redis: Redis, url: string, dataDir: string): Promise<string> {
+export async function markDataDir(redis: RedisConnection, target: RedisTarget, dataDir: string): Promise<string> {
   let id = await readMarker(dataDir);
   if (id === undefined) {
     try {
@@ -46,7 +47,7 @@ export async function markDataDir(redis: Redis, url: string, dataDir: string): P
   }
   await redis.set(redisKeys.dataDirId, id, 'NX');
   const shared = await redis.get(redisKeys.dataDirId);
-  if (shared !== id) throw mismatch(dataDir, url, id, shared, 'API instances');
+  if (shared !== id) throw mismatch(dataDir, target, id, shared, 'API instances');
   return id;
 }
 
@@ -56,23 +57,23 @@ export async function markDataDir(redis: Redis, url: string, dataDir: string): P
  * @throws Error saying which directory and what to fix.
  * @internal
  */
-export async function checkDataDir(redis: Redis, url: string, dataDir: string): Promise<void> {
+export async function checkDataDir(redis: RedisConnection, target: RedisTarget, dataDir: string): Promise<void> {
   const id = await readMarker(dataDir);
   if (id === undefined) {
     throw new Error(
       `${dataDir} is not the data directory of the API instances: it has no ${MARKER_FILE} marker, which an API instance ` +
-        `(export-task serve --redis ${redactUrl(url)} --data-dir <dir>) writes when it starts. Give --data-dir the directory the API instances use ` +
+        `(export-task serve ${target.kind === 'server' ? `--redis ${describeTarget(target)}` : `--redis-cluster ${target.nodes.map((n) => `${n.host}:${n.port}`).join(',')}`} --data-dir <dir>) writes when it starts. Give --data-dir the directory the API instances use ` +
         '(shared with them), or start an API instance on this one first',
     );
   }
   await redis.set(redisKeys.dataDirId, id, 'NX');
   const shared = await redis.get(redisKeys.dataDirId);
-  if (shared !== id) throw mismatch(dataDir, url, id, shared, 'API instances and workers');
+  if (shared !== id) throw mismatch(dataDir, target, id, shared, 'API instances and workers');
 }
 
-function mismatch(dataDir: string, url: string, id: string, shared: string | null, others: string): Error {
+function mismatch(dataDir: string, target: RedisTarget, id: string, shared: string | null, others: string): Error {
   return new Error(
-    `${dataDir} is not the data directory the ${others} on ${redactUrl(url)} use: its marker (${MARKER_FILE}) says ${id}, Redis says ${shared ?? 'nothing'}. ` +
+    `${dataDir} is not the data directory the ${others} on ${describeTarget(target)} use: its marker (${MARKER_FILE}) says ${id}, Redis says ${shared ?? 'nothing'}. ` +
       `Give --data-dir the directory they share; if this Redis is meant to move to this directory, delete the key ${redisKeys.dataDirId} first`,
   );
 }

@@ -1,6 +1,8 @@
-import type { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import { ServerError } from '../../client/http-errors.js';
-import { redactUrl } from './check-redis-url.js';
+import { describeTarget } from './check-redis-target.js';
+import type { RedisTarget } from './check-redis-target.js';
+import type { RedisConnection } from './redis-target.js';
 
 /** Where the service's own lines go: the Fastify instance's logger, or any function of that shape. @internal */
 export type ServiceLog = (level: 'warn' | 'info', message: string) => void;
@@ -16,8 +18,17 @@ export class RedisUnavailableError extends ServerError {
   }
 }
 
-/** Errors of ioredis that say Redis could not be reached or did not answer, not that a command was wrong. */
-const UNREACHABLE = /Command timed out|Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|max retries per request/i;
+/**
+ * Errors of ioredis that say Redis could not be reached or did not answer, not that a command
+ * was wrong. On a cluster also: a dead master's slots answering `MOVED` back to it until ioredis
+ * gives up ("Too many Cluster redirections"), a cluster without all its slots (`CLUSTERDOWN`), no
+ * node answering the slots query.
+ */
+const UNREACHABLE =
+  /Command timed out|Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH|max retries per request|Too many Cluster redirections|CLUSTERDOWN|Failed to refresh slots cache/i;
+
+/** On a cluster, the products whose outage is logged at once, at most: past them, outages still answer 503 but go unlogged. */
+const MAX_LOGGED_PRODUCTS = 1_000;
 
 /** How often a Redis that stopped answering on an open connection is asked again, ms. */
 const PROBE_MS = 1_000;
@@ -28,6 +39,12 @@ const PROBE_MS = 1_000;
  * later), and a command that does not answer within the connection's `commandTimeout` fails:
  * either way the request gets {@link RedisUnavailableError}, a 503 with `Retry-After`, within
  * a bounded time. The outage is logged once when it starts and once when it ends.
+ *
+ * On a Redis Cluster, a master that does not answer is an outage of its slots only: a request
+ * on a product of that master gets its 503 (naming the product, after the command timeout)
+ * while the products of the other masters are served; only the whole cluster's connection
+ * closing refuses every request at once. Each product's outage is logged once as it starts
+ * and once as it ends.
  * @internal
  */
 export class RedisAvailability {
@@ -38,12 +55,16 @@ export class RedisAvailability {
   #since = 0;
   #reason = '';
   #probe: NodeJS.Timeout | undefined;
-  readonly #redis: Redis;
+  readonly #redis: RedisConnection;
+  readonly #cluster: boolean;
+  /** On a cluster: the products whose last request found their master unreachable, with since when. */
+  readonly #downProducts = new Map<string, number>();
   readonly #detach: () => void;
 
-  constructor(redis: Redis, url: string, options: { readonly retryAfterSeconds: number; readonly log: ServiceLog }) {
+  constructor(redis: RedisConnection, target: RedisTarget, options: { readonly retryAfterSeconds: number; readonly log: ServiceLog }) {
     this.#redis = redis;
-    this.#url = redactUrl(url);
+    this.#cluster = redis instanceof Cluster;
+    this.#url = describeTarget(target);
     this.#retryAfterSeconds = options.retryAfterSeconds;
     this.#log = options.log;
     const onReady = (): void => this.#markUp();
@@ -69,16 +90,41 @@ export class RedisAvailability {
   /**
    * Runs `task` (Redis commands) unless Redis is known to be down; a failure that says Redis
    * is unreachable becomes a {@link RedisUnavailableError}.
+   * @param productId - The product the task reads: on a cluster, what the 503 names.
    */
-  async run<T>(task: () => Promise<T>): Promise<T> {
+  async run<T>(task: () => Promise<T>, productId?: string): Promise<T> {
     if (!this.#up) throw this.#error();
     try {
-      return await task();
+      const result = await task();
+      if (productId !== undefined) this.#productUp(productId);
+      return result;
     } catch (error) {
       if (!isUnreachable(error)) throw error;
+      if (this.#cluster && this.#redis.status === 'ready') throw this.#productDown(productId, (error as Error).message);
       this.#markDown((error as Error).message);
       throw this.#error();
     }
+  }
+
+  /** A master of the cluster did not answer for the product: its 503, the others go on. */
+  #productDown(productId: string | undefined, reason: string): RedisUnavailableError {
+    const which = productId === undefined ? 'one of its masters' : `the master holding product ${JSON.stringify(productId)}`;
+    // Bounded: requests may name any product id, existing or not, while its master is down.
+    if (productId !== undefined && !this.#downProducts.has(productId) && this.#downProducts.size < MAX_LOGGED_PRODUCTS) {
+      this.#downProducts.set(productId, Date.now());
+      this.#log('warn', `${this.#url}: ${which} is unreachable (${reason}): its requests are answered 503 until it is back, other products are served`);
+    }
+    return new RedisUnavailableError(
+      `The export service cannot reach ${which} in its Redis Cluster (${reason}): try again in ${this.#retryAfterSeconds} s`,
+      this.#retryAfterSeconds,
+    );
+  }
+
+  #productUp(productId: string): void {
+    const since = this.#downProducts.get(productId);
+    if (since === undefined) return;
+    this.#downProducts.delete(productId);
+    this.#log('info', `${this.#url}: the master holding product ${JSON.stringify(productId)} answers again after ${((Date.now() - since) / 1000).toFixed(1)} s`);
   }
 
   /** Stops listening to the connection (it is being closed: its end is no outage). */

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { ExportRequest, ProductInfo } from '../../client/backend.js';
 import type { Feature } from '../../client/geojson.js';
 import { BadRequestError, NotFoundError } from '../../client/http-errors.js';
@@ -23,16 +23,20 @@ import type { ServiceLog } from './redis-availability.js';
 import { RedisFeedSource } from './redis-event-feed.js';
 import type { RedisEventFeed } from './redis-event-feed.js';
 import { compareEntryIds, DEFAULT_OUTCOME_RETENTION_MS, DEFAULT_RETENTION_MS, RedisExportLog } from './redis-export-log.js';
-import { EXPORT_QUEUE, redisKeys } from './redis-keys.js';
+import { EXPORT_QUEUE, exportJobId, QUEUE_OPTIONS, redisKeys } from './redis-keys.js';
 import type { ExportJobData } from './redis-keys.js';
 import { RedisProducts } from './redis-products.js';
+import type { RedisTarget } from './check-redis-target.js';
+import type { RedisConnection } from './redis-target.js';
 import { RedisTails } from './redis-tails.js';
+import { refuseLegacyLayout } from './refuse-legacy-layout.js';
 
 /** What an API instance on Redis runs with, checked. @internal */
 export interface RedisEngineOptions {
   /** Hears each export event this instance appends (the service's metrics and logs). */
   readonly onEvent?: ((event: TaskEvent) => void) | undefined;
-  readonly redis: string;
+  /** The Redis, or the Redis Cluster. */
+  readonly redis: RedisTarget;
   readonly dataDir: string;
   readonly pageSize: number;
   /** A request whose Redis commands have not answered within it is answered 503, ms. */
@@ -67,7 +71,7 @@ const JOB_OPTIONS = { removeOnComplete: true, removeOnFail: true, attempts: 1 } 
 export class RedisEngine implements ExportService {
   readonly dataDir: string;
   readonly #options: RedisEngineOptions;
-  readonly #redis: Redis;
+  readonly #redis: RedisConnection;
   readonly #log: RedisExportLog;
   readonly #products: RedisProducts;
   readonly #tails: RedisTails;
@@ -77,11 +81,16 @@ export class RedisEngine implements ExportService {
   readonly #availability: RedisAvailability;
   #closing: Promise<void> | undefined;
 
-  private constructor(options: RedisEngineOptions, redis: Redis, queue: Queue<ExportJobData>) {
+  private constructor(options: RedisEngineOptions, redis: RedisConnection, queue: Queue<ExportJobData>) {
     this.#options = options;
     this.dataDir = options.dataDir;
     this.#redis = redis;
-    this.#log = new RedisExportLog(redis, { idempotencyTtlMs: options.idempotencyTtlMs, onAppended: options.onEvent });
+    this.#log = new RedisExportLog(redis, {
+      idempotencyTtlMs: options.idempotencyTtlMs,
+      retentionMs: options.retentionMs,
+      outcomeRetentionMs: options.outcomeRetentionMs,
+      onAppended: options.onEvent,
+    });
     this.#products = new RedisProducts(redis, join(options.dataDir, 'products'));
     this.#tails = new RedisTails(redis);
     this.#queue = queue;
@@ -102,11 +111,12 @@ export class RedisEngine implements ExportService {
     const dataDir = resolve(options.dataDir);
     await mkdir(join(dataDir, 'storage'), { recursive: true });
     await mkdir(join(dataDir, 'products'), { recursive: true });
-    const redis = await connectRedis(options.redis, { commandTimeoutMs: options.redisTimeoutMs });
+    // Named, so that `CLIENT LIST` on each master tells which process holds a connection.
+    const redis = await connectRedis(options.redis, { commandTimeoutMs: options.redisTimeoutMs, connectionName: `export-task-api:${hostname()}:${process.pid}` });
     try {
+      await refuseLegacyLayout(redis, options.redis);
       await markDataDir(redis, options.redis, dataDir);
-      await new RedisExportLog(redis).setRetention(options.retentionMs ?? DEFAULT_RETENTION_MS, options.outcomeRetentionMs ?? DEFAULT_OUTCOME_RETENTION_MS);
-      const queue = new Queue<ExportJobData>(EXPORT_QUEUE, { connection: redis, defaultJobOptions: JOB_OPTIONS });
+      const queue = new Queue<ExportJobData>(EXPORT_QUEUE, { ...QUEUE_OPTIONS, connection: redis, defaultJobOptions: JOB_OPTIONS });
       queue.on('error', () => undefined);
       return new RedisEngine({ ...options, dataDir }, redis, queue);
     } catch (error) {
@@ -116,19 +126,19 @@ export class RedisEngine implements ExportService {
   }
 
   async createProduct(productId: string, options: { readonly title?: string | undefined }): Promise<ProductInfo> {
-    return this.#guard(async () => {
+    return this.#guard(productId, async () => {
       return this.#products.create(productId, (options as { title?: unknown } | undefined)?.title);
     });
   }
 
   async getProduct(productId: string): Promise<ProductInfo> {
-    return this.#guard(async () => {
+    return this.#guard(productId, async () => {
       return this.#products.get(productId);
     });
   }
 
   async addFeatures(productId: string, features: readonly Feature[] | Uint8Array): Promise<{ readonly added: number }> {
-    return this.#guard(async () => {
+    return this.#guard(productId, async () => {
       return { added: await this.#products.add(productId, features) };
     });
   }
@@ -138,7 +148,7 @@ export class RedisEngine implements ExportService {
     request: ExportRequest,
     options?: { readonly idempotencyKey?: string | undefined },
   ): Promise<{ readonly exportId: string }> {
-    return this.#guard(async () => {
+    return this.#guard(productId, async () => {
       const checked = checkExportRequest(request);
       this.#storage.resolve(checked.key);
       const idempotencyKey = checkIdempotencyKey(options?.idempotencyKey);
@@ -149,14 +159,14 @@ export class RedisEngine implements ExportService {
       // export whose first request died between recording it and queueing it.
       const record = created.created ? undefined : await this.#log.get(productId, exportId);
       if (created.created || (record !== undefined && record.phase === 'pending' && !record.cancelRequested)) {
-        await this.#queue.add('export', { productId, exportId }, { jobId: exportId });
+        await this.#queue.add('export', { productId, exportId }, { jobId: exportJobId(productId, exportId) });
       }
       return { exportId };
     });
   }
 
   async statusOf(productId: string, exportIds: readonly unknown[]): Promise<{ data: SnapshotEvent[]; missing: unknown[] }> {
-    return this.#guard(async () => {
+    return this.#guard(productId, async () => {
       await this.#products.require(productId);
       const ids = exportIds.filter((id): id is string => typeof id === 'string');
       const records = new Map<string, ExportRecord | undefined>();
@@ -175,20 +185,20 @@ export class RedisEngine implements ExportService {
 
   /** The product's exports not final yet, as snapshots, in the order they were created (its active set). */
   async inFlight(productId: string): Promise<SnapshotEvent[]> {
-    return this.#guard(async () => {
+    return this.#guard(productId, async () => {
       await this.#products.require(productId);
       return (await this.#log.active(productId)).map((record) => record.snapshot());
     });
   }
 
   async record(productId: string, exportId: string): Promise<ExportRecord> {
-    return this.#guard(async () => {
+    return this.#guard(productId, async () => {
       return this.#record(productId, exportId);
     });
   }
 
   async listFinal(productId: string, continuationToken: string | null | undefined): Promise<{ records: ExportRecord[]; continuationToken: string | null }> {
-    return this.#guard(async () => {
+    return this.#guard(productId, async () => {
       await this.#products.require(productId);
       const after = decodeContinuationToken(continuationToken);
       const pageSize = this.#options.pageSize;
@@ -202,18 +212,19 @@ export class RedisEngine implements ExportService {
   /**
    * Records a request to cancel the export and acts on it without waiting: a job still
    * waiting on the queue is removed and its export ends `cancelled` at once; a running one is
-   * told through Redis pub/sub, and the worker running it stops it (a worker that takes the
-   * job later sees the request in the export's record).
+   * told on the export's sharded pub/sub channel (`SPUBLISH`, in the product's slot, so that a
+   * cancel needs no other shard than the product's), and the worker running it, subscribed
+   * there, stops it (a worker that takes the job later sees the request in the export's record).
    */
   async requestCancel(productId: string, exportId: string): Promise<ExportRecord> {
-    return this.#guard(async () => {
+    return this.#guard(productId, async () => {
       const record = await this.#record(productId, exportId);
       if (record.final || record.cancelRequested) return record;
       const asked = await this.#log.append(productId, exportId, (current) => (current.cancelRequested ? undefined : { type: 'cancel_requested' }));
       if (asked !== undefined) {
-        await this.#redis.publish(redisKeys.cancelChannel, JSON.stringify({ product_id: productId, export_id: exportId }));
+        await this.#redis.spublish(redisKeys.cancel(productId, exportId), 'cancel');
         // 1 when the job was waiting (or delayed) and is gone; 0 when a worker holds it.
-        const removed = await this.#queue.remove(exportId).catch(() => 0);
+        const removed = await this.#queue.remove(exportJobId(productId, exportId)).catch(() => 0);
         if (removed === 1) {
           await this.#log.append(productId, exportId, (current) => failedBody(current, failureOf(null, 'cancelled')));
         }
@@ -233,7 +244,7 @@ export class RedisEngine implements ExportService {
     productId: string,
     options: FeedOptions,
   ): Promise<RedisEventFeed> {
-    return this.#guard(async () => {
+    return this.#guard(productId, async () => {
       const { logId } = await this.#products.require(productId);
       if (options.exportId !== undefined) await this.#record(productId, options.exportId);
       const after = options.after === undefined && options.from === 'now' ? await this.#log.lastCursor(productId) : checkCursor(options.after);
@@ -286,10 +297,10 @@ export class RedisEngine implements ExportService {
     if (this.#closing !== undefined) throw closedError();
   }
 
-  /** Runs a request's Redis work: at once a 503 while Redis is down, and a 503 when it does not answer in time. */
-  #guard<T>(task: () => Promise<T>): Promise<T> {
+  /** Runs a request's Redis work on a product: at once a 503 while Redis is down, and a 503 when it (on a cluster: the product's master) does not answer in time. */
+  #guard<T>(productId: string, task: () => Promise<T>): Promise<T> {
     this.#assertOpen();
-    return this.#availability.run(task);
+    return this.#availability.run(task, productId);
   }
 
   async #record(productId: string, exportId: unknown): Promise<ExportRecord> {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './redis-target.js';
 import type { BackendEvent } from '../../client/backend.js';
 import type { TaskEvent, WireAttributes } from '../../core/events.js';
 import type { CheckedExportRequest } from '../embedded/check-export-request.js';
@@ -18,16 +18,16 @@ const PRUNE_BATCH = 100;
 /**
  * Appends an event if the export's `seq` is still the one the event was folded from:
  * KEYS export hash, product stream, final set, finished set, active set, outcomes hash,
- * request, product-of hash, retention settings; ARGV expected seq, new state JSON, event
- * JSON, "1" when the new state is final, the ordinal, the export id, the compact outcome
- * (final only). Answers the entry id, or false when another writer appended first (the
- * caller folds again).
+ * request (all of one product: one slot on a cluster); ARGV expected seq, new state JSON,
+ * event JSON, "1" when the new state is final, the ordinal, the export id, the compact
+ * outcome (final only). Answers the entry id, or false when another writer appended first
+ * (the caller folds again).
  *
- * A final event also applies the retention: the export leaves the active set for the
- * finished one, its full record expires after the retention window (its compact outcome
- * stays), its request and product-of entry go, outcomes past their own retention are removed,
- * and the stream is trimmed (XTRIM MINID) to the events of the window and of every export not
- * final yet.
+ * A final event also applies the retention the export was created under (kept in its hash):
+ * the export leaves the active set for the finished one, its full record expires after the
+ * retention window (its compact outcome stays), its request goes, outcomes past their own
+ * retention are removed, and the stream is trimmed (XTRIM MINID) to the events of the window
+ * and of every export not final yet.
  */
 const APPEND_SCRIPT = `
 local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '-1')
@@ -37,7 +37,7 @@ redis.call('HSET', KEYS[1], 'seq', tonumber(ARGV[1]) + 1, 'state', ARGV[2])
 if ARGV[4] == '1' then
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local r = redis.call('HMGET', KEYS[9], 'retention_ms', 'outcome_retention_ms')
+  local r = redis.call('HMGET', KEYS[1], 'retention_ms', 'outcome_retention_ms')
   local window = tonumber(r[1] or '${DEFAULT_RETENTION_MS}')
   local keep = tonumber(r[2] or '${DEFAULT_OUTCOME_RETENTION_MS}')
   redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
@@ -46,7 +46,6 @@ if ARGV[4] == '1' then
   redis.call('HSET', KEYS[6], ARGV[6], ARGV[7])
   redis.call('PEXPIRE', KEYS[1], window)
   redis.call('DEL', KEYS[7])
-  redis.call('HDEL', KEYS[8], ARGV[6])
   local old = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now - keep, 'LIMIT', 0, ${PRUNE_BATCH})
   for _, gone in ipairs(old) do
     redis.call('HDEL', KEYS[6], gone)
@@ -63,21 +62,22 @@ return id
 
 /**
  * Creates an export with its \`queued\` event, unless its idempotency key names one already:
- * KEYS export hash, request, product stream, idempotency key (or "" for none), product-of
- * hash, active set; ARGV export id, state JSON, request JSON, event JSON, product id, the
- * idempotency key's lifetime (ms). Answers {1, entry id} or {0, the existing export id}.
+ * KEYS export hash, request, product stream, active set, and the idempotency key when there
+ * is one (all of one product: an absent key is left out rather than given as "", whose slot
+ * is another); ARGV export id, state JSON, request JSON, event JSON, the idempotency key's
+ * lifetime (ms), the retention window and the outcome retention (ms). Answers {1, entry id}
+ * or {0, the existing export id}.
  */
 const CREATE_SCRIPT = `
-if KEYS[4] ~= '' then
-  local known = redis.call('GET', KEYS[4])
+if KEYS[5] then
+  local known = redis.call('GET', KEYS[5])
   if known then return {0, known} end
-  redis.call('SET', KEYS[4], ARGV[1], 'PX', ARGV[6])
+  redis.call('SET', KEYS[5], ARGV[1], 'PX', ARGV[5])
 end
 redis.call('SET', KEYS[2], ARGV[3])
-redis.call('HSET', KEYS[5], ARGV[1], ARGV[5])
-redis.call('HSET', KEYS[1], 'seq', 1, 'state', ARGV[2])
+redis.call('HSET', KEYS[1], 'seq', 1, 'state', ARGV[2], 'retention_ms', ARGV[6], 'outcome_retention_ms', ARGV[7])
 local id = redis.call('XADD', KEYS[3], '*', 'e', ARGV[4])
-redis.call('ZADD', KEYS[6], tonumber(string.match(id, '^(%d+)')), ARGV[1])
+redis.call('ZADD', KEYS[4], tonumber(string.match(id, '^(%d+)')), ARGV[1])
 return {1, id}
 `;
 
@@ -145,23 +145,32 @@ export type CreateResult = { readonly created: true; readonly event: BackendEven
  * @internal
  */
 export class RedisExportLog {
-  readonly #redis: Redis;
+  readonly #redis: RedisConnection;
   readonly #idempotencyTtlMs: number;
+  readonly #retentionMs: number;
+  readonly #outcomeRetentionMs: number;
   readonly #onAppended: ((event: TaskEvent) => void) | undefined;
 
   /**
    * @param options - `idempotencyTtlMs`: how long an Idempotency-Key names its export;
+   * `retentionMs`, `outcomeRetentionMs`: the retention of the exports this process creates
+   * (kept with each, so that whoever appends its final event applies it: a worker has no such setting);
    * `onAppended`: hears each event this process appended (for the service's metrics and logs); it must not throw.
    */
-  constructor(redis: Redis, options: { readonly idempotencyTtlMs?: number | undefined; readonly onAppended?: ((event: TaskEvent) => void) | undefined } = {}) {
+  constructor(
+    redis: RedisConnection,
+    options: {
+      readonly idempotencyTtlMs?: number | undefined;
+      readonly retentionMs?: number | undefined;
+      readonly outcomeRetentionMs?: number | undefined;
+      readonly onAppended?: ((event: TaskEvent) => void) | undefined;
+    } = {},
+  ) {
     this.#redis = redis;
     this.#idempotencyTtlMs = options.idempotencyTtlMs ?? DEFAULT_IDEMPOTENCY_TTL_MS;
+    this.#retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
+    this.#outcomeRetentionMs = options.outcomeRetentionMs ?? DEFAULT_OUTCOME_RETENTION_MS;
     this.#onAppended = options.onAppended;
-  }
-
-  /** Saves the retention settings the appends (of every instance and worker) apply. */
-  async setRetention(retentionMs: number, outcomeRetentionMs: number): Promise<void> {
-    await this.#redis.hset(redisKeys.retention, 'retention_ms', retentionMs, 'outcome_retention_ms', outcomeRetentionMs);
   }
 
   /** The export an idempotency key of the product was given to, if any. */
@@ -175,21 +184,19 @@ export class RedisExportLog {
     const ordinal = await this.#redis.incr(redisKeys.ordinal(productId));
     const record = new ExportRecord(productId, exportId, request.key, ordinal);
     const event = record.next({ type: 'queued' });
+    const keys = [redisKeys.export(productId, exportId), redisKeys.request(productId, exportId), redisKeys.events(productId), redisKeys.active(productId)];
+    if (idempotencyKey !== undefined) keys.push(redisKeys.idempotency(productId, idempotencyKey));
     const answer = (await this.#redis.eval(
       CREATE_SCRIPT,
-      6,
-      redisKeys.export(productId, exportId),
-      redisKeys.request(productId, exportId),
-      redisKeys.events(productId),
-      idempotencyKey === undefined ? '' : redisKeys.idempotency(productId, idempotencyKey),
-      redisKeys.productOf,
-      redisKeys.active(productId),
+      keys.length,
+      ...keys,
       exportId,
       JSON.stringify(record.state()),
       JSON.stringify(request),
       JSON.stringify(event),
-      productId,
       this.#idempotencyTtlMs,
+      this.#retentionMs,
+      this.#outcomeRetentionMs,
     )) as [number, string];
     if (answer[0] !== 1) return { created: false, exportId: answer[1] };
     this.#onAppended?.(event);
@@ -216,7 +223,7 @@ export class RedisExportLog {
       const event = record.next(next);
       const id = (await this.#redis.eval(
         APPEND_SCRIPT,
-        9,
+        7,
         redisKeys.export(productId, exportId),
         redisKeys.events(productId),
         redisKeys.final(productId),
@@ -224,8 +231,6 @@ export class RedisExportLog {
         redisKeys.active(productId),
         redisKeys.outcomes(productId),
         redisKeys.request(productId, exportId),
-        redisKeys.productOf,
-        redisKeys.retention,
         before,
         JSON.stringify(record.state()),
         JSON.stringify(event),
@@ -290,11 +295,6 @@ export class RedisExportLog {
       for (const id of found) ids.add(id);
     }
     return (await this.getMany(productId, [...ids])).filter((record): record is ExportRecord => record !== undefined);
-  }
-
-  /** The product of an export, by export id alone (a job names its export by id). */
-  async productOf(exportId: string): Promise<string | undefined> {
-    return (await this.#redis.hget(redisKeys.productOf, exportId)) ?? undefined;
   }
 
   /** What the export's job is asked to do. */

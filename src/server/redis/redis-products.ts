@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './redis-target.js';
 import type { ProductInfo } from '../../client/backend.js';
 import { BadRequestError, ConflictError, NotFoundError } from '../../client/http-errors.js';
 import { describeValue } from '../../core/errors.js';
@@ -37,10 +37,10 @@ const LOCK_WAIT_MS = 60_000;
  * @internal
  */
 export class RedisProducts {
-  readonly #redis: Redis;
+  readonly #redis: RedisConnection;
   readonly #dir: string;
 
-  constructor(redis: Redis, dir: string) {
+  constructor(redis: RedisConnection, dir: string) {
     this.#redis = redis;
     this.#dir = dir;
   }

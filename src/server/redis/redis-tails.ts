@@ -1,6 +1,7 @@
-import type { Redis } from 'ioredis';
 import type { BackendEvent } from '../../client/backend.js';
 import { compareEntryIds, toBackendEvent } from './redis-export-log.js';
+import { duplicateConnection } from './redis-target.js';
+import type { RedisConnection } from './redis-target.js';
 import { redisKeys } from './redis-keys.js';
 
 /** How long one blocking read waits, ms; between reads the loop sees whether it should stop. */
@@ -19,7 +20,7 @@ export const WINDOW = 2048;
 /** One product's tail: a loop of `XREAD BLOCK` on its own connection, keeping what it read for the product's feeds. */
 interface Tail {
   readonly listeners: Set<TailListener>;
-  readonly connection: Redis;
+  readonly connection: RedisConnection;
   /** Resolves once the tail knows where the stream ended when it started: later entries are told. */
   readonly ready: Promise<void>;
   stopped: boolean;
@@ -87,7 +88,7 @@ function firstAfter(window: readonly BackendEvent[], after: string): number {
  * @internal
  */
 export class RedisTails {
-  readonly #redis: Redis;
+  readonly #redis: RedisConnection;
   readonly #tails = new Map<string, Tail>();
   readonly #blockMs: number;
   readonly #coalesceMs: number;
@@ -95,7 +96,7 @@ export class RedisTails {
   #closed = false;
 
   /** @param options - `blockMs`, `coalesceMs` and `window`: {@link BLOCK_MS}, {@link COALESCE_MS} and {@link WINDOW} by default (shorter in tests). */
-  constructor(redis: Redis, options: { readonly blockMs?: number; readonly coalesceMs?: number; readonly window?: number } = {}) {
+  constructor(redis: RedisConnection, options: { readonly blockMs?: number; readonly coalesceMs?: number; readonly window?: number } = {}) {
     this.#redis = redis;
     this.#blockMs = options.blockMs ?? BLOCK_MS;
     this.#coalesceMs = options.coalesceMs ?? COALESCE_MS;
@@ -150,8 +151,10 @@ export class RedisTails {
   }
 
   #start(productId: string): Tail {
-    const connection = this.#redis.duplicate({ lazyConnect: false, commandTimeout: undefined });
-    // A blocking read waits longer than the API's command timeout: that option is not carried over.
+    // A blocking read waits longer than the API's command timeout: that option is not carried
+    // over. On a cluster the copy is a Cluster too, which connects only to the master of the
+    // product's slot (its nodes connect lazily) and follows the slot if it moves.
+    const connection = duplicateConnection(this.#redis, { commandTimeout: false });
     connection.on('error', () => undefined);
     const key = redisKeys.events(productId);
     let markReady!: () => void;

@@ -1,9 +1,8 @@
 import { rename, rm } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { QueueEvents, Worker } from 'bullmq';
 import type { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { describeValue } from '../../core/errors.js';
 import type { TaskEvent } from '../../core/events.js';
 import { checkOptionBag } from '../../internal/options.js';
@@ -13,13 +12,17 @@ import { ExportJob } from '../embedded/export-job.js';
 import type { ExportJobOutcome } from '../embedded/export-job.js';
 import type { EventBody } from '../embedded/export-record.js';
 import { StorageArea } from '../embedded/storage-area.js';
-import { checkRedisUrl } from './check-redis-url.js';
 import { connectRedis } from './connect-redis.js';
 import { checkDataDir } from './data-dir-marker.js';
 import { RedisExportLog } from './redis-export-log.js';
-import { EXPORT_QUEUE, redisKeys } from './redis-keys.js';
+import { EXPORT_QUEUE, fromExportJobId, QUEUE_OPTIONS, redisKeys } from './redis-keys.js';
 import type { ExportJobData } from './redis-keys.js';
 import { RedisProducts } from './redis-products.js';
+import { checkRedisTarget } from './check-redis-target.js';
+import type { RedisTarget } from './check-redis-target.js';
+import { duplicateConnection } from './redis-target.js';
+import type { RedisConnection } from './redis-target.js';
+import { refuseLegacyLayout } from './refuse-legacy-layout.js';
 
 /**
  * Options of {@link startWorker}.
@@ -30,8 +33,14 @@ import { RedisProducts } from './redis-products.js';
  * ```
  */
 export interface WorkerOptions {
-  /** The Redis the API instances use, e.g. `redis://127.0.0.1:6379`. */
-  readonly redis: string;
+  /** The Redis the API instances use, e.g. `redis://127.0.0.1:6379`; or give {@link WorkerOptions.redisCluster}. */
+  readonly redis?: string | undefined;
+  /**
+   * Instead of `redis`: the Redis Cluster the API instances use, by some of its nodes
+   * (`host:port` or `redis://[user:password@]host:port` each; an array, or one comma-separated
+   * string), e.g. `['127.0.0.1:7000', '127.0.0.1:7001']`. The client learns the other masters from them.
+   */
+  readonly redisCluster?: readonly string[] | string | undefined;
   /** The directory the API instances share (features in `products/`, exported files in `storage/`). */
   readonly dataDir: string;
   /**
@@ -97,7 +106,7 @@ interface Running {
   cancelled: boolean;
 }
 
-const OPTION_KEYS = ['redis', 'dataDir', 'concurrency', 'jobTimeoutMs', 'jobMemoryMb', 'lockDurationMs', 'onEvent'];
+const OPTION_KEYS = ['redis', 'redisCluster', 'dataDir', 'concurrency', 'jobTimeoutMs', 'jobMemoryMb', 'lockDurationMs', 'onEvent'];
 
 /**
  * Starts a worker of the service on Redis: it takes export jobs from the BullMQ queue the
@@ -128,8 +137,10 @@ const OPTION_KEYS = ['redis', 'dataDir', 'concurrency', 'jobTimeoutMs', 'jobMemo
  */
 export async function startWorker(options: WorkerOptions): Promise<ExportWorker> {
   const checked = checkWorkerOptions(options);
-  const redis = await connectRedis(checked.redis);
+  // Named as its jobs' `pb` names it, so that `CLIENT LIST` on each master tells which process holds a connection.
+  const redis = await connectRedis(checked.redis, { connectionName: workerName() });
   try {
+    await refuseLegacyLayout(redis, checked.redis);
     await checkDataDir(redis, checked.redis, checked.dataDir);
     return await RedisWorker.start(checked, redis);
   } catch (error) {
@@ -139,7 +150,7 @@ export async function startWorker(options: WorkerOptions): Promise<ExportWorker>
 }
 
 interface CheckedWorkerOptions {
-  readonly redis: string;
+  readonly redis: RedisTarget;
   readonly dataDir: string;
   readonly concurrency: number;
   readonly jobTimeoutMs: number | null;
@@ -150,19 +161,21 @@ interface CheckedWorkerOptions {
 
 class RedisWorker implements ExportWorker {
   readonly #options: CheckedWorkerOptions;
-  readonly #redis: Redis;
-  readonly #subscriber: Redis;
+  readonly #redis: RedisConnection;
+  readonly #subscriber: RedisConnection;
   readonly #log: RedisExportLog;
   readonly #products: RedisProducts;
   readonly #storage: StorageArea;
   readonly #running = new Map<string, Running>();
+  /** The running jobs by the cancel channel of their export (what a cancel message names). */
+  readonly #byChannel = new Map<string, Running>();
   /** The connections given to BullMQ, which leaves closing them to their owner. */
-  readonly #connections: Redis[] = [];
+  readonly #connections: RedisConnection[] = [];
   #worker: Worker<ExportJobData> | undefined;
   #events: QueueEvents | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(options: CheckedWorkerOptions, redis: Redis, subscriber: Redis) {
+  private constructor(options: CheckedWorkerOptions, redis: RedisConnection, subscriber: RedisConnection) {
     this.#options = options;
     this.#redis = redis;
     this.#subscriber = subscriber;
@@ -171,21 +184,25 @@ class RedisWorker implements ExportWorker {
     this.#storage = new StorageArea(join(options.dataDir, 'storage'));
   }
 
-  static async start(options: CheckedWorkerOptions, redis: Redis): Promise<RedisWorker> {
-    const subscriber = redis.duplicate();
+  static async start(options: CheckedWorkerOptions, redis: RedisConnection): Promise<RedisWorker> {
+    // Cancels come on each export's sharded channel, in its product's slot (SSUBSCRIBE while
+    // the job runs): on a cluster, on the master of the product, so that a cancel needs no
+    // other master, and a worker hears only of the exports it runs.
+    const subscriber = duplicateConnection(redis, { shardedSubscribers: true });
     subscriber.on('error', () => undefined);
     const self = new RedisWorker(options, redis, subscriber);
-    // Listen for cancellations before taking any job, so none is missed.
-    subscriber.on('message', (_channel: string, message: string) => self.#onCancel(message));
-    await subscriber.subscribe(redisKeys.cancelChannel);
+    subscriber.on('smessage', (channel: string) => self.#onCancel(channel));
     // A job BullMQ fails by itself (stalled more than `maxStalledCount` times, a lost lock)
     // must still end its export: every worker hears it, one append wins.
-    const events = new QueueEvents(EXPORT_QUEUE, { connection: self.#connection() });
+    const events = new QueueEvents(EXPORT_QUEUE, { ...QUEUE_OPTIONS, connection: self.#connection() });
     events.on('error', () => undefined);
     events.on('failed', ({ jobId, failedReason }) => void self.#onJobFailed(jobId, failedReason));
     self.#events = events;
     await events.waitUntilReady();
     const worker = new Worker<ExportJobData>(EXPORT_QUEUE, (job) => self.#process(job), {
+      ...QUEUE_OPTIONS,
+      // BullMQ writes it into each job it takes (field `pb`): which process runs an export.
+      name: workerName(),
       connection: self.#connection(),
       concurrency: options.concurrency,
       lockDuration: options.lockDurationMs,
@@ -214,30 +231,24 @@ class RedisWorker implements ExportWorker {
     return this.close();
   }
 
-  #connection(): Redis {
-    const connection = this.#redis.duplicate();
+  #connection(): RedisConnection {
+    const connection = duplicateConnection(this.#redis);
     connection.on('error', () => undefined);
     this.#connections.push(connection);
     return connection;
   }
 
-  #onCancel(message: string): void {
-    let exportId: unknown;
-    try {
-      exportId = (JSON.parse(message) as { export_id?: unknown }).export_id;
-    } catch {
-      return;
-    }
-    const running = typeof exportId === 'string' ? this.#running.get(exportId) : undefined;
+  #onCancel(channel: string): void {
+    const running = this.#byChannel.get(channel);
     if (running === undefined) return;
     running.cancelled = true;
     if (running.job !== undefined && !running.job.reported) running.job.stop('cancelled');
   }
 
   async #onJobFailed(jobId: string, failedReason: string): Promise<void> {
-    const exportId = jobId;
-    const productId = await this.#log.productOf(exportId).catch(() => undefined);
-    if (productId === undefined) return;
+    const job = fromExportJobId(jobId);
+    if (job === undefined) return;
+    const { productId, exportId } = job;
     await this.#log
       .append(productId, exportId, (record) =>
         failedBody(record, {
@@ -251,11 +262,18 @@ class RedisWorker implements ExportWorker {
   async #process(job: Job<ExportJobData>): Promise<void> {
     const { productId, exportId } = job.data;
     const running: Running = { job: undefined, cancelled: false };
+    const channel = redisKeys.cancel(productId, exportId);
     this.#running.set(exportId, running);
+    this.#byChannel.set(channel, running);
     try {
+      // Subscribed before the export's record is read: a cancel from then on is heard, one
+      // before is in the record.
+      await this.#subscriber.ssubscribe(channel);
       await this.#run(productId, exportId, running);
     } finally {
       this.#running.delete(exportId);
+      this.#byChannel.delete(channel);
+      await this.#subscriber.sunsubscribe(channel).catch(() => undefined);
     }
   }
 
@@ -337,6 +355,11 @@ class RedisWorker implements ExportWorker {
   }
 }
 
+/** What names this process's worker: in its jobs (`pb`) and its Redis connections. */
+function workerName(): string {
+  return `export-task-worker:${hostname()}:${process.pid}`;
+}
+
 function checkWorkerOptions(options: unknown): CheckedWorkerOptions {
   checkOptionBag('startWorker()', options, OPTION_KEYS, true);
   const o = options as Record<string, unknown>;
@@ -344,8 +367,12 @@ function checkWorkerOptions(options: unknown): CheckedWorkerOptions {
   if (typeof dataDir !== 'string' || dataDir === '' || dataDir.includes('\0')) {
     throw new TypeError(`Expected \`dataDir\` to be the directory the API instances share (features and exported files), got ${describeValue(dataDir)}`);
   }
+  const redis = checkRedisTarget(o['redis'], o['redisCluster']);
+  if (redis === undefined) {
+    throw new TypeError('Expected `redis` (the URL of the Redis the API instances use, e.g. "redis://127.0.0.1:6379") or `redisCluster` (some nodes of their Redis Cluster, e.g. ["127.0.0.1:7000"]), got neither');
+  }
   return {
-    redis: checkRedisUrl(o['redis'], 'redis'),
+    redis,
     dataDir: resolve(dataDir),
     concurrency: checkPositive(o['concurrency'], 'concurrency') ?? availableParallelism(),
     jobTimeoutMs: checkTimeoutMs(o['jobTimeoutMs'], 'jobTimeoutMs'),

@@ -9,6 +9,7 @@ import { startRedisServer, type RedisServer } from '../../support/redis-server.j
 import { runWorker } from '../../../src/cli/commands/worker.js';
 import { captureOutput } from '../captured-output.js';
 import { runCli } from '../run-cli.js';
+import { redisKeys } from '../../../src/server/redis/redis-keys.js';
 
 let redis: RedisServer;
 
@@ -90,7 +91,7 @@ describe('worker on a data directory that is not the API instances\' one', () =>
       const sharedId = (JSON.parse(await readFile(join(shared.dir, '.export-task-data-dir'), 'utf8')) as { id: string }).id;
       const db = new Redis(redis.url);
       try {
-        expect(await db.get('export-task:data-dir-id')).toBe(sharedId);
+        expect(await db.get(redisKeys.dataDirId)).toBe(sharedId);
       } finally {
         db.disconnect();
       }

@@ -6,6 +6,7 @@ import { startServer } from '../../../src/server/index.js';
 import { startRedisServer, type RedisServer } from '../../support/redis-server.js';
 import { makeTempDir } from '../../server/embedded/helpers.js';
 import { captureOutput } from '../captured-output.js';
+import { redisKeys } from '../../../src/server/redis/redis-keys.js';
 
 let redis: RedisServer;
 
@@ -102,7 +103,7 @@ describe('export-task serve --redis', () => {
       // The test before served this Redis from another directory: moving to a new one is on
       // purpose here, so its key goes first (as the refusal to start would say).
       const reset = new Redis(redis.url);
-      await reset.del('export-task:data-dir-id');
+      await reset.del(redisKeys.dataDirId);
       reset.disconnect();
       const code = runServe(['--port', '0', '--data-dir', dir, '--redis', redis.url], { stdout, stderr, env: {}, signal: controller.signal });
       await expect.poll(() => out(), { timeout: 20_000 }).toMatch(/serving on http:\/\/127\.0\.0\.1:\d+ \(data in .*, exports on Redis/);
@@ -111,7 +112,7 @@ describe('export-task serve --redis', () => {
       expect(created.status).toBe(201);
       const probe = new Redis(redis.url);
       try {
-        expect(await probe.exists('export-task:product/from-cli')).toBe(1);
+        expect(await probe.exists(redisKeys.product('from-cli'))).toBe(1);
       } finally {
         probe.disconnect();
       }

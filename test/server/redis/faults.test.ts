@@ -10,6 +10,7 @@ import { startFaultProxy } from '../../support/fault-proxy.js';
 import { startApiInstances, startWorkerProcess, type WorkerProcess } from '../../support/redis-cluster.js';
 import { startRedisServer, type RedisServer } from '../../support/redis-server.js';
 import { startRoundRobinProxy } from '../../support/round-robin-proxy.js';
+import { redisKeys } from '../../../src/server/redis/redis-keys.js';
 
 /** Points spread over the world: an export that intersects them with a many-sided polygon takes a while. */
 const points = (n: number): Feature[] =>
@@ -88,7 +89,7 @@ let client: ExportClient | undefined;
 
 /** The product's whole event log as Redis holds it. */
 async function serverLog(productId: string): Promise<{ cursor: string; event: TaskEvent }[]> {
-  const entries = await db.xrange(`export-task:events/${productId}`, '-', '+');
+  const entries = await db.xrange(redisKeys.events(productId), '-', '+');
   return entries.map(([cursor, fields]) => ({ cursor, event: JSON.parse(fields[1]!) as TaskEvent }));
 }
 

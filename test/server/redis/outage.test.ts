@@ -98,7 +98,7 @@ describe('the service on Redis while Redis is unreachable', () => {
   it('logs the outage once and the recovery once, and says whether Redis is available', async () => {
     const lines: [string, string][] = [];
     const engine = await RedisEngine.start({
-      redis: redis.url,
+      redis: { kind: 'server', url: redis.url },
       dataDir,
       pageSize: 10,
       redisTimeoutMs: TIMEOUT_MS,

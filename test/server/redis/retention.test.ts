@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TaskStore, type TaskEvent } from '../../../src/index.js';
 import { startServer, startWorker, type ExportServer, type ExportWorker } from '../../../src/server/index.js';
-import { EXPORT_QUEUE } from '../../../src/server/redis/redis-keys.js';
+import { EXPORT_QUEUE, QUEUE_OPTIONS, QUEUE_PREFIX, redisKeys } from '../../../src/server/redis/redis-keys.js';
 import { readEventStream } from '../../support/event-stream.js';
 import { startRedisServer, type RedisServer } from '../../support/redis-server.js';
 
@@ -68,7 +68,7 @@ async function sleep(ms: number): Promise<void> {
 }
 
 /** BullMQ's own event stream: capped by BullMQ at about 10,000 entries (`streams.events.maxLen`), whatever the number of jobs. */
-const BULL_EVENTS = `bull:${EXPORT_QUEUE}:events`;
+const BULL_EVENTS = `${QUEUE_PREFIX}:${EXPORT_QUEUE}:events`;
 
 /** Redis's `used_memory`, less what BullMQ's event stream holds (bounded by its own cap, checked apart). */
 async function usedMemory(): Promise<number> {
@@ -122,12 +122,12 @@ describe('retention on Redis', () => {
     };
     await round('warm', 200);
     await settle();
-    const before = { memory: await usedMemory(), keys: await db.dbsize(), stream: await db.xlen('export-task:events/tiny') };
+    const before = { memory: await usedMemory(), keys: await db.dbsize(), stream: await db.xlen(redisKeys.events('tiny')) };
     await round('many', 2_000);
     // Unbounded, 2,000 exports would hold 6,000 stream entries and 6,000 keys.
-    expect(await db.xlen('export-task:events/tiny')).toBeLessThan(6_000);
+    expect(await db.xlen(redisKeys.events('tiny'))).toBeLessThan(6_000);
     await settle();
-    const after = { memory: await usedMemory(), keys: await db.dbsize(), stream: await db.xlen('export-task:events/tiny') };
+    const after = { memory: await usedMemory(), keys: await db.dbsize(), stream: await db.xlen(redisKeys.events('tiny')) };
     // What is left is what the last exports' window holds, as before the 2,000: nothing per export.
     expect(after.stream).toBeLessThanOrEqual(before.stream + 3 * 25);
     expect(after.keys).toBeLessThanOrEqual(before.keys + 25);
@@ -135,7 +135,7 @@ describe('retention on Redis', () => {
     expect(after.memory - before.memory).toBeLessThan(64 * 1024);
     expect(await db.xlen(BULL_EVENTS)).toBeLessThanOrEqual(10_000 + 200);
     // BullMQ keeps no finished job either.
-    const queue = new Queue(EXPORT_QUEUE, { connection: db });
+    const queue = new Queue(EXPORT_QUEUE, { ...QUEUE_OPTIONS, connection: db });
     try {
       expect(await queue.getJobCounts('completed', 'failed')).toEqual({ completed: 0, failed: 0 });
     } finally {
@@ -155,7 +155,7 @@ describe('retention on Redis', () => {
     await sleep(RETENTION_MS + 200);
     const [compact] = (await statusOf([exportId])).data;
     // The same snapshot, at the same seq, from the compact outcome.
-    expect(await db.exists(`export-task:export/tiny/${exportId}`)).toBe(0);
+    expect(await db.exists(redisKeys.export('tiny', exportId))).toBe(0);
     expect(compact).toEqual({ ...full, time: expect.any(String) as unknown });
     const listed = (await (await fetch(`${server.url}${EXPORTS}`)).json()) as { data: { id: string; attributes: Record<string, unknown> }[] };
     expect(listed.data.find((e) => e.id === exportId)?.attributes).toMatchObject({ status: 'SUCCESS', key: 'compact.ndjson', sha256: full.attributes!.sha256 });
@@ -186,14 +186,14 @@ describe('retention on Redis', () => {
     const later = [await startAndCancel('offline/later-cancelled.ndjson'), await startExport('offline/pending.ndjson')];
     await sleep(RETENTION_MS + 100);
     await untilFinal(await startAndCancel('offline/trims.ndjson'));
-    expect(await db.xrange('export-task:events/tiny', cursor, cursor)).toEqual([]);
+    expect(await db.xrange(redisKeys.events('tiny'), cursor, cursor)).toEqual([]);
     // Back: the route does not replay what is left from the trimmed cursor, it sends snapshots first.
     const resumed = await frames('', { 'last-event-id': cursor });
     const snapshots = resumed.filter(([, type]) => type === 'snapshot');
     expect(resumed.slice(0, snapshots.length)).toEqual(snapshots);
     expect(snapshots.length).toBeGreaterThanOrEqual(known.length + later.length);
     // Every snapshot's cursor is at or before the log's end; only the last one moves the client on.
-    const end = (await db.xrevrange('export-task:events/tiny', '+', '-', 'COUNT', 1))[0]![0];
+    const end = (await db.xrevrange(redisKeys.events('tiny'), '+', '-', 'COUNT', 1))[0]![0];
     expect(snapshots.slice(0, -1).every(([id]) => id === cursor)).toBe(true);
     expect(snapshots.at(-1)![0]).toBe(end);
     for (const [, , event] of resumed) store.apply(event);
