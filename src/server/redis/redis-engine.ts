@@ -22,7 +22,7 @@ import { RedisAvailability } from './redis-availability.js';
 import type { ServiceLog } from './redis-availability.js';
 import { RedisFeedSource } from './redis-event-feed.js';
 import type { RedisEventFeed } from './redis-event-feed.js';
-import { compareEntryIds, DEFAULT_OUTCOME_RETENTION_MS, DEFAULT_RETENTION_MS, RedisExportLog } from './redis-export-log.js';
+import { compareEntryIds, RedisExportLog } from './redis-export-log.js';
 import { EXPORT_QUEUE, exportJobId, QUEUE_OPTIONS, redisKeys } from './redis-keys.js';
 import type { ExportJobData } from './redis-keys.js';
 import { RedisProducts } from './redis-products.js';
