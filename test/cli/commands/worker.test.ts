@@ -72,7 +72,7 @@ describe('export-task worker', () => {
     // Another test's API instance marked its own directory as the shared one: this one moves it here.
     const probe = new Redis(redis.url);
     try {
-      await probe.del('export-task:data-dir-id');
+      await probe.del(redisKeys.dataDirId);
       await (await startServer({ redis: redis.url, dataDir: dir })).close();
       for (const pretty of [true, false]) {
         const run = work(['--redis', redis.url, '--data-dir', dir, '--concurrency', '1', ...(pretty ? ['--log-pretty'] : [])]);

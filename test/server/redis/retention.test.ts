@@ -131,8 +131,9 @@ describe('retention on Redis', () => {
     // What is left is what the last exports' window holds, as before the 2,000: nothing per export.
     expect(after.stream).toBeLessThanOrEqual(before.stream + 3 * 25);
     expect(after.keys).toBeLessThanOrEqual(before.keys + 25);
-    // Unbounded, they cost 3.6 KB each (7 MB); 64 KB is allocator noise.
-    expect(after.memory - before.memory).toBeLessThan(64 * 1024);
+    // Unbounded, they cost 3.6 KB each (7 MB). Bounded, what is left is allocator noise, which
+    // read 77 KB once on a loaded machine: under 256 KB (128 B an export) is 28 times below.
+    expect(after.memory - before.memory).toBeLessThan(256 * 1024);
     expect(await db.xlen(BULL_EVENTS)).toBeLessThanOrEqual(10_000 + 200);
     // BullMQ keeps no finished job either.
     const queue = new Queue(EXPORT_QUEUE, { ...QUEUE_OPTIONS, connection: db });
