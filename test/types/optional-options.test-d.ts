@@ -2,7 +2,8 @@
  * Every optional option of the package's public option bags takes `undefined` under
  * `exactOptionalPropertyTypes` (`?: T | undefined`), as an absent one: an app can pass
  * `{ timeout: maybeTimeout }` without spreading conditionally. Nested bags (`retry`,
- * `embedded`, `cors`, ...) are checked too. A failing check names the options that refuse it.
+ * `embedded`, `cors`, ...) are checked too. A failing check's type is the union of the paths of
+ * the options that refuse it (`'retry.budgetMs'`), which the compiler's message shows.
  */
 import { describe, expectTypeOf, it } from 'vitest';
 import type {
