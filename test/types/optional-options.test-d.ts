@@ -3,7 +3,7 @@
  * `exactOptionalPropertyTypes` (`?: T | undefined`), as an absent one: an app can pass
  * `{ timeout: maybeTimeout }` without spreading conditionally. Nested bags (`retry`,
  * `embedded`, `cors`, ...) are checked too. A failing check's type is the union of the paths of
- * the options that refuse it (`'retry.budgetMs'`), which the compiler's message shows.
+ * the options that refuse it (`'retry.budgetMs'`).
  */
 import { describe, expectTypeOf, it } from 'vitest';
 import type {
