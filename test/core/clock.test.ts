@@ -90,6 +90,34 @@ describe('createClient({ clock })', () => {
   });
 });
 
+describe('TaskStore.clock', () => {
+  it('is the clock the store was given, or the system clock', () => {
+    const clock = new ManualClock();
+    expect(new TaskStore({ clock }).clock).toBe(clock);
+    expect(new TaskStore().clock).toBe(systemClock);
+    expect(new TaskStore({ clock: undefined }).clock).toBe(systemClock);
+  });
+
+  it("is where a client given the store times its polls", async () => {
+    const clock = new ManualClock();
+    const store = new TaskStore({ clock });
+    const backend = createTestBackend();
+    const client = createClient({ backend, store, transport: 'poll', pollInterval: 1_000, maxPollInterval: 1_000 });
+    const fc = await client.createFeatureCollection('roads');
+    const task = await fc.export('k.ndjson');
+    const result = settle(task.getResult({ wait: true }));
+    await clock.advance(0);
+    const before = backend.requests.status;
+    // The poll's timer is on the store's clock (jitter of at most +20%): nothing is asked until it passes.
+    expect(clock.pending).toBe(1);
+    await clock.advance(1_200);
+    expect(backend.requests.status).toBe(before + 1);
+    await client.close();
+    expect(clock.pending).toBe(0);
+    expect(((await result) as { error: unknown }).error).toBeInstanceOf(ClientClosedError);
+  });
+});
+
 describe('ManualClock', () => {
   it('refuses to go back', async () => {
     await expect(new ManualClock().advance(-1)).rejects.toThrow(/non-negative/);
