@@ -63,6 +63,20 @@ describe('TaskStore.forget()', () => {
     expect(store.forget('e2')).toBe(true);
   });
 
+  it('keeps a final task while its waits are being settled (a changes$ subscriber told of its end asks)', async () => {
+    const store = new TaskStore();
+    store.apply(ev('queued', 'e1', 1));
+    const waiting = store.settled('e1');
+    const answers: boolean[] = [];
+    store.changes$.subscribe((s) => {
+      if (s.phase === 'failure') answers.push(store.forget('e1'));
+    });
+    store.apply(failed('e1', 2));
+    expect((await waiting).phase).toBe('failure');
+    expect(answers).toEqual([false]);
+    expect(store.forget('e1')).toBe(true);
+  });
+
   it('keeps a task a wait holds', async () => {
     const store = new TaskStore();
     store.apply(ev('queued', 'e1', 1));
@@ -91,6 +105,23 @@ describe('TaskStore.restore() of a final snapshot', () => {
     expect(completed).toEqual(['a']);
     store.restore(finals.get('e2')!);
     expect(completed).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('TaskStore.restore() of an abandoned task', () => {
+  it('changes nothing: a known task keeps its snapshot, an unknown one is not added', () => {
+    const store = new TaskStore();
+    const source = new TaskStore();
+    source.apply(ev('started', 'e1', 1));
+    source.apply(ev('progress', 'e1', 2, { fraction: 0.5 }));
+    source.apply(ev('queued', 'e9', 1));
+    store.apply(ev('started', 'e1', 1));
+    store.abandon('e1', new ExportLostError('e1', 'gone'));
+    expect(store.restore(source.get('e1')!).seq).toBe(1);
+    expect(store.get('e1')?.seq).toBe(1);
+    store.abandon('e9', new ExportLostError('e9', 'gone'));
+    expect(store.restore(source.get('e9')!)).toEqual(source.get('e9'));
+    expect(store.get('e9')).toBeUndefined();
   });
 });
 
