@@ -54,6 +54,11 @@ describe('TaskStore({ clock })', () => {
     expect(() => new TaskStore({ clock } as never)).toThrow(/new TaskStore\(\): expected `clock` to be an object with now\(\), setTimeout\(fire, ms\) and clearTimeout\(handle\)/);
   });
 
+  it('refuses a function, even one with the three methods: a clock is an object', () => {
+    const fn = Object.assign(() => 0, { now: () => 0, setTimeout: () => 0, clearTimeout: () => undefined });
+    expect(() => new TaskStore({ clock: fn })).toThrow(/new TaskStore\(\): expected `clock` to be an object/);
+  });
+
   it('the system clock reads the globals when called', () => {
     expect(checkClock('x', undefined)).toBeUndefined();
     expect(checkClock('x', systemClock)).toBe(systemClock);

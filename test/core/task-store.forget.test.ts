@@ -108,6 +108,19 @@ describe('TaskStore.restore() of a final snapshot', () => {
   });
 });
 
+describe('TaskStore.appliedEvents() of one task, twice', () => {
+  it('tells each subscriber every event, and completes both at the end', () => {
+    const store = new TaskStore();
+    store.apply(ev('queued', 'e1', 1));
+    const seen: string[] = [];
+    store.appliedEvents('e1').subscribe({ next: (e) => seen.push(`a${e.seq}`), complete: () => seen.push('a.') });
+    store.appliedEvents('e1').subscribe({ next: (e) => seen.push(`b${e.seq}`), complete: () => seen.push('b.') });
+    store.apply(ev('started', 'e1', 2));
+    store.apply(failed('e1', 3));
+    expect(seen).toEqual(['a2', 'b2', 'a3', 'a.', 'b3', 'b.']);
+  });
+});
+
 describe('TaskStore.restore() of an abandoned task', () => {
   it('changes nothing: a known task keeps its snapshot, an unknown one is not added', () => {
     const store = new TaskStore();
