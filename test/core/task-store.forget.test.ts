@@ -138,6 +138,35 @@ describe('TaskStore.restore() of an abandoned task', () => {
   });
 });
 
+describe('TaskStore.restore() that fills a gap', () => {
+  it('tells the event listeners of the held events it lets through, during the restore', () => {
+    const store = new TaskStore();
+    const source = new TaskStore();
+    source.apply(ev('queued', 'e1', 1));
+    source.apply(ev('started', 'e1', 2));
+    store.apply(ev('queued', 'e1', 1));
+    const seen: number[] = [];
+    store.appliedEvents('e1').subscribe((e) => seen.push(e.seq));
+    store.apply(ev('progress', 'e1', 3, { fraction: 0.5 }));
+    expect(seen).toEqual([]);
+    store.restore(source.get('e1')!);
+    expect(store.get('e1')?.seq).toBe(3);
+    expect(seen).toEqual([3]);
+  });
+});
+
+describe('a wait after another task was abandoned', () => {
+  it('waits for its own task', async () => {
+    const store = new TaskStore();
+    store.apply(ev('queued', 'e1', 1));
+    store.apply(ev('queued', 'e2', 1));
+    store.abandon('e1', new ExportLostError('e1', 'gone'));
+    const waiting = store.settled('e2');
+    store.apply(failed('e2', 2));
+    expect((await waiting).phase).toBe('failure');
+  });
+});
+
 describe('the messages of ClientClosedError and ExportLostError', () => {
   it('say which export, and what was closed', () => {
     expect(new ClientClosedError().message).toBe('The wait ended because the client was closed before the task was final');
