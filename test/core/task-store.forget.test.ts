@@ -167,6 +167,19 @@ describe('a wait after another task was abandoned', () => {
   });
 });
 
+describe('abandon() of a final task', () => {
+  it('does nothing: its waits and watches still answer its final snapshot', async () => {
+    const store = new TaskStore();
+    store.apply(ev('queued', 'e1', 1));
+    store.apply(failed('e1', 2));
+    store.abandon('e1', new ExportLostError('e1', 'gone'));
+    expect((await store.settled('e1')).phase).toBe('failure');
+    const seen: string[] = [];
+    store.watch('e1').subscribe({ next: (s) => seen.push(s.phase), error: () => seen.push('error'), complete: () => seen.push('complete') });
+    expect(seen).toEqual(['failure', 'complete']);
+  });
+});
+
 describe('the messages of ClientClosedError and ExportLostError', () => {
   it('say which export, and what was closed', () => {
     expect(new ClientClosedError().message).toBe('The wait ended because the client was closed before the task was final');
