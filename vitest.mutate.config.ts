@@ -21,6 +21,8 @@ export default defineConfig({
           'test/core/modules.test.ts',
           'test/core/internal/compiled-machine.test.ts',
           'test/core/internal/deadline-queue.test.ts',
+          // The system clock's object and functions (`systemClock`), made when `clock.ts` loads.
+          'test/core/clock.test.ts',
           'test/core/parse-task-event.test.ts',
           'test/core/parse-snapshot.test.ts',
           'test/core/events.test.ts',

@@ -51,7 +51,7 @@ export interface BullmqSourceOptions {
    * there, which is when sources that wait on queue events miss it.
    * @internal
    */
-  readonly hooks?: { readonly afterSubscribe?: () => Promise<void>; readonly afterStateRead?: () => Promise<void> } | undefined;
+  readonly hooks?: { readonly afterSubscribe?: (() => Promise<void>) | undefined; readonly afterStateRead?: (() => Promise<void>) | undefined } | undefined;
 }
 
 /**

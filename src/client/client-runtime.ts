@@ -257,7 +257,8 @@ export class ClientRuntime {
   #poll(productId: string): void {
     let poller = this.#pollers.get(productId);
     if (poller === undefined) {
-      poller = new PollSource(this.store, this.#check, productId, this.#transport);
+      // Timed on the store's clock, as the store's waits and the HTTP backend's timers are.
+      poller = new PollSource(this.store, this.#check, productId, { pollInterval: this.#transport.pollInterval, maxPollInterval: this.#transport.maxPollInterval, clock: this.store.clock });
       this.#pollers.set(productId, poller);
     }
     poller.wake();

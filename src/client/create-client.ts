@@ -1,7 +1,7 @@
 import { describeValue } from '../core/errors.js';
 import type { TaskInspector } from '../core/inspect-store.js';
 import { TaskStore } from '../core/task-store.js';
-import { checkClock, type Clock } from '../core/clock.js';
+import { checkClock, systemClock, type Clock } from '../core/clock.js';
 import { checkMilliseconds, checkNonEmptyString, checkOptionBag, checkPositiveMilliseconds } from '../internal/options.js';
 import type { ExportBackend } from './backend.js';
 import { ClientRuntime } from './client-runtime.js';
@@ -131,11 +131,14 @@ export interface ClientOptions {
    */
   readonly store?: TaskStore | undefined;
   /**
-   * Where the client's store reads the time and arms the timer of its waits (`waitTimeout`,
-   * `getResult({ timeout })`): a simulated clock such as `ManualClock` from
-   * `export-task/testing` makes them testable without global fake timers. For the store the
-   * client makes: with your own `store`, give the clock to it instead.
-   * @defaultValue the system clock
+   * Where the client reads the time and arms every timer it has: its store's waits
+   * (`waitTimeout`, `getResult({ timeout })`), the polls, and over HTTP the request and body
+   * timeouts (`requestTimeout`), the retry budget and backoff, the stall of an event stream
+   * (`stallTimeout`), its reconnect delays and the wait for a `token` function. A simulated
+   * clock such as `ManualClock` from `export-task/testing` makes them all testable without
+   * global fake timers. With your own `store`, give the clock to it instead
+   * (`new TaskStore({ clock })`): the client then uses the store's clock.
+   * @defaultValue the system clock (the store's, with your own `store`)
    */
   readonly clock?: Clock | undefined;
 }
@@ -202,7 +205,7 @@ function checkUrl(where: string, name: string, value: unknown): string | undefin
   return value.replace(/\/+$/, '');
 }
 
-function httpBackendFrom(where: string, options: ClientOptions): ExportBackend | undefined {
+function httpBackendFrom(where: string, options: ClientOptions, clock: Clock): ExportBackend | undefined {
   const url = checkUrl(where, 'url', options.url);
   const vectorUrl = checkUrl(where, 'vectorUrl', options.vectorUrl) ?? (url === undefined ? undefined : `${url}/vector/v2`);
   const storageUrl = checkUrl(where, 'storageUrl', options.storageUrl) ?? (url === undefined ? undefined : `${url}/storage/v1`);
@@ -257,6 +260,7 @@ function httpBackendFrom(where: string, options: ClientOptions): ExportBackend |
     },
     reconnect,
     stallTimeout: checkPositiveMilliseconds(where, 'stallTimeout', options.stallTimeout),
+    clock,
   });
 }
 
@@ -338,8 +342,10 @@ export function createClientOn(platform: ClientPlatform, options: ClientOptions 
     throw new TypeError(`${where}: expected \`maxPollInterval\` (${maxPollInterval}) to be at least \`pollInterval\` (${pollInterval})`);
   }
   const given = options?.backend;
-  const backend = (options === undefined ? undefined : httpBackendFrom(where, options)) ?? given ?? defaultBackend(where, platform, options?.embedded);
-  const runtime = new ClientRuntime(backend, options?.store ?? new TaskStore({ clock }), waitTimeout, options?.inspect, {
+  // One clock for every timer of the client: the store's (the one given, or the system clock).
+  const timing = options?.store?.clock ?? clock ?? systemClock;
+  const backend = (options === undefined ? undefined : httpBackendFrom(where, options, timing)) ?? given ?? defaultBackend(where, platform, options?.embedded);
+  const runtime = new ClientRuntime(backend, options?.store ?? new TaskStore({ clock: timing }), waitTimeout, options?.inspect, {
     transport: transport === 'sse' ? 'push' : 'poll',
     pollInterval,
     maxPollInterval,

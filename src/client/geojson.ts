@@ -79,7 +79,7 @@ export type QueryExpr =
   | { readonly ne: Readonly<Record<string, QueryValue>> }
   | {
       readonly range: Readonly<
-        Record<string, { readonly gt?: number | string; readonly gte?: number | string; readonly lt?: number | string; readonly lte?: number | string }>
+        Record<string, { readonly gt?: number | string | undefined; readonly gte?: number | string | undefined; readonly lt?: number | string | undefined; readonly lte?: number | string | undefined }>
       >;
     }
   | { readonly like: Readonly<Record<string, string>> }

@@ -3,7 +3,7 @@ import { Observable, Subject, type Subscriber, type Subscription } from 'rxjs';
 import { checkMilliseconds, checkOptionBag, checkSignal } from '../internal/options.js';
 import { ClientClosedError, describeValue, InvalidEventError, TimeoutError } from './errors.js';
 import { isFinalPhase, type TaskEvent } from './events.js';
-import { checkClock, type Clock } from './clock.js';
+import { checkClock, systemClock, type Clock } from './clock.js';
 import { DeadlineQueue } from './internal/deadline-queue.js';
 import { AbortListener, FINISHED_CHECKED, newWaitPromise, rejectWith, SETTLED_CHECKED, takeResolve, VoidWaiter, Waiter, type AbortTarget, type LastCheck } from './internal/waiters.js';
 
@@ -204,6 +204,12 @@ export class TaskStore {
   readonly resyncRequests$: Observable<ResyncRequest> = this.#resync.asObservable();
   /** Every task's snapshot each time it changes. */
   readonly changes$: Observable<ExportTaskSnapshot> = this.#changes.asObservable();
+  /**
+   * The clock the store's waits time out on ({@link TaskStoreOptions.clock}, or the system
+   * clock): a client given this store arms its own timers (polls, reconnects, request
+   * timeouts) on it too, so one clock drives them all.
+   */
+  readonly clock: Clock;
 
   /**
    * @param options - See {@link TaskStoreOptions}.
@@ -211,8 +217,8 @@ export class TaskStore {
    */
   constructor(options?: TaskStoreOptions) {
     checkOptionBag('new TaskStore()', options, ['maxHeld', 'clock']);
-    const clock = checkClock('new TaskStore()', options?.clock);
-    this.#deadlines = new DeadlineQueue<Waiter>((waiter) => void this.#timeOut(waiter), clock);
+    this.clock = checkClock('new TaskStore()', options?.clock) ?? systemClock;
+    this.#deadlines = new DeadlineQueue<Waiter>((waiter) => void this.#timeOut(waiter), this.clock);
     const maxHeld = options?.maxHeld ?? 1024;
     if (!Number.isSafeInteger(maxHeld) || maxHeld < 1) {
       throw new TypeError(`new TaskStore(): expected \`maxHeld\` to be a positive integer, got ${String(maxHeld)}`);

@@ -239,7 +239,7 @@ function compileEq(name: string, value: unknown, negate: boolean): (feature: Fea
   };
 }
 
-function compileRange(name: string, bounds: Partial<Record<RangeOperator, number | string>>): (feature: Feature) => boolean {
+function compileRange(name: string, bounds: { readonly [K in RangeOperator]?: number | string | undefined }): (feature: Feature) => boolean {
   const checks: ((v: number | string) => boolean)[] = [];
   let type: 'number' | 'string' = 'number';
   for (const op of RANGE_OPERATORS) {

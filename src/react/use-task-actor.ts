@@ -81,7 +81,9 @@ export function useTaskActor<TActor extends StoppableActor>(task: ActorTask<TAct
     current.users++;
     return () => {
       current.users--;
-      // Later than the cleanup: StrictMode remounts at once, and finds the actor running.
+      // Later than the cleanup: StrictMode remounts at once, and finds the actor running. A
+      // macrotask of the platform, not the client's clock: it defers past React's remount and
+      // measures no time, and a simulated clock that is never advanced would keep the actor.
       setTimeout(() => {
         if (current.users > 0) return;
         current.actor.stop();

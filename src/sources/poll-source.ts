@@ -1,3 +1,4 @@
+import type { Clock } from '../core/clock.js';
 import type { SnapshotEvent } from '../core/events.js';
 import type { TaskStore } from '../core/task-store.js';
 
@@ -16,6 +17,11 @@ export interface PollSourceOptions {
   readonly maxPollInterval: number;
 }
 
+/** {@link PollSourceOptions}, with the clock the polls are timed on (the store's). @internal */
+export interface PollTiming extends PollSourceOptions {
+  readonly clock: Clock;
+}
+
 /**
  * Keeps a product's tasks up to date by polling, for servers without an events route or when
  * polling is asked for. Each poll is ONE status request for all the product's tasks that are
@@ -30,15 +36,15 @@ export class PollSource {
   readonly #store: TaskStore;
   readonly #check: StatusCheck;
   readonly #productId: string;
-  readonly #options: PollSourceOptions;
+  readonly #options: PollTiming;
   #delay: number;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timer: unknown;
   #inFlight = false;
   #stopped = false;
   /** How many status requests this source has sent (for the client's metrics and tests). */
   requests = 0;
 
-  constructor(store: TaskStore, check: StatusCheck, productId: string, options: PollSourceOptions) {
+  constructor(store: TaskStore, check: StatusCheck, productId: string, options: PollTiming) {
     this.#store = store;
     this.#check = check;
     this.#productId = productId;
@@ -55,7 +61,7 @@ export class PollSource {
 
   stop(): void {
     this.#stopped = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#timer !== undefined) this.#options.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
   }
 
@@ -63,7 +69,7 @@ export class PollSource {
     if (this.#stopped) return;
     // Jitter of +-20% keeps many clients from polling in step.
     const delay = this.#delay * (0.8 + Math.random() * 0.4);
-    this.#timer = setTimeout(() => {
+    this.#timer = this.#options.clock.setTimeout(() => {
       this.#timer = undefined;
       void this.#poll();
     }, delay);

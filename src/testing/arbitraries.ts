@@ -201,13 +201,13 @@ export function snapshotEventFrom(snapshot: ExportTaskSnapshot, time: string): S
  */
 export interface TaskEventArbOptions {
   /** The events' product id, or an arbitrary of it. @defaultValue short alphanumeric ids */
-  readonly productId?: string | Arbitrary<string>;
+  readonly productId?: string | Arbitrary<string> | undefined;
   /** The events' export id, or an arbitrary of it. @defaultValue short alphanumeric ids */
-  readonly exportId?: string | Arbitrary<string>;
+  readonly exportId?: string | Arbitrary<string> | undefined;
   /** The events' `seq`, or an arbitrary of it. @defaultValue integers from 1 to 20 */
-  readonly seq?: number | Arbitrary<number>;
+  readonly seq?: number | Arbitrary<number> | undefined;
   /** The types to draw from. @defaultValue every type */
-  readonly types?: readonly TaskEventType[];
+  readonly types?: readonly TaskEventType[] | undefined;
 }
 
 const ALL_TYPES: readonly TaskEventType[] = ['queued', 'started', 'progress', 'log', 'succeeded', 'failed', 'snapshot', 'cancel_requested'];
@@ -327,31 +327,31 @@ export function taskEventArb(options?: TaskEventArbOptions): Arbitrary<TaskEvent
  */
 export interface TaskHistoryOptions {
   /** The task's product id, or an arbitrary of it. @defaultValue one of a few product names */
-  readonly productId?: string | Arbitrary<string>;
+  readonly productId?: string | Arbitrary<string> | undefined;
   /** The task's export id, or an arbitrary of it. @defaultValue short alphanumeric ids */
-  readonly exportId?: string | Arbitrary<string>;
+  readonly exportId?: string | Arbitrary<string> | undefined;
   /**
    * Most events between the start and the terminal event.
    * @defaultValue 12
    */
-  readonly maxEvents?: number;
+  readonly maxEvents?: number | undefined;
   /**
    * `'non-decreasing'`: progress fractions as an honest worker reports them; `'arbitrary'`:
    * any fraction at any time (the fold keeps the highest).
    * @defaultValue 'arbitrary'
    */
-  readonly fractions?: 'non-decreasing' | 'arbitrary';
+  readonly fractions?: 'non-decreasing' | 'arbitrary' | undefined;
   /**
    * `'realistic'`: `queued`, usually `started`, then progress, logs and cancel requests;
    * `'any'`: the non-terminal events in any order (progress before `started`, a second `queued`...).
    * @defaultValue 'realistic'
    */
-  readonly order?: 'realistic' | 'any';
+  readonly order?: 'realistic' | 'any' | undefined;
   /**
    * Whether the history ends with one terminal event (`succeeded` or `failed`).
    * @defaultValue 'maybe'
    */
-  readonly terminal?: 'always' | 'never' | 'maybe';
+  readonly terminal?: 'always' | 'never' | 'maybe' | undefined;
   /**
    * How the history ends, or a list to draw from (each equally likely); when given, it decides
    * the terminal event instead of `terminal`:
@@ -363,17 +363,17 @@ export interface TaskHistoryOptions {
    *
    * @defaultValue undefined (`terminal` decides)
    */
-  readonly outcome?: TaskOutcome | readonly TaskOutcome[];
+  readonly outcome?: TaskOutcome | readonly TaskOutcome[] | undefined;
   /**
    * The `failure_type`s of an `outcome: 'failure'` history.
    * @defaultValue every known type but `cancelled`, `null`, and unknown strings (kept as they come)
    */
-  readonly failureTypes?: readonly (FailureType | null)[];
+  readonly failureTypes?: readonly (FailureType | null)[] | undefined;
   /**
    * Most truthful `snapshot` events added (each right after the event whose `seq` it shares).
    * @defaultValue 3
    */
-  readonly maxSnapshots?: number;
+  readonly maxSnapshots?: number | undefined;
 }
 
 /**
@@ -585,13 +585,13 @@ export interface HostileDeliveryOptions {
    * Most extra copies of delivered events.
    * @defaultValue the history's length
    */
-  readonly maxDuplicates?: number;
+  readonly maxDuplicates?: number | undefined;
   /**
    * Whether events may be lost; only those at or below the `seq` of a delivered snapshot are,
    * so the delivery still reaches the history's final state.
    * @defaultValue true
    */
-  readonly drop?: boolean;
+  readonly drop?: boolean | undefined;
 }
 
 /**
@@ -651,13 +651,13 @@ export function hostileDeliveryArb(history: readonly TaskEvent[], options?: Host
  */
 export interface MultiTaskStreamOptions {
   /** Fewest tasks in the stream. @defaultValue 1 */
-  readonly minTasks?: number;
+  readonly minTasks?: number | undefined;
   /** Most tasks in the stream. @defaultValue 5 */
-  readonly maxTasks?: number;
+  readonly maxTasks?: number | undefined;
   /** Options of each task's history (their export ids are drawn unique). */
-  readonly history?: Omit<TaskHistoryOptions, 'exportId'>;
+  readonly history?: Omit<TaskHistoryOptions, 'exportId'> | undefined;
   /** Whether each task's events are delivered hostilely ({@link hostileDeliveryArb}). @defaultValue true */
-  readonly hostile?: boolean;
+  readonly hostile?: boolean | undefined;
 }
 
 /**
@@ -746,15 +746,15 @@ export interface MalformedEvent {
  */
 export interface MalformedEventOptions {
   /** The product of the events that are malformed in another field. @defaultValue short ids */
-  readonly productId?: string | Arbitrary<string>;
+  readonly productId?: string | Arbitrary<string> | undefined;
   /** The task the events that are malformed in another field name. @defaultValue short ids */
-  readonly exportId?: string | Arbitrary<string>;
+  readonly exportId?: string | Arbitrary<string> | undefined;
   /**
    * Whether to include the expensive cases (text of more than 4 MiB, stack traces of more
    * than 1 MiB).
    * @defaultValue true
    */
-  readonly huge?: boolean;
+  readonly huge?: boolean | undefined;
 }
 
 const REMOVE = Symbol('remove');
@@ -764,7 +764,7 @@ interface Mutation {
   readonly value: unknown;
   readonly reason: string;
   /** The field the error names, when it is deeper than `path` (an element of an array set whole). */
-  readonly field?: string;
+  readonly field?: string | undefined;
 }
 
 const oversized = (max: number): Arbitrary<string> => fc.nat(8).map((extra) => 'x'.repeat(max + 1 + extra));

@@ -45,17 +45,17 @@ export interface HostileStreamOptions {
    * Most extra copies of delivered events.
    * @defaultValue the history's length
    */
-  readonly maxDuplicates?: number;
+  readonly maxDuplicates?: number | undefined;
   /**
    * Most cuts of the stream, each losing a run of events and followed by a resync.
    * @defaultValue 2
    */
-  readonly maxDisconnects?: number;
+  readonly maxDisconnects?: number | undefined;
   /**
    * Most malformed inputs slipped into the stream.
    * @defaultValue 2
    */
-  readonly maxMalformed?: number;
+  readonly maxMalformed?: number | undefined;
 }
 
 /**

@@ -68,7 +68,7 @@ export interface SimulatedJob {
    */
   succeed(contents?: string | Uint8Array): Promise<void>;
   /** Sends `failed` with this failure type (and an exception name and stack for `exception`). */
-  fail(failureType: FailureType, details?: { readonly exceptionName?: string; readonly stacktrace?: string }): void;
+  fail(failureType: FailureType, details?: { readonly exceptionName?: string | undefined; readonly stacktrace?: string | undefined }): void;
   /**
    * Sends the job's terminal event once more, as a worker that re-sends its end does: a late
    * event after the end, which a correct client reports on `diagnostics$` and ignores.

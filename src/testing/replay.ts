@@ -27,11 +27,13 @@ export interface ReplayHooks {
  */
 export interface ReplayTestContext {
   /** The test: its name, its file and how it ended. */
-  readonly task?: {
-    readonly name: string;
-    readonly file?: { readonly name?: string } | undefined;
-    readonly result?: { readonly state?: string; readonly errors?: readonly { readonly message?: string }[] | undefined } | undefined;
-  };
+  readonly task?:
+    | {
+        readonly name: string;
+        readonly file?: { readonly name?: string | undefined } | undefined;
+        readonly result?: { readonly state?: string | undefined; readonly errors?: readonly { readonly message?: string | undefined }[] | undefined } | undefined;
+      }
+    | undefined;
 }
 
 /**

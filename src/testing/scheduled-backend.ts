@@ -23,12 +23,12 @@ export interface ScheduledBackendOptions {
    * everything else).
    * @defaultValue true
    */
-  readonly reorder?: boolean;
+  readonly reorder?: boolean | undefined;
   /**
    * The requests whose answers the scheduler holds back, so that they race with the events.
    * @defaultValue ['startExport', 'status', 'cancel', 'listExports']
    */
-  readonly scheduleRequests?: readonly ScheduledRequest[];
+  readonly scheduleRequests?: readonly ScheduledRequest[] | undefined;
   /**
    * What the stream does to each delivery, in the order the scheduler releases them, as
    * `createTestBackend({ faults })` does: `'duplicate'` delivers it twice, `'drop'` loses it and
@@ -71,7 +71,7 @@ export interface ReconnectOptions {
    * only the client's reconciliation (its `onReconnect` status request) makes them good.
    * @defaultValue true
    */
-  readonly resume?: boolean;
+  readonly resume?: boolean | undefined;
 }
 
 /**

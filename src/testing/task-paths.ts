@@ -34,9 +34,9 @@ export type TaskPathCoverage = 'transitions' | 'states' | 'simple';
  */
 export interface TaskPathOptions {
   /** The product id of the paths' events. @defaultValue 'roads' */
-  readonly productId?: string;
+  readonly productId?: string | undefined;
   /** The export id of the paths' events. @defaultValue 'e1' */
-  readonly exportId?: string;
+  readonly exportId?: string | undefined;
   /** Which paths: see {@link TaskPathCoverage}. @defaultValue 'transitions' */
   readonly coverage?: TaskPathCoverage | undefined;
   /**

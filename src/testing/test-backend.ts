@@ -63,7 +63,7 @@ export interface TestBackendOptions {
    * clock makes every run record the same events, so a counterexample prints the same twice.
    * @defaultValue Date.now
    */
-  readonly clock?: () => number;
+  readonly clock?: (() => number) | undefined;
   /**
    * How the live stream mistreats the events it delivers, one fault per delivery in order (see
    * {@link DeliveryFault}); once the list runs out, events are delivered as sent. Draw one with

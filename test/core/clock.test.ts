@@ -54,6 +54,11 @@ describe('TaskStore({ clock })', () => {
     expect(() => new TaskStore({ clock } as never)).toThrow(/new TaskStore\(\): expected `clock` to be an object with now\(\), setTimeout\(fire, ms\) and clearTimeout\(handle\)/);
   });
 
+  it('refuses a function, even one with the three methods: a clock is an object', () => {
+    const fn = Object.assign(() => 0, { now: () => 0, setTimeout: () => 0, clearTimeout: () => undefined });
+    expect(() => new TaskStore({ clock: fn })).toThrow(/new TaskStore\(\): expected `clock` to be an object/);
+  });
+
   it('the system clock reads the globals when called', () => {
     expect(checkClock('x', undefined)).toBeUndefined();
     expect(checkClock('x', systemClock)).toBe(systemClock);
@@ -87,6 +92,34 @@ describe('createClient({ clock })', () => {
     const backend = createTestBackend();
     expect(() => createClient({ backend, clock: new ManualClock(), store: new TaskStore() })).toThrow(/`clock` is for the store the client makes/);
     expect(() => createClient({ clock: 'now' as never })).toThrow(/createClient\(\): expected `clock`/);
+  });
+});
+
+describe('TaskStore.clock', () => {
+  it('is the clock the store was given, or the system clock', () => {
+    const clock = new ManualClock();
+    expect(new TaskStore({ clock }).clock).toBe(clock);
+    expect(new TaskStore().clock).toBe(systemClock);
+    expect(new TaskStore({ clock: undefined }).clock).toBe(systemClock);
+  });
+
+  it("is where a client given the store times its polls", async () => {
+    const clock = new ManualClock();
+    const store = new TaskStore({ clock });
+    const backend = createTestBackend();
+    const client = createClient({ backend, store, transport: 'poll', pollInterval: 1_000, maxPollInterval: 1_000 });
+    const fc = await client.createFeatureCollection('roads');
+    const task = await fc.export('k.ndjson');
+    const result = settle(task.getResult({ wait: true }));
+    await clock.advance(0);
+    const before = backend.requests.status;
+    // The poll's timer is on the store's clock (jitter of at most +20%): nothing is asked until it passes.
+    expect(clock.pending).toBe(1);
+    await clock.advance(1_200);
+    expect(backend.requests.status).toBe(before + 1);
+    await client.close();
+    expect(clock.pending).toBe(0);
+    expect(((await result) as { error: unknown }).error).toBeInstanceOf(ClientClosedError);
   });
 });
 

@@ -192,6 +192,18 @@ describe('exportTaskMachine', () => {
       expect(s.context.attributes).toMatchObject({ status: 'FAILURE', failureType: 'timeout', created: T0 });
     });
 
+    it('takes a pending task to success by a final snapshot, with its attributes', () => {
+      const attributes = { status: 'SUCCESS', created: T0, key: 'k', size_bytes: 3, sha256: SHA };
+      const s = run([{ type: 'snapshot', phase: 'success', progress: 1, attributes }]);
+      expect(s.value).toBe('success');
+      expect(s.status).toBe('done');
+      expect(s.context.attributes).toMatchObject({ status: 'SUCCESS', created: T0, sizeBytes: 3 });
+    });
+
+    it("is the machine with the id 'exportTask' (the id inspection events name)", () => {
+      expect(exportTaskMachine.id).toBe('exportTask');
+    });
+
     it('takes a pending task to running by a running snapshot, with its progress and cancel request', () => {
       const s = run([{ type: 'snapshot', phase: 'running', progress: 0.3, message: 'scanning', cancel_requested: true }]);
       expect(s.value).toBe('running');

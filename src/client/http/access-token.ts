@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../../core/clock.js';
 import { TimeoutError } from '../../core/errors.js';
 
 /**
@@ -70,10 +71,11 @@ function jwtTimes(token: string): { readonly exp: number; readonly iat: number |
 /**
  * A {@link TokenSource} for what `createClient({ token })` was given. A token function that
  * answers nothing within `timeoutMs` fails the request waiting for it with `TimeoutError` (and is
- * asked again by the next request): no request waits on it forever.
+ * asked again by the next request): no request waits on it forever. The timeout, and the time a
+ * JWT is renewed at, are read on `clock` (the client's).
  * @internal
  */
-export function tokenSource(token: AccessToken, timeoutMs = DEFAULT_TOKEN_TIMEOUT_MS): TokenSource {
+export function tokenSource(token: AccessToken, timeoutMs = DEFAULT_TOKEN_TIMEOUT_MS, clock: Clock = systemClock): TokenSource {
   if (typeof token === 'string') {
     const fixed = Promise.resolve(token);
     return { current: () => fixed, renew: () => Promise.resolve(undefined) };
@@ -106,7 +108,7 @@ export function tokenSource(token: AccessToken, timeoutMs = DEFAULT_TOKEN_TIMEOU
         settle();
         reject(signal!.reason);
       };
-      const timer = setTimeout(() => {
+      const timer = clock.setTimeout(() => {
         settle();
         if (pending === answer) pending = undefined;
         const error = new TimeoutError(timeoutMs);
@@ -114,7 +116,7 @@ export function tokenSource(token: AccessToken, timeoutMs = DEFAULT_TOKEN_TIMEOU
         reject(error);
       }, timeoutMs);
       const settle = (): void => {
-        clearTimeout(timer);
+        clock.clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
       };
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -130,10 +132,10 @@ export function tokenSource(token: AccessToken, timeoutMs = DEFAULT_TOKEN_TIMEOU
       );
     });
   return {
-    current: (signal) => (cached !== undefined && Date.now() < cached.renewAt ? Promise.resolve(cached.token) : wait(pending ?? ask(false), signal)),
+    current: (signal) => (cached !== undefined && clock.now() < cached.renewAt ? Promise.resolve(cached.token) : wait(pending ?? ask(false), signal)),
     renew: (rejected, signal) => {
       // Another request renewed it already: use that one.
-      if (cached !== undefined && cached.token !== rejected && Date.now() < cached.renewAt) return Promise.resolve(cached.token);
+      if (cached !== undefined && cached.token !== rejected && clock.now() < cached.renewAt) return Promise.resolve(cached.token);
       return wait(pending ?? ask(true), signal);
     },
   };

@@ -6,6 +6,7 @@ import { ClientClosedError } from '../../core/errors.js';
 import { BadRequestError, ForbiddenError, NotFoundError, UnauthorizedError } from '../http-errors.js';
 import { request, requestJson, type HttpConfig } from './http-request.js';
 import type { ClientOptions } from '../create-client.js';
+import { systemClock } from '../../core/clock.js';
 import { tokenSource } from './access-token.js';
 import { readServerSentEvents } from './sse-reader.js';
 
@@ -14,7 +15,7 @@ import { readServerSentEvents } from './sse-reader.js';
  * `createClient` (documented there, once).
  */
 export interface HttpBackendOptions
-  extends Pick<ClientOptions, 'token' | 'tokenTimeout' | 'fetch' | 'headers' | 'onRequest' | 'requestTimeout' | 'retry' | 'reconnect' | 'stallTimeout'> {
+  extends Pick<ClientOptions, 'token' | 'tokenTimeout' | 'fetch' | 'headers' | 'onRequest' | 'requestTimeout' | 'retry' | 'reconnect' | 'stallTimeout' | 'clock'> {
   /** The Vector API's base URL, e.g. `http://127.0.0.1:8080/vector/v2`. */
   readonly vectorUrl: string;
   /** The Storage API's base URL, e.g. `http://127.0.0.1:8080/storage/v1`. */
@@ -93,14 +94,14 @@ function attributesFromDl(productId: string, exportId: string, a: Partial<Record
  * A final snapshot made from DL's result route, which has no `seq`: it takes the seq after
  * `known` so that it applies (a final snapshot absorbs whatever comes later anyway).
  */
-function snapshotFromDl(productId: string, result: DlResult, known: number): SnapshotEvent {
+function snapshotFromDl(productId: string, result: DlResult, known: number, now: number): SnapshotEvent {
   const attributes = attributesFromDl(productId, result.data.id, result.data.attributes);
   return {
     type: 'snapshot',
     product_id: productId,
     export_id: result.data.id,
     seq: known + 1,
-    time: new Date().toISOString(),
+    time: new Date(now).toISOString(),
     phase: attributes.status === 'SUCCESS' ? 'success' : 'failure',
     progress: attributes.status === 'SUCCESS' ? 1 : 0,
     attributes,
@@ -123,9 +124,10 @@ export function createHttpBackend(options: HttpBackendOptions): HttpBackend {
   const storage = options.storageUrl.replace(/\/+$/, '');
   const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
   const lifetime = new AbortController();
+  const clock = options.clock ?? systemClock;
   const config: HttpConfig = {
     fetch: fetchImpl,
-    token: options.token === undefined ? undefined : tokenSource(options.token, options.tokenTimeout),
+    token: options.token === undefined ? undefined : tokenSource(options.token, options.tokenTimeout, clock),
     headers: { ...options.headers },
     onRequest: options.onRequest,
     requestTimeout: options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT,
@@ -133,6 +135,7 @@ export function createHttpBackend(options: HttpBackendOptions): HttpBackend {
     maxRetryDelay: options.retry?.maxDelayMs ?? 5_000,
     closed: lifetime.signal,
     active: new Set(),
+    clock,
   };
   const firstReconnectDelay = options.reconnect?.delayMs ?? 250;
   const maxReconnectDelay = options.reconnect?.maxDelayMs ?? 10_000;
@@ -170,7 +173,7 @@ export function createHttpBackend(options: HttpBackendOptions): HttpBackend {
       const result = await requestJson<DlResult>(config, 'GET', `${exportsUrl(productId)}/${enc(exportId)}`, { idempotent: true, signal });
       const seq = (dlSeq.get(exportId) ?? 0) + 1;
       dlSeq.set(exportId, seq);
-      return snapshotFromDl(productId, result, seq - 1);
+      return snapshotFromDl(productId, result, seq - 1, clock.now());
     } catch (error) {
       // DL answers 404 while an export is pending or running: nothing new to tell.
       if (error instanceof NotFoundError) return undefined;
@@ -269,7 +272,7 @@ export function createHttpBackend(options: HttpBackendOptions): HttpBackend {
       return {
         data: page.data.map((item) => {
           const known = dlSeq.get(item.id) ?? 0;
-          return snapshotFromDl(productId, { data: item }, known);
+          return snapshotFromDl(productId, { data: item }, known, clock.now());
         }),
         continuationToken: page.meta?.continuation_token ?? null,
       };
@@ -364,10 +367,10 @@ export function createHttpBackend(options: HttpBackendOptions): HttpBackend {
             if (delivered) delay = reconnectDelay;
             await new Promise<void>((resolve) => {
               const onAbort = (): void => {
-                clearTimeout(timer);
+                clock.clearTimeout(timer);
                 resolve();
               };
-              const timer = setTimeout(() => {
+              const timer = clock.setTimeout(() => {
                 controller.signal.removeEventListener('abort', onAbort);
                 resolve();
               }, Math.random() * delay);

@@ -10,6 +10,7 @@ import {
   ServerError,
   UnauthorizedError,
 } from '../http-errors.js';
+import type { Clock } from '../../core/clock.js';
 import type { TokenSource } from './access-token.js';
 
 /**
@@ -54,6 +55,8 @@ export interface HttpConfig {
   readonly closed: AbortSignal;
   /** The controllers of the attempts, bodies and backoff waits in flight: the backend aborts them all when it closes. */
   readonly active: Set<AbortController>;
+  /** Where the timeouts, the retry budget and the backoff waits read the time and arm their timers (the client's clock). */
+  readonly clock: Clock;
 }
 
 /** Options of one request. @internal */
@@ -75,17 +78,17 @@ export interface RequestOptions {
   readonly idleTimeout?: number | ((response: Response) => number) | undefined;
 }
 
-const sleep = (ms: number, signals: readonly (AbortSignal | undefined)[]): Promise<void> =>
+const sleep = (clock: Clock, ms: number, signals: readonly (AbortSignal | undefined)[]): Promise<void> =>
   new Promise((resolve, reject) => {
     const live = signals.filter((s): s is AbortSignal => s !== undefined);
     const aborted = live.find((s) => s.aborted);
     if (aborted !== undefined) return reject(aborted.reason);
     const onAbort = (event: Event): void => {
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       for (const s of live) s.removeEventListener('abort', onAbort);
       reject((event.target as AbortSignal).reason);
     };
-    const timer = setTimeout(() => {
+    const timer = clock.setTimeout(() => {
       for (const s of live) s.removeEventListener('abort', onAbort);
       resolve();
     }, ms);
@@ -113,14 +116,25 @@ function linkAbort(controller: AbortController, signals: readonly (AbortSignal |
  * `idleMs` for the next chunk (the time the reader takes between reads does not count), and
  * calling `done` once the body ended, failed or was cancelled.
  */
-function guardBody(body: ReadableStream<Uint8Array>, idleMs: number, timeout: () => RequestTimeoutError, abort: (reason: Error) => void, done: () => void): ReadableStream<Uint8Array> {
+function guardBody(
+  clock: Clock,
+  body: ReadableStream<Uint8Array>,
+  idleMs: number,
+  timeout: () => RequestTimeoutError,
+  abort: (reason: Error) => void,
+  done: () => void,
+): ReadableStream<Uint8Array> {
   const reader = body.getReader();
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: unknown;
   let finished = false;
+  const disarm = (): void => {
+    if (timer !== undefined) clock.clearTimeout(timer);
+    timer = undefined;
+  };
   const finish = (): void => {
     if (finished) return;
     finished = true;
-    clearTimeout(timer);
+    disarm();
     done();
   };
   return new ReadableStream<Uint8Array>(
@@ -128,7 +142,8 @@ function guardBody(body: ReadableStream<Uint8Array>, idleMs: number, timeout: ()
       async pull(controller) {
         let timedOut: RequestTimeoutError | undefined;
         if (Number.isFinite(idleMs)) {
-          timer = setTimeout(() => {
+          timer = clock.setTimeout(() => {
+            timer = undefined;
             timedOut = timeout();
             abort(timedOut);
             reader.cancel(timedOut).catch(() => undefined);
@@ -136,7 +151,7 @@ function guardBody(body: ReadableStream<Uint8Array>, idleMs: number, timeout: ()
         }
         try {
           const { done: ended, value } = await reader.read();
-          clearTimeout(timer);
+          disarm();
           if (timedOut !== undefined) throw timedOut;
           if (ended) {
             finish();
@@ -158,8 +173,8 @@ function guardBody(body: ReadableStream<Uint8Array>, idleMs: number, timeout: ()
   );
 }
 
-/** `Retry-After` in ms (seconds or an HTTP date), or undefined. */
-export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+/** `Retry-After` in ms (seconds or an HTTP date, measured from `now`, the client's clock), or undefined. */
+export function parseRetryAfter(value: string | null, now: number): number | undefined {
   if (value === null || value.trim() === '') return undefined;
   const seconds = Number(value);
   if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
@@ -167,8 +182,8 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-/** The error for a failed response, with the server's message when it sent one. @internal */
-export async function errorFromResponse(response: Response, what: string): Promise<HttpError> {
+/** The error for a failed response, with the server's message when it sent one; `now` (the client's clock) dates a `Retry-After`. @internal */
+export async function errorFromResponse(response: Response, what: string, now: number): Promise<HttpError> {
   let body: unknown;
   let detail = '';
   try {
@@ -186,7 +201,7 @@ export async function errorFromResponse(response: Response, what: string): Promi
   if (status === 403) return new ForbiddenError(message, body);
   if (status === 404) return new NotFoundError(message, body);
   if (status === 409) return new ConflictError(message, body);
-  if (status === 429) return new RateLimitError(message, parseRetryAfter(response.headers.get('retry-after')), body);
+  if (status === 429) return new RateLimitError(message, parseRetryAfter(response.headers.get('retry-after'), now), body);
   if (status === 504) return new GatewayTimeoutError(message, body);
   if (status >= 500) return new ServerError(message, body, status);
   return new HttpError(status, message, body);
@@ -215,7 +230,8 @@ export async function request(config: HttpConfig, method: string, url: string, o
   let body: string | undefined;
   if (options.body !== undefined) body = JSON.stringify(options.body);
   const what = `${method} ${new URL(url).pathname}`;
-  const deadline = Date.now() + (options.retryBudget ?? config.retryBudget);
+  const clock = config.clock;
+  const deadline = clock.now() + (options.retryBudget ?? config.retryBudget);
   for (let attempt = 0; ; attempt++) {
     const headers: Record<string, string> = { accept: 'application/json', ...config.headers, ...options.headers };
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -230,18 +246,19 @@ export async function request(config: HttpConfig, method: string, url: string, o
       config.active.delete(controller);
     };
     const headersTimeout = new RequestTimeoutError(what, config.requestTimeout, 'headers');
-    const timer = setTimeout(() => controller.abort(headersTimeout), config.requestTimeout);
+    const timer = clock.setTimeout(() => controller.abort(headersTimeout), config.requestTimeout);
     let failure: unknown;
     try {
       const response = await config.fetch(url, { method, headers, body: body ?? null, signal: controller.signal });
       if (response.ok) {
-        clearTimeout(timer);
+        clock.clearTimeout(timer);
         if (response.body === null) {
           unlink();
           return response;
         }
         const idle = typeof options.idleTimeout === 'function' ? options.idleTimeout(response) : (options.idleTimeout ?? config.requestTimeout);
         const guarded = guardBody(
+          clock,
           response.body,
           idle,
           () => new RequestTimeoutError(what, idle, 'body'),
@@ -251,11 +268,11 @@ export async function request(config: HttpConfig, method: string, url: string, o
         return new Response(guarded, { status: response.status, statusText: response.statusText, headers: response.headers });
       }
       // The error body is read under the same timeout as the headers.
-      failure = await errorFromResponse(response, what);
-      clearTimeout(timer);
+      failure = await errorFromResponse(response, what, clock.now());
+      clock.clearTimeout(timer);
       unlink();
     } catch (error) {
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       unlink();
       if (options.signal?.aborted) throw options.signal.reason;
       if (config.closed.aborted) throw config.closed.reason;
@@ -274,11 +291,11 @@ export async function request(config: HttpConfig, method: string, url: string, o
     if (!options.idempotent || !retryable(failure)) throw failure;
     const backoff = Math.random() * Math.min(config.maxRetryDelay, 100 * 2 ** attempt);
     const wait = failure instanceof RateLimitError && failure.retryAfter !== undefined ? failure.retryAfter : backoff;
-    if (Date.now() + wait > deadline) throw failure;
+    if (clock.now() + wait > deadline) throw failure;
     const pause = new AbortController();
     config.active.add(pause);
     try {
-      await sleep(wait, [options.signal, pause.signal]);
+      await sleep(clock, wait, [options.signal, pause.signal]);
     } finally {
       config.active.delete(pause);
     }
