@@ -11,29 +11,16 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient, type ExportTask } from '../../src/index.node.js';
 import { answerProbes } from './probe.js';
+import { countingFetch } from '../../test/support/counting-fetch.js';
 
 const [url, product, followArg] = process.argv.slice(2);
 const follow = Number(followArg);
 if (url === undefined || product === undefined || !(follow > 0)) throw new Error(`Expected "URL PRODUCT FOLLOW", got ${JSON.stringify(process.argv.slice(2))}`);
 
-let streamed = 0;
 /** Counts the bytes of event streams, to show the product's traffic reaches this client. */
-const countingFetch: typeof fetch = async (input, init) => {
-  const response = await fetch(input, init);
-  const target = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-  if (!target.includes('/events') || response.body === null) return response;
-  const counted = response.body.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        streamed += chunk.byteLength;
-        controller.enqueue(chunk);
-      },
-    }),
-  );
-  return new Response(counted, { status: response.status, statusText: response.statusText, headers: response.headers });
-};
+const counter = countingFetch();
 
-const client = createClient({ url, fetch: countingFetch });
+const client = createClient({ url, fetch: counter.fetch });
 const collection = client.featureCollection(product);
 let held = 0;
 let followed = 0;
@@ -64,7 +51,7 @@ answerProbes({
   // Node keeps the timing of a process's first 250 fetches (its resource-timing buffer, whoever
   // made them): bounded, and the application's, so it is emptied before each sample.
   prepare: () => performance.clearResourceTimings(),
-  extra: () => ({ storeSize: client.store.size, held, followed, collected, streamedKb: streamed / 1024 }),
+  extra: () => ({ storeSize: client.store.size, held, followed, collected, streamedKb: counter.streamed() / 1024 }),
   stop: async () => {
     running = false;
     await Promise.all(lanes);

@@ -10,28 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '../../src/index.js';
 import { startServer, type ExportServer } from '../../src/server/index.js';
 import { call, gridFeatures, makeTempDir } from '../server/http/helpers.js';
+import { countingFetch } from '../support/counting-fetch.js';
 
 const EXPORTS = 10_000;
 
-/** A fetch that counts the bytes read from event streams. */
-function countingFetch(): { fetch: typeof fetch; streamed: () => number } {
-  let streamed = 0;
-  const counting: typeof fetch = async (input, init) => {
-    const response = await fetch(input, init);
-    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    if (!url.includes('/events') || response.body === null) return response;
-    const counted = response.body.pipeThrough(
-      new TransformStream<Uint8Array, Uint8Array>({
-        transform(chunk, controller) {
-          streamed += chunk.byteLength;
-          controller.enqueue(chunk);
-        },
-      }),
-    );
-    return new Response(counted, { status: response.status, statusText: response.statusText, headers: response.headers });
-  };
-  return { fetch: counting, streamed: () => streamed };
-}
 
 describe('a client following one export of a busy product', () => {
   let temp: { dir: string; remove: () => Promise<void> };
