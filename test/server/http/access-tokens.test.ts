@@ -169,7 +169,10 @@ describe('tokens the service refuses', () => {
     const widened = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), scope: 'write' })).toString('base64url');
     const foreign = await createAccessToken('another-signing-key-of-32-characters-at-least', { product: 'p', scope: 'write', expiresIn: 60 });
     const forever = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuer('export-task').setAudience('export-task').sign(key);
-    for (const bad of [`${header}.${widened}.${signature}`, `${header}.${payload}.${signature.slice(0, -2)}AA`, foreign, forever]) {
+    // One character of the signature changed, in the middle: each carries 6 bits of it (the last
+    // one carries only 4, so changing it can decode to the same signature).
+    const flipped = `${signature.slice(0, 10)}${signature[10] === 'A' ? 'B' : 'A'}${signature.slice(11)}`;
+    for (const bad of [`${header}.${widened}.${signature}`, `${header}.${payload}.${flipped}`, foreign, forever]) {
       const answer = await call(t.url, 'POST', EXPORTS, { body: { key: 'p/six.ndjson', query: {} }, token: bad });
       expect(answer.status).toBe(401);
       expect(errorDetail(answer)).toContain('not valid here');
