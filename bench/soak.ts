@@ -32,7 +32,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { createClient, type ExportClient, type Feature } from '../src/index.node.js';
 import { startRedisServer } from '../test/support/redis-server.js';
-import { fit, verdict, type Fit, type Verdict } from './soak/fit.js';
+import { fitLine, verdict, type Fit, type Verdict } from './soak/fit.js';
 import type { ProbeRequest, ProcessSample } from './soak/probe.js';
 
 /** A probe without its id (the child's answer is matched to it by id). */
@@ -190,7 +190,7 @@ function lines(points: readonly Point[], side: 'service' | 'client'): Record<str
   const metrics = Object.keys(steady[0]![side]).filter((m) => m in BOUNDS || REPORTED.includes(m));
   return Object.fromEntries(
     metrics.map((m) => {
-      const against = (over: readonly Point[]): Fit => fit(over.map((p) => [(side === 'service' ? p.exports : p.unfollowed) / 1000, p[side][m]!] as const));
+      const against = (over: readonly Point[]): Fit => fitLine(over.map((p) => [(side === 'service' ? p.exports : p.unfollowed) / 1000, p[side][m]!] as const));
       const line = against(steady);
       const bound = BOUNDS[m];
       return [m, { ...line, late: against(late), bound, verdict: bound === undefined ? 'reported' : verdict(line, bound) }];

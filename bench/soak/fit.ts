@@ -40,7 +40,7 @@ function t95(df: number): number {
   return 1.96;
 }
 
-export function fit(points: readonly (readonly [number, number])[]): Fit {
+export function fitLine(points: readonly (readonly [number, number])[]): Fit {
   const n = points.length;
   if (n < 3) return { n, slope: 0, low: Number.NEGATIVE_INFINITY, high: Number.POSITIVE_INFINITY, r2: 0, noise: 0, rho: 0 };
   const mx = points.reduce((s, [x]) => s + x, 0) / n;

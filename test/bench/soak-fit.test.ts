@@ -4,7 +4,7 @@
  * samples are autocorrelated, as a heap sampled every few seconds is.
  */
 import { describe, expect, it } from 'vitest';
-import { fit, verdict } from '../../bench/soak/fit.js';
+import { fitLine, verdict } from '../../bench/soak/fit.js';
 
 /** A seeded generator (Park-Miller) and standard normal draws (Box-Muller): the same numbers on every run. */
 function normals(seed: number): () => number {
@@ -25,7 +25,7 @@ function coverage(rho: number, n: number, trials: number): { covered: number; pl
       noise = rho * noise + gauss();
       points.push([i / 10, 20 + 0.5 * (i / 10) + noise]);
     }
-    const line = fit(points);
+    const line = fitLine(points);
     if (line.low <= 0.5 && line.high >= 0.5) covered++;
     // The interval without the correction: half as wide by √((1+ρ)/(1−ρ)), t taken near 1.96.
     const half = ((line.high - line.low) / 2) * Math.sqrt((1 - Math.max(0, line.rho)) / (1 + Math.max(0, line.rho)));
@@ -34,9 +34,9 @@ function coverage(rho: number, n: number, trials: number): { covered: number; pl
   return { covered: covered / trials, plainCovered: plainCovered / trials };
 }
 
-describe('fit', () => {
+describe('fitLine', () => {
   it('gives the exact line, r² 1 and a zero-width interval for points on a line', () => {
-    expect(fit([[0, 1], [1, 3], [2, 5], [3, 7]])).toMatchObject({ slope: 2, low: 2, high: 2, r2: 1, noise: 0 });
+    expect(fitLine([[0, 1], [1, 3], [2, 5], [3, 7]])).toMatchObject({ slope: 2, low: 2, high: 2, r2: 1, noise: 0 });
   });
 
   it('holds the true slope about 95% of the time with independent noise', () => {
@@ -51,12 +51,12 @@ describe('fit', () => {
   });
 
   it('says nothing with fewer than three points', () => {
-    expect(fit([[0, 1], [1, 2]])).toMatchObject({ low: Number.NEGATIVE_INFINITY, high: Number.POSITIVE_INFINITY });
+    expect(fitLine([[0, 1], [1, 2]])).toMatchObject({ low: Number.NEGATIVE_INFINITY, high: Number.POSITIVE_INFINITY });
   });
 });
 
 describe('verdict', () => {
-  const line = (low: number, high: number): ReturnType<typeof fit> => ({ n: 10, slope: (low + high) / 2, low, high, r2: 0, noise: 0, rho: 0 });
+  const line = (low: number, high: number): ReturnType<typeof fitLine> => ({ n: 10, slope: (low + high) / 2, low, high, r2: 0, noise: 0, rho: 0 });
 
   it('is flat when the whole interval is under the bound, whether or not it holds 0', () => {
     expect(verdict(line(-0.05, 0.05), 0.1)).toBe('flat');
